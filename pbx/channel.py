@@ -25,7 +25,7 @@ class ChannelState(enum.Enum):
     HUNGUP = "Hungup"
 
 
-class Hangup(Exception):  # noqa: N818 - it is an event, not an error
+class Hangup(Exception):
     """Raised inside an application when the channel has been hung up."""
 
 

@@ -1,0 +1,297 @@
+"""The `pbx` command: run, check, dialplan show/trace, peers, channels, reload, cdr, mail."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pbx.diagnostics import ConfigError
+
+DEFAULT_CONFIG_DIR = "etc"
+
+
+def _add_config_dir(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # On the top parser it sets the default; on subcommands SUPPRESS keeps an
+    # earlier `pbx --config-dir X sub` from being reset, so it works both ways.
+    parser.add_argument("--config-dir", "-C", metavar="DIR",
+                        default=DEFAULT_CONFIG_DIR if top else argparse.SUPPRESS,
+                        help="folder holding pbx.yaml, sip.conf, extensions.conf, "
+                             "voicemail.conf (default ./etc)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests)."""
+    parser = argparse.ArgumentParser(prog="pbx", description="An Asterisk-style IP-PBX.")
+    _add_config_dir(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the PBX in the foreground")
+    _add_config_dir(run, top=False)
+    run.add_argument("-v", "--verbose", action="count", default=0,
+                     help="more logging: -v info, -vv and -vvv debug (like Asterisk)")
+    run.add_argument("--sip-trace", action="store_true",
+                     help="print every SIP message sent and received")
+
+    check = sub.add_parser("check", help="validate the configuration; exit 1 on any error")
+    _add_config_dir(check, top=False)
+
+    dp = sub.add_parser("dialplan", help="show or trace the dialplan")
+    dp_sub = dp.add_subparsers(dest="dialplan_command", required=True)
+    show = dp_sub.add_parser("show", help="print the dialplan as Asterisk's `dialplan show`")
+    _add_config_dir(show, top=False)
+    show.add_argument("context", nargs="?", help="only this context (and what it includes)")
+    trace = dp_sub.add_parser("trace", help="dry-run a call through the dialplan")
+    _add_config_dir(trace, top=False)
+    trace.add_argument("exten", help="the number dialled")
+    trace.add_argument("--context", default=None,
+                       help="starting context (default: the general context of sip.conf)")
+    trace.add_argument("--callerid", default=None, help="caller number")
+    trace.add_argument("--var", action="append", default=[], metavar="K=V",
+                       help="set a channel variable before the call")
+    trace.add_argument("--result", action="append", default=[], metavar="App=VALUE",
+                       help="simulated application result, e.g. Dial=NOANSWER")
+
+    for name, help_text in (("peers", "list peers with registrations and reachability"),
+                            ("channels", "list active channels"),
+                            ("reload", "reload configuration in the running PBX")):
+        p = sub.add_parser(name, help=help_text)
+        _add_config_dir(p, top=False)
+
+    cdr = sub.add_parser("cdr", help="print call detail records")
+    _add_config_dir(cdr, top=False)
+    cdr.add_argument("--since", default=None,
+                     help="only calls since: epoch seconds, ISO date/time, or e.g. 2h, 30m, 1d")
+    cdr.add_argument("--csv", action="store_true", help="CSV output")
+
+    mail = sub.add_parser("mail", help="voicemail email outbox")
+    mail_sub = mail.add_subparsers(dest="mail_command", required=True)
+    queue = mail_sub.add_parser("queue", help="show mail waiting to be sent and why")
+    _add_config_dir(queue, top=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pbx` console script."""
+    args = build_parser().parse_args(argv)
+    handler = {
+        "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
+        "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
+    }[args.command]
+    try:
+        return handler(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(args: argparse.Namespace):
+    from pbx.config import load_config
+
+    return load_config(Path(args.config_dir))
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    for diag in exc.diagnostics:
+        print(diag, file=sys.stderr)
+    n = len(exc.errors)
+    print(f"{n} error{'s' if n != 1 else ''} found", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 1
+    for warning in config.warnings:
+        print(warning, file=sys.stderr)
+    contexts = len(config.dialplan.contexts) if config.dialplan else 0
+    print(f"configuration OK: {len(config.sip.peers)} peers, {contexts} dialplan contexts"
+          + (f", {len(config.warnings)} warnings" if config.warnings else ""))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pbx.logging_setup import setup_logging
+    from pbx.server import run_server
+
+    setup_logging(args.verbose, sip_trace=args.sip_trace)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 1
+    for warning in config.warnings:
+        logging.getLogger("pbx").warning("%s", warning)
+    return run_server(config, sip_trace=args.sip_trace)
+
+
+def cmd_dialplan(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 1
+    if args.dialplan_command == "show":
+        from dialplan.show import show_dialplan
+
+        if args.context and args.context not in config.dialplan.contexts:
+            print(f"There is no existence of '{args.context}' context", file=sys.stderr)
+            return 1
+        print(show_dialplan(config.dialplan, args.context), end="")
+        return 0
+    from dialplan.trace import trace_call
+
+    variables = dict(_pair(v, "--var") for v in args.var)
+    results = dict(_pair(r, "--result") for r in args.result)
+    context = args.context or config.sip.general.context
+    for line in trace_call(config.dialplan, args.exten, context=context,
+                           callerid=args.callerid, variables=variables, results=results):
+        print(line)
+    return 0
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise SystemExit(f"pbx: {option} {text!r}: expected NAME=VALUE")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def _mgmt(args: argparse.Namespace, path: str, method: str = "GET") -> dict:
+    """Ask the running PBX's management endpoint (http.listen of pbx.yaml)."""
+    from pbx.config import load_settings
+
+    settings = load_settings(Path(args.config_dir), [])
+    url = f"http://{settings.http_listen}{path}"
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read() or b"{}") or {"error": str(exc)}
+    except OSError as exc:
+        raise SystemExit(f"pbx: cannot reach the running PBX at {url}: {exc}. "
+                         "Is `pbx run` running with this --config-dir?") from exc
+
+
+def cmd_peers(args: argparse.Namespace) -> int:
+    data = _mgmt(args, "/peers")
+    rows = data.get("peers", [])
+    print(f"{'Name':<20} {'Host':<28} {'Status':<16} {'Contact'}")
+    for p in rows:
+        contacts = p.get("contacts") or [{}]
+        for c in contacts:
+            host = c.get("source", p.get("host", ""))
+            status = c.get("status") or ("Unregistered" if p.get("dynamic") else "Static")
+            print(f"{p['name']:<20} {host:<28} {status:<16} {c.get('contact', '')}")
+    print(f"{len(rows)} sip peers [Monitored: {sum(1 for p in rows if p.get('contacts'))} online]")
+    return 0
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    data = _mgmt(args, "/channels")
+    rows = data.get("channels", [])
+    print(f"{'Channel':<28} {'Location':<28} {'State':<8} {'Application(Data)'}")
+    for c in rows:
+        loc = f"{c['exten']}@{c['context']}:{c['priority']}"
+        print(f"{c['name']:<28} {loc:<28} {c['state']:<8} {c['lastapp']}({c['lastdata']})")
+    print(f"{len(rows)} active channel{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    data = _mgmt(args, "/reload", method="POST")
+    if data.get("ok"):
+        print("reloaded: " + data.get("summary", ""))
+        return 0
+    for line in data.get("errors", [data.get("error", "reload failed")]):
+        print(line, file=sys.stderr)
+    print("reload failed: nothing was changed", file=sys.stderr)
+    return 1
+
+
+def parse_since(text: str | None, now: float | None = None) -> float:
+    """`--since` as epoch seconds: a number, an ISO date/time, or 30m/2h/1d ago."""
+    if not text:
+        return 0.0
+    now = time.time() if now is None else now
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[-1] in units and text[:-1].isdigit():
+        return now - int(text[:-1]) * units[text[-1]]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError as exc:
+        raise SystemExit(f"pbx: --since {text!r}: use epoch seconds, an ISO date, "
+                         "or 30m/2h/1d") from exc
+
+
+def cmd_cdr(args: argparse.Namespace) -> int:
+    from pbx.config import load_settings
+    from pbx.store import CDR_FIELDS, Store
+
+    settings = load_settings(Path(args.config_dir), [])
+    since = parse_since(args.since)
+
+    async def fetch() -> list[dict]:
+        store = await Store.open(settings.db_path)
+        try:
+            return await store.cdrs(since)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(fetch())
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(CDR_FIELDS)
+        for row in rows:
+            writer.writerow([json.dumps(row[f]) if f == "rtp" and row[f] else row[f]
+                             for f in CDR_FIELDS])
+        return 0
+    for row in rows:
+        start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["start"]))
+        print(f"{start} {row['src'] or '':>10} -> {row['dst'] or '':<10} "
+              f"{row['disposition']:<10} {row['duration']:>4}s billsec={row['billsec']:<4} "
+              f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})")
+    print(f"{len(rows)} call{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    from pbx.config import load_settings
+    from pbx.store import Store
+
+    settings = load_settings(Path(args.config_dir), [])
+
+    async def fetch() -> list[dict]:
+        store = await Store.open(settings.db_path)
+        try:
+            from voicemail.notify import outbox_rows
+
+            return await outbox_rows(store)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(fetch())
+    for row in rows:
+        print(f"{row['id']:>5} {row['mailbox']:<16} {row['to']:<30} tries={row['attempts']} "
+              f"next={row['next_try']} last error: {row['last_error'] or '-'}")
+    print(f"{len(rows)} message{'s' if len(rows) != 1 else ''} waiting")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""Configuration: pbx.yaml, sip.conf, extensions.conf and voicemail.conf.
+
+Every problem is reported as ``file:line:col: message``; `load_config` raises
+ConfigError carrying all of them, so a failed (re)load changes nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pbx.channel import CallerId
+from pbx.conffile import Entry, Section, read_conf
+from pbx.diagnostics import ConfigError, Diagnostic
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- pbx.yaml ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ListenSpec:
+    """One `transport:host:port` listen address."""
+
+    transport: str  # udp, tcp, tls, ws
+    host: str  # IPv6 without brackets
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+@dataclass(slots=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 25
+    tls: bool = False
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(slots=True)
+class Settings:
+    """What pbx.yaml says, with defaults for everything."""
+
+    config_dir: Path
+    listen: list[ListenSpec] = field(default_factory=lambda: [
+        ListenSpec("udp", "127.0.0.1", 5060), ListenSpec("tcp", "127.0.0.1", 5060)])
+    realm: str = "pbx"
+    user_agent: str = "PBX"
+    external_ip: str | None = None
+    rtp_ports: tuple[int, int] = (10000, 20000)
+    rtp_timeout: float = 0.0
+    storage_dir: Path = Path("var")
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    # Offered in this order: many phones (and SIPp) answer the first challenge
+    # and know only MD5, so MD5 comes first unless the operator says otherwise.
+    digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    http_listen: str = "127.0.0.1:8088"
+    sounds_path: list[str] = field(default_factory=list)
+    language: str = "en"
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage_dir / "pbx.sqlite3"
+
+
+_LISTEN_RE = re.compile(r"^(udp|tcp|tls|ws|wss):(\[[0-9a-fA-F:.]+\]|[^:\[\]]+):(\d{1,5})$")
+
+
+def parse_listen(text: str) -> ListenSpec:
+    """Parse `udp:127.0.0.1:5060` or `tcp:[::1]:5060`; ValueError says what is wrong."""
+    m = _LISTEN_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"listen address {text!r} is not transport:host:port "
+                         "(e.g. udp:127.0.0.1:5060 or udp:[::1]:5060)")
+    transport, host, port = m.group(1), m.group(2).strip("[]"), int(m.group(3))
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range 1-65535")
+    return ListenSpec(transport, host, port)
+
+
+class _YamlDoc:
+    """A YAML document with the position of every node, for file:line:col errors."""
+
+    def __init__(self, path: Path, diagnostics: list[Diagnostic]) -> None:
+        self.path = str(path)
+        self.diagnostics = diagnostics
+        self.root: yaml.Node | None = None
+        try:
+            self.root = yaml.compose(path.read_text(encoding="utf-8"))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            diagnostics.append(Diagnostic(self.path, line, col,
+                                          f"YAML syntax: {exc.problem or exc}"))
+        except OSError as exc:
+            diagnostics.append(Diagnostic(self.path, 1, 1, f"cannot read: {exc.strerror}"))
+
+    def error(self, node: yaml.Node, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self.path, node.start_mark.line + 1,
+                                           node.start_mark.column + 1, message))
+
+    def mapping(self, node: yaml.Node | None, where: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Keys of a mapping node -> (key node, value node)."""
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{where} must be a mapping")
+            return {}
+        return {str(k.value): (k, v) for k, v in node.value}
+
+    def value(self, node: yaml.Node) -> Any:
+        return yaml.safe_load(yaml.serialize(node))
+
+
+_KNOWN_YAML = {
+    "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms"},
+    "rtp": {"ports", "timeout"},
+    "storage": {"dir"},
+    "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
+    "http": {"listen"},
+    "sounds": {"path", "language"},
+    "voicemail": {"retry_min", "retry_max"},
+}
+
+
+def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
+    """Read pbx.yaml (optional: every key has a default)."""
+    settings = Settings(config_dir=config_dir)
+    settings.storage_dir = config_dir / "var"
+    path = config_dir / "pbx.yaml"
+    if not path.exists():
+        return settings
+    doc = _YamlDoc(path, diagnostics)
+    top = doc.mapping(doc.root, "pbx.yaml")
+    for name, (key_node, _) in top.items():
+        if name not in _KNOWN_YAML:
+            doc.error(key_node, f"unknown section '{name}' (known: {', '.join(_KNOWN_YAML)})")
+    sections = {name: doc.mapping(top[name][1], name) if name in top else {}
+                for name in _KNOWN_YAML}
+    for name, keys in sections.items():
+        for key, (key_node, _) in keys.items():
+            if key not in _KNOWN_YAML[name]:
+                doc.error(key_node, f"unknown key '{name}.{key}' "
+                                    f"(known: {', '.join(sorted(_KNOWN_YAML[name]))})")
+
+    def get(section: str, key: str, kind: type | tuple[type, ...], check=None) -> Any:
+        if key not in sections[section]:
+            return None
+        node = sections[section][key][1]
+        value = doc.value(node)
+        if value is None:
+            return None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            kinds = (kind,) if isinstance(kind, type) else kind
+            names = " or ".join(k.__name__ for k in kinds)
+            doc.error(node, f"{section}.{key} must be {names}, got {value!r}")
+            return None
+        if check:
+            problem = check(value)
+            if problem:
+                doc.error(node, f"{section}.{key}: {problem}")
+                return None
+        return value
+
+    listen = get("sip", "listen", (list, str))
+    if listen is not None:
+        node = sections["sip"]["listen"][1]
+        items = [listen] if isinstance(listen, str) else listen
+        specs = []
+        for i, item in enumerate(items):
+            item_node = node.value[i] if isinstance(node, yaml.SequenceNode) else node
+            try:
+                specs.append(parse_listen(str(item)))
+            except ValueError as exc:
+                doc.error(item_node, f"sip.listen: {exc}")
+        if specs:
+            settings.listen = specs
+    for key, attr in (("realm", "realm"), ("user_agent", "user_agent"),
+                      ("external_ip", "external_ip")):
+        value = get("sip", key, str)
+        if value is not None:
+            setattr(settings, attr, value)
+
+    def port_range(value: list) -> str | None:
+        if (len(value) != 2 or not all(isinstance(v, int) for v in value)
+                or not 1024 <= value[0] < value[1] <= 65535):
+            return "must be [low, high] with 1024 <= low < high <= 65535"
+        if value[1] - value[0] < 1:
+            return "range holds no even/odd port pair"
+        return None
+
+    def algorithms(value: list) -> str | None:
+        bad = [v for v in value if str(v).upper() not in ("MD5", "SHA-256")]
+        return f"unknown algorithm {bad[0]!r} (use MD5, SHA-256)" if bad or not value else None
+
+    algos = get("sip", "digest_algorithms", list, algorithms)
+    if algos is not None:
+        settings.digest_algorithms = tuple(str(a).upper() for a in algos)
+    ports = get("rtp", "ports", list, port_range)
+    if ports is not None:
+        settings.rtp_ports = (int(ports[0]), int(ports[1]))
+    timeout = get("rtp", "timeout", (int, float), lambda v: "must be >= 0" if v < 0 else None)
+    if timeout is not None:
+        settings.rtp_timeout = float(timeout)
+    storage = get("storage", "dir", str)
+    if storage is not None:
+        p = Path(storage)
+        settings.storage_dir = p if p.is_absolute() else config_dir / p
+    smtp = settings.smtp
+    smtp.host = get("smtp", "host", str)
+    for key in ("port",):
+        v = get("smtp", key, int, lambda v: None if 0 < v < 65536 else "port out of range")
+        if v is not None:
+            smtp.port = v
+    for key in ("tls", "starttls"):
+        v = get("smtp", key, bool)
+        if v is not None:
+            setattr(smtp, key, v)
+    for key in ("username", "password"):
+        v = get("smtp", key, (str, int))
+        if v is not None:
+            setattr(smtp, key, str(v))
+    v = get("smtp", "timeout", (int, float))
+    if v is not None:
+        smtp.timeout = float(v)
+    http = get("http", "listen", str)
+    if http is not None:
+        settings.http_listen = http
+    sounds = get("sounds", "path", (list, str))
+    if sounds is not None:
+        items = [sounds] if isinstance(sounds, str) else [str(s) for s in sounds]
+        settings.sounds_path = [s if Path(s).is_absolute() else str(config_dir / s) for s in items]
+    language = get("sounds", "language", str)
+    if language:
+        settings.language = language
+    return settings
+
+
+# --- sip.conf ---------------------------------------------------------------
+
+def _yes(value: str) -> bool:
+    return value.strip().lower() in ("yes", "true", "y", "t", "1", "on")
+
+
+_BOOL_WORDS = {"yes", "no", "true", "false", "y", "n", "t", "f", "1", "0", "on", "off"}
+
+
+@dataclass(slots=True)
+class SipGeneral:
+    context: str = "default"
+    allowguest: bool = False
+    alwaysauthreject: bool = True
+    realm: str | None = None
+    defaultexpiry: int = 120
+    minexpiry: int = 60
+    maxexpiry: int = 3600
+    qualifyfreq: int = 60
+    qualify: bool = False
+    useragent: str | None = None
+    rtptimeout: int = 0
+
+
+@dataclass(slots=True)
+class Peer:
+    """A [section] of sip.conf: an extension's phone, or a trunk."""
+
+    name: str
+    type: str = "friend"
+    secret: str | None = None
+    md5secret: str | None = None
+    context: str = "default"
+    host: str = "dynamic"  # or an address
+    port: int = 5060
+    transport: str = "udp"
+    callerid: CallerId = field(default_factory=CallerId)
+    mailbox: str | None = None
+    qualify: bool = False
+    qualify_ms: int = 2000  # qualify=<ms> sets the reachability limit
+    defaultuser: str | None = None
+    fromuser: str | None = None
+    fromdomain: str | None = None
+    allow: list[str] = field(default_factory=list)
+    dtmfmode: str = "rfc2833"
+    language: str | None = None
+    file: str = ""
+    line: int = 0
+
+    @property
+    def dynamic(self) -> bool:
+        return self.host == "dynamic"
+
+    @property
+    def can_call(self) -> bool:
+        """type=user/friend may place calls to us."""
+        return self.type in ("friend", "user")
+
+    @property
+    def can_be_called(self) -> bool:
+        return self.type in ("friend", "peer")
+
+
+@dataclass(slots=True)
+class SipConfig:
+    general: SipGeneral = field(default_factory=SipGeneral)
+    peers: dict[str, Peer] = field(default_factory=dict)
+
+    def peer_by_address(self, host: str, port: int) -> Peer | None:
+        """A `host=<address>` peer matching a source address (port optional match)."""
+        fallback = None
+        for peer in self.peers.values():
+            if peer.dynamic or not peer.can_call:
+                continue
+            if peer.host == host:
+                if peer.port == port:
+                    return peer
+                fallback = fallback or peer
+        return fallback
+
+
+_CALLERID_RE = re.compile(r'^\s*(?:"(?P<q>[^"]*)"|(?P<n>[^<]*?))\s*(?:<(?P<num>[^>]*)>)?\s*$')
+
+
+def parse_callerid(text: str) -> CallerId:
+    """`"Name" <num>`, `Name <num>`, `<num>` or a bare number."""
+    m = _CALLERID_RE.match(text)
+    if not m:
+        return CallerId(name=text.strip())
+    name = m.group("q") if m.group("q") is not None else (m.group("n") or "").strip()
+    num = m.group("num")
+    if num is None:
+        # A bare value is a number if it looks like one, else a name.
+        if re.fullmatch(r"[+\d*#]+", name):
+            return CallerId(num=name, name="")
+        return CallerId(num="", name=name)
+    return CallerId(num=num.strip(), name=name)
+
+
+_PEER_KEYS = {
+    "type", "secret", "md5secret", "remotesecret", "context", "host", "port", "transport",
+    "callerid", "mailbox", "qualify", "qualifyfreq", "defaultuser", "username", "fromuser",
+    "fromdomain", "allow", "disallow", "dtmfmode", "language", "nat", "canreinvite",
+    "directmedia", "insecure", "call-limit", "callcounter", "busylevel", "subscribecontext",
+    "trustrpid", "sendrpid", "videosupport", "defaultip", "deny", "permit", "acl",
+    "accountcode", "amaflags", "callgroup", "pickupgroup", "namedcallgroup",
+    "namedpickupgroup", "allowtransfer", "description", "encryption", "avpf", "icesupport",
+    "force_avp", "dtlsenable", "rtptimeout", "rtpholdtimeout", "session-timers",
+    "t38pt_udptl", "outboundproxy", "setvar", "cid_number", "fullname", "hasvoicemail",
+    "vmexten", "mohsuggest", "mohinterpret", "progressinband", "promiscredir",
+    "useclientcode", "registertrying", "regexten", "rfc2833compensate", "ignoresdpversion",
+    "allowsubscribe", "auth", "autoframing", "directrtpsetup", "g726nonstandard", "parkinglot",
+    "subscribemwi", "timert1", "timerb", "maxcallbitrate", "supportpath", "qualifygap",
+    "qualifypeers", "lang",
+}
+
+_GENERAL_INT = {"defaultexpiry", "minexpiry", "maxexpiry", "qualifyfreq", "rtptimeout"}
+_GENERAL_BOOL = {"allowguest", "alwaysauthreject", "qualify"}
+
+
+def load_sip_conf(path: Path, diagnostics: list[Diagnostic]) -> SipConfig:
+    """Read sip.conf as chan_sip users write it."""
+    config = SipConfig()
+    if not path.exists():
+        diagnostics.append(Diagnostic(str(path), 1, 1, "sip.conf not found", "warning"))
+        return config
+    conf = read_conf(path, diagnostics)
+    general = conf.section("general")
+    if general is not None:
+        _load_general(general, config.general, diagnostics)
+    for section in conf.sections:
+        if section.name == "general" or section.is_template:
+            continue
+        if section.name in ("authentication",):
+            continue
+        peer = _load_peer(section, config.general, diagnostics)
+        if peer is None:
+            continue
+        if peer.name in config.peers:
+            first = config.peers[peer.name]
+            diagnostics.append(Diagnostic(section.file, section.line, section.col,
+                                          f"peer [{peer.name}] defined twice "
+                                          f"(first at {first.file}:{first.line})"))
+            continue
+        config.peers[peer.name] = peer
+    return config
+
+
+def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagnostic]) -> None:
+    for entry in section.entries:
+        key = entry.key
+        if key in _GENERAL_INT:
+            value = _int(entry, diagnostics)
+            if value is not None:
+                setattr(general, key, value)
+        elif key in _GENERAL_BOOL:
+            if _bool_ok(entry, diagnostics):
+                setattr(general, key, _yes(entry.value))
+        elif key == "context":
+            general.context = entry.value
+        elif key == "realm":
+            general.realm = entry.value or None
+        elif key == "useragent":
+            general.useragent = entry.value
+    if general.minexpiry > general.maxexpiry:
+        entry = section.entry("minexpiry")
+        if entry:
+            diagnostics.append(entry.diag(f"minexpiry ({general.minexpiry}) is greater than "
+                                          f"maxexpiry ({general.maxexpiry})"))
+
+
+def _int(entry: Entry, diagnostics: list[Diagnostic]) -> int | None:
+    try:
+        value = int(entry.value)
+    except ValueError:
+        diagnostics.append(entry.diag(f"{entry.key} must be a whole number, got {entry.value!r}"))
+        return None
+    if value < 0:
+        diagnostics.append(entry.diag(f"{entry.key} must not be negative"))
+        return None
+    return value
+
+
+def _bool_ok(entry: Entry, diagnostics: list[Diagnostic]) -> bool:
+    if entry.value.strip().lower() not in _BOOL_WORDS:
+        diagnostics.append(entry.diag(f"{entry.key} must be yes or no, got {entry.value!r}"))
+        return False
+    return True
+
+
+def _load_peer(section: Section, general: SipGeneral,
+               diagnostics: list[Diagnostic]) -> Peer | None:
+    peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
+                file=section.file, line=section.line)
+    for entry in section.entries:
+        key, value = entry.key, entry.value
+        if key not in _PEER_KEYS:
+            diagnostics.append(entry.diag(f"unknown option '{key}' in [{section.name}]",
+                                          on_value=False, severity="warning"))
+            continue
+        if key == "type":
+            if value not in ("friend", "peer", "user"):
+                diagnostics.append(entry.diag(f"type must be friend, peer or user, got {value!r}"))
+                continue
+            peer.type = value
+        elif key == "secret":
+            peer.secret = value
+        elif key == "md5secret":
+            peer.md5secret = value
+        elif key == "context":
+            peer.context = value
+        elif key == "host":
+            if value != "dynamic" and not _valid_host(value):
+                diagnostics.append(entry.diag(f"host must be 'dynamic' or an address, "
+                                              f"got {value!r}"))
+                continue
+            peer.host = value.strip("[]")
+        elif key == "port":
+            port = _int(entry, diagnostics)
+            if port is not None:
+                if not 0 < port < 65536:
+                    diagnostics.append(entry.diag(f"port {port} out of range 1-65535"))
+                else:
+                    peer.port = port
+        elif key == "transport":
+            first = value.split(",")[0].strip().lower()
+            if first not in ("udp", "tcp", "tls", "ws", "wss"):
+                diagnostics.append(entry.diag(f"unknown transport {value!r}"))
+            else:
+                peer.transport = first
+        elif key == "callerid":
+            peer.callerid = parse_callerid(value)
+        elif key == "mailbox":
+            peer.mailbox = value or None
+        elif key == "qualify":
+            low = value.lower()
+            if low.isdigit():
+                peer.qualify = int(low) > 0
+                peer.qualify_ms = int(low) or peer.qualify_ms
+            elif _bool_ok(entry, diagnostics):
+                peer.qualify = _yes(value)
+        elif key in ("defaultuser", "username"):
+            peer.defaultuser = value
+        elif key == "fromuser":
+            peer.fromuser = value
+        elif key == "fromdomain":
+            peer.fromdomain = value
+        elif key == "allow":
+            peer.allow.extend(c.strip().lower() for c in value.split(",") if c.strip())
+        elif key == "disallow":
+            if value.strip().lower() == "all":
+                peer.allow.clear()
+        elif key == "dtmfmode":
+            peer.dtmfmode = value.lower()
+        elif key == "language":
+            peer.language = value
+    if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
+        # Asterisk accepts this too (anyone may register as this name); say so.
+        diagnostics.append(Diagnostic(section.file, section.line, section.col,
+                                      f"[{peer.name}] has no secret: any device may register "
+                                      "and call as this peer", "warning"))
+    return peer
+
+
+def _valid_host(value: str) -> bool:
+    host = value.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host))
+
+
+# --- everything -------------------------------------------------------------
+
+@dataclass(slots=True)
+class Config:
+    settings: Settings
+    sip: SipConfig
+    dialplan: Any = None  # dialplan.model.Dialplan
+    voicemail: Any = None  # voicemail.config.VoicemailConfig
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def realm(self) -> str:
+        return self.sip.general.realm or self.settings.realm
+
+
+def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Config:
+    """Load and check every file of the config dir; raise ConfigError on any error."""
+    config_dir = Path(config_dir)
+    diagnostics: list[Diagnostic] = []
+    if not config_dir.is_dir():
+        raise ConfigError([Diagnostic(str(config_dir), 1, 1, "configuration folder not found")])
+    settings = load_settings(config_dir, diagnostics)
+    sip = load_sip_conf(config_dir / "sip.conf", diagnostics)
+    config = Config(settings=settings, sip=sip)
+    from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
+
+    config.dialplan = load_dialplan(config_dir, config, diagnostics)
+    try:
+        from voicemail.config import load_voicemail_conf
+    except ImportError:  # voicemail package not built yet
+        load_voicemail_conf = None
+    if load_voicemail_conf is not None and (config_dir / "voicemail.conf").exists():
+        config.voicemail = load_voicemail_conf(config_dir / "voicemail.conf", diagnostics)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    config.warnings = [d for d in diagnostics if d.severity != "error"]
+    if errors:
+        raise ConfigError(diagnostics)
+    return config

@@ -1,0 +1,162 @@
+"""REGISTER handling (RFC 3261 sec. 10.3) with digest authentication.
+
+No I/O: `handle` takes the request, where it came from and the time, and
+returns the response to send. Bindings go to the Location service.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pbx.config import Config, Peer
+from pbx.location import Binding, Location
+from pbx.sip.auth import DigestAuthenticator
+from pbx.sip.message import Request, Response, make_response
+from pbx.sip.uri import NameAddr
+
+log = logging.getLogger("pbx.registrar")
+
+MAX_CONTACTS_PER_AOR = 20
+_CHALLENGE_AGAIN = {"unsupported scheme", "malformed credentials", "wrong realm", "bad nonce"}
+
+
+@dataclass(slots=True)
+class Source:
+    """Where a message came from (for NAT: requests go back there)."""
+
+    transport: str
+    host: str
+    port: int
+
+
+class Registrar:
+    """Binds registered contacts to peers of sip.conf."""
+
+    def __init__(self, config: Config, location: Location, auth: DigestAuthenticator,
+                 on_change: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.location = location
+        self.auth = auth
+        self.on_change = on_change  # called with the AOR when its bindings change
+
+    def reload(self, config: Config) -> None:
+        self.config = config
+
+    def _peer(self, name: str) -> Peer | None:
+        peer = self.config.sip.peers.get(name)
+        if peer is None or not peer.dynamic:
+            return None
+        return peer
+
+    def handle(self, req: Request, source: Source, now: float, wall: float) -> Response:
+        """Answer one REGISTER (`now` monotonic for nonces, `wall` for expiry)."""
+        try:
+            to = req.to_addr
+        except Exception:
+            return make_response(req, 400, "Bad Request - Malformed To")
+        if to.uri.scheme not in ("sip", "sips"):
+            return make_response(req, 400, "Bad Request - To must be a SIP URI")
+        aor = to.uri.user or ""
+        peer = self._peer(aor)
+
+        # Unknown users get the same challenge and the same final answer as a
+        # wrong password: nothing here tells an attacker which names exist.
+        authorization = req.headers.get("Authorization")
+        if authorization is None:
+            return self._challenge(req, now, stale=False)
+        result = self.auth.check(authorization, "REGISTER", now)
+        if result.stale:
+            return self._challenge(req, now, stale=True)
+        if not result.ok and result.reason in _CHALLENGE_AGAIN:
+            # Not a verdict on the password: a nonce from before a restart, a
+            # realm the phone cached, or a scheme we do not speak (RFC 4475 3.3.7).
+            return self._challenge(req, now, stale=False)
+        if not result.ok or peer is None or result.username != aor:
+            log.info("REGISTER for %r from %s:%s refused: %s", aor, source.host, source.port,
+                     result.reason if not result.ok else "username does not match To")
+            return make_response(req, 403, "Forbidden")
+
+        return self._bind(req, peer, source, wall)
+
+    def _challenge(self, req: Request, now: float, *, stale: bool) -> Response:
+        headers = [("WWW-Authenticate", value) for value in self.auth.challenge(now, stale=stale)]
+        return make_response(req, 401, "Unauthorized", headers=headers)
+
+    def _bind(self, req: Request, peer: Peer, source: Source, wall: float) -> Response:
+        general = self.config.sip.general
+        header_expires = req.expires
+        changed = False
+        if req.contact_star:
+            if header_expires != 0 or len(req.contacts) > 0:
+                return make_response(req, 400, "Bad Request - Contact: * needs Expires: 0")
+            changed = bool(self.location.lookup(peer.name, wall))
+            self.location.remove_all(peer.name)
+        else:
+            contacts = req.contacts
+            wanted: list[tuple[NameAddr, int]] = []
+            for contact in contacts:
+                expires = _contact_expires(contact, header_expires, general.defaultexpiry)
+                if 0 < expires < general.minexpiry:
+                    return make_response(req, 423, "Interval Too Brief",
+                                         headers=[("Min-Expires", str(general.minexpiry))])
+                wanted.append((contact, min(expires, general.maxexpiry)))
+            call_id = req.call_id
+            cseq = req.cseq[0]
+            user_agent = req.headers.get("User-Agent") or ""
+            existing = {b.contact for b in self.location.lookup(peer.name, wall)}
+            adding = {str(c.uri) for c, e in wanted if e > 0} - existing
+            if len(existing) + len(adding) > MAX_CONTACTS_PER_AOR:
+                return make_response(req, 403, "Forbidden - Too Many Contacts")
+            for contact, expires in wanted:
+                uri = str(contact.uri)
+                if expires == 0:
+                    if self.location.get(peer.name, uri) is not None:
+                        self.location.remove(peer.name, uri)
+                        changed = True
+                    continue
+                old = self.location.get(peer.name, uri)
+                if old is not None and old.call_id == call_id and old.cseq >= cseq:
+                    # RFC 3261 10.3 step 7: an out-of-order REGISTER changes nothing.
+                    continue
+                params = ";".join(f"{k}={v}" if v is not None else k
+                                  for k, v in contact.params.items()
+                                  if k not in ("expires", "q"))
+                self.location.put(Binding(
+                    aor=peer.name, contact=uri, expires_at=wall + expires, call_id=call_id,
+                    cseq=cseq, q=contact.params.get("q"), params=params,
+                    transport=source.transport, source_host=source.host,
+                    source_port=source.port, user_agent=user_agent,
+                    registered_at=wall,
+                    reachable=old.reachable if old else None,
+                    rtt_ms=old.rtt_ms if old else None))
+                changed = changed or old is None
+        if changed and self.on_change is not None:
+            self.on_change(peer.name)
+        return self._ok(req, peer, wall)
+
+    def _ok(self, req: Request, peer: Peer, wall: float) -> Response:
+        headers = []
+        for b in self.location.lookup(peer.name, wall):
+            value = f"<{b.contact}>;expires={b.remaining(wall)}"
+            if b.q is not None:
+                value += f";q={b.q}"
+            if b.params:
+                value += f";{b.params}"
+            headers.append(("Contact", value))
+        headers.append(("Date", email.utils.formatdate(wall, usegmt=True)))
+        return make_response(req, 200, "OK", headers=headers)
+
+
+def _contact_expires(contact: NameAddr, header_expires: int | None, default: int) -> int:
+    raw = contact.params.get("expires")
+    if raw is not None:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            pass  # RFC 3261 10.3: a malformed value is treated as the default
+    if header_expires is not None:
+        return max(0, header_expires)
+    return default

@@ -1,0 +1,285 @@
+"""The SIP core: transports <-> parser <-> transaction layer <-> handlers.
+
+All of it runs in transport callbacks: no task or future per message. One
+`loop.call_at` handle drives every transaction timer (the layer's heap).
+Requests are dispatched by method to handlers registered by the registrar,
+the calls code and voicemail (MWI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from pbx.sip.message import ParseError, Request, Response, make_response, parse_message
+from pbx.sip.transaction import (
+    AckReceived,
+    CancelReceived,
+    ClientTransaction,
+    DeliverRequest,
+    DeliverResponse,
+    Send,
+    ServerTransaction,
+    Terminated,
+    Timeout,
+    TransactionLayer,
+    TransportError,
+)
+from pbx.sip.validate import check_request, check_response
+from pbx.transport.base import Address
+
+log = logging.getLogger("pbx.sip")
+trace_log = logging.getLogger("pbx.sip.trace")
+
+# Methods the PBX implements; others known to SIP get 405, unknown ones 501.
+ALLOWED_METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
+                   "NOTIFY", "SUBSCRIBE", "UPDATE", "PRACK", "REFER", "MESSAGE"}
+SUPPORTED = {"replaces", "timer", "path", "outbound", "100rel"}
+ACCEPTED_TYPES = {"application/sdp", "application/dtmf-relay", "application/dtmf",
+                  "message/sipfrag", "text/plain", "application/simple-message-summary"}
+ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))
+ACCEPT_HEADER = "application/sdp, application/dtmf-relay, application/dtmf"
+
+RequestHandler = Callable[[Request, ServerTransaction, Address], None]
+ResponseCallback = Callable[[Response | None], None]  # None: timeout / transport error
+
+
+class SipCore:
+    """Receives every message, runs the transaction layer, dispatches."""
+
+    def __init__(self, *, user_agent: str = "PBX", sip_trace: bool = False,
+                 t1: float = 0.5) -> None:
+        self.user_agent = user_agent
+        self.sip_trace = sip_trace
+        self.layer = TransactionLayer(t1=t1)
+        self.transports: dict[tuple[str, int], Any] = {}  # (transport, family 4/6) -> transport
+        self.handlers: dict[str, RequestHandler] = {}
+        self.ack_handler: Callable[[Request, ServerTransaction | None, Address], None] | None = None
+        self.cancel_handler: Callable[[CancelReceived], bool] | None = None
+        self.server_timeout_handler: Callable[[ServerTransaction], None] | None = None
+        self.stray_response_handler: Callable[[Response], None] | None = None
+        self._callbacks: dict[int, ResponseCallback] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stats = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+
+    # --- transports ---------------------------------------------------------
+    def add_transport(self, kind: str, transport: Any) -> None:
+        family = 6 if ":" in transport.local.host else 4
+        self.transports.setdefault((kind, family), transport)
+
+    def local_address(self, kind: str = "udp", family: int = 4) -> Address | None:
+        t = self.transports.get((kind, family)) or next(
+            (t for (k, _), t in self.transports.items() if k == kind), None)
+        return t.local if t else None
+
+    def send_bytes(self, data: bytes, dest: Address) -> None:
+        """Send raw bytes to a transport address."""
+        family = 6 if ":" in dest.host else 4
+        transport = self.transports.get((dest.transport, family))
+        if transport is None:
+            log.warning("no %s transport for IPv%d to send to %s", dest.transport, family, dest)
+            return
+        if self.sip_trace:
+            trace_log.info("<--- send to %s --->\n%s", dest,
+                           data.decode("utf-8", "replace").rstrip("\r\n"))
+        self.stats["sent"] += 1
+        transport.send(data, dest.host, dest.port)
+
+    # --- input ---------------------------------------------------------------
+    def on_message(self, data: bytes, source: Address, local: Address) -> None:
+        """Called by a transport with one complete message."""
+        self.stats["received"] += 1
+        if self.sip_trace:
+            trace_log.info("<--- received from %s --->\n%s", source,
+                           data.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            msg = parse_message(data)
+        except ParseError as exc:
+            self.stats["parse_errors"] += 1
+            log.info("bad message from %s: %s", source, exc.reason)
+            answer = exc.response_bytes(self.user_agent) if exc.can_answer else None
+            if answer is not None:
+                self.send_bytes(answer, self._reply_address(exc.message, source))
+            return
+        if isinstance(msg, Response):
+            if not check_response(msg):
+                self.stats["dropped"] += 1
+                return
+            self._run(self.layer.receive(msg, source, self.now(), source.transport != "udp"))
+        else:
+            problem = self._structural_problem(msg)
+            if problem is not None:
+                self.send_bytes(make_response(msg, 400, problem).to_bytes(), source)
+                return
+            reply_to = self._reply_address(msg, source)
+            self._run(self.layer.receive(msg, reply_to, self.now(), source.transport != "udp"))
+        self._arm_timer()
+
+    def on_framing_error(self, source: Address, reason: str) -> None:
+        self.stats["parse_errors"] += 1
+
+    @staticmethod
+    def _structural_problem(req: Request) -> str | None:
+        """Problems that stop even transaction matching: answered statelessly."""
+        try:
+            if not req.vias:
+                return "Bad Request - Missing Via"
+            if not req.call_id:
+                return "Bad Request - Missing Call-ID"
+            req.cseq  # noqa: B018 - parses; raises if malformed
+            req.from_addr  # noqa: B018
+            req.to_addr  # noqa: B018
+        except Exception as exc:  # the parser names the header in its error
+            return f"Bad Request - {getattr(exc, 'reason', None) or exc}"
+        return None
+
+    @staticmethod
+    def _reply_address(msg: Any, source: Address) -> Address:
+        """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport)."""
+        if source.transport != "udp" or msg is None:
+            return source
+        try:
+            via = msg.vias[0]
+        except Exception:
+            return source
+        if via.rport is not None:
+            return source  # rport: the source address and port, whatever Via says
+        port = via.port or 5060
+        return Address("udp", source.host, port)
+
+    # --- actions -------------------------------------------------------------
+    def _run(self, actions: list) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is Send:
+                self.send_bytes(action.data, action.dest)
+            elif kind is DeliverRequest:
+                self._dispatch(action.request, action.server_tx, action.source)
+            elif kind is DeliverResponse:
+                tx = action.client_tx
+                if tx is None:
+                    if self.stray_response_handler is not None:
+                        self.stray_response_handler(action.response)
+                    continue
+                cb = self._callbacks.get(id(tx))
+                if cb is not None:
+                    self._safe(cb, action.response)
+            elif kind is Timeout or kind is TransportError:
+                tx = action.tx
+                if isinstance(tx, ClientTransaction):
+                    cb = self._callbacks.pop(id(tx), None)
+                    if cb is not None:
+                        self._safe(cb, None)
+                elif self.server_timeout_handler is not None:
+                    self.server_timeout_handler(tx)
+            elif kind is Terminated:
+                self._callbacks.pop(id(action.tx), None)
+            elif kind is CancelReceived:
+                self._on_cancel(action)
+            elif kind is AckReceived and self.ack_handler is not None:
+                self._safe(self.ack_handler, action.ack, action.invite_tx, action.source)
+
+    @staticmethod
+    def _safe(fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("error in SIP handler %s", getattr(fn, "__qualname__", fn))
+
+    def _dispatch(self, req: Request, tx: ServerTransaction, source: Address) -> None:
+        problem = check_request(req, allowed_methods=ALLOWED_METHODS, supported=SUPPORTED,
+                                accepted_types=ACCEPTED_TYPES)
+        if problem is not None:
+            status, reason, headers = problem
+            self.respond(tx, make_response(req, status, reason, headers=headers))
+            return
+        handler = self.handlers.get(req.method)
+        if handler is None:
+            # Known to SIP but not taken by anyone here (e.g. SUBSCRIBE before MWI).
+            self.respond(tx, make_response(req, 405, "Method Not Allowed",
+                                           headers=[("Allow", self.allow_header())]))
+            return
+        try:
+            handler(req, tx, source)
+        except Exception:
+            log.exception("error handling %s from %s", req.method, source)
+            if tx.state in ("trying", "proceeding"):
+                self.respond(tx, make_response(req, 500, "Server Internal Error"))
+
+    def allow_header(self) -> str:
+        return ", ".join(sorted(set(self.handlers) | {"ACK", "CANCEL"}))
+
+    def _on_cancel(self, action: CancelReceived) -> None:
+        cancel = action.cancel
+        if action.invite_tx is None or action.invite_tx.state not in ("proceeding", "trying"):
+            self.respond(action.server_tx, make_response(cancel, 481,
+                                                         "Call/Transaction Does Not Exist"))
+            return
+        self.respond(action.server_tx, make_response(cancel, 200, "OK"))
+        if self.cancel_handler is not None:
+            self._safe(self.cancel_handler, action)
+
+    # --- output --------------------------------------------------------------
+    def respond(self, tx: ServerTransaction, response: Response) -> None:
+        """Send a response within its server transaction."""
+        if self.user_agent and "Server" not in response.headers:
+            response.headers.add("Server", self.user_agent)
+        if response.status > 100 and response.to_addr.tag is None:
+            # RFC 3261 8.2.6.2: a UAS tags To in every response but 100. Derived
+            # from the request so every response of one transaction agrees.
+            tag = format(zlib.crc32(f"{tx.key}{response.call_id}".encode()), "08x")
+            response.headers.set("To", f"{response.headers.get('To')};tag={tag}")
+        self._run(self.layer.respond(tx, response, self.now()))
+        self._arm_timer()
+
+    def send_request(self, req: Request, dest: Address,
+                     callback: ResponseCallback) -> ClientTransaction:
+        """Send a request in a new client transaction; `callback` gets every
+        response, then None if the transaction times out."""
+        if self.user_agent and "User-Agent" not in req.headers:
+            req.headers.add("User-Agent", self.user_agent)
+        tx, actions = self.layer.send_request(req, dest, self.now(), dest.transport != "udp")
+        self._callbacks[id(tx)] = callback
+        self._run(actions)
+        self._arm_timer()
+        return tx
+
+    def send_stateless(self, msg: Request | Response, dest: Address) -> None:
+        """Send outside any transaction (ACK for 2xx, proxied responses)."""
+        self.send_bytes(msg.to_bytes(), dest)
+
+    # --- timers --------------------------------------------------------------
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
+
+    def _arm_timer(self) -> None:
+        deadline = self.layer.next_deadline()
+        if deadline is None or deadline == self._timer_at:
+            return
+        if self._timer_at is not None and self._timer_at <= deadline and self._timer is not None:
+            return  # the armed timer fires first and re-arms
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = self.loop or asyncio.get_running_loop()
+        # loop.time() is monotonic like self.now(); translate the absolute deadline.
+        self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.now()), self._on_timer)
+        self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._run(self.layer.timeout_due(self.now()))
+        self._arm_timer()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for transport in self.transports.values():
+            transport.close()

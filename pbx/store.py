@@ -1,0 +1,177 @@
+"""Persistent store (aiosqlite): registrations, CDRs; voicemail adds its tables.
+
+Bindings are written behind: the registrar answers from memory and the store
+flushes queued changes in one transaction every FLUSH_INTERVAL, on shutdown,
+or on demand. A REGISTER burst thus costs one commit per interval, not one per
+message. Other writes (CDR, voicemail) commit at once: they must not be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger("pbx.store")
+
+FLUSH_INTERVAL = 0.2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bindings (
+    aor TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (aor, contact)
+);
+CREATE TABLE IF NOT EXISTS cdr (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uniqueid TEXT NOT NULL,
+    start REAL NOT NULL,
+    answer REAL,
+    end REAL NOT NULL,
+    src TEXT, dst TEXT, dcontext TEXT, clid TEXT,
+    channel TEXT, dstchannel TEXT,
+    lastapp TEXT, lastdata TEXT,
+    duration INTEGER, billsec INTEGER,
+    disposition TEXT,
+    hangupcause INTEGER,
+    rtp TEXT
+);
+CREATE INDEX IF NOT EXISTS cdr_start ON cdr(start);
+"""
+
+
+@dataclass(slots=True)
+class StoredBinding:
+    aor: str
+    contact: str
+    expires_at: float
+    data: dict[str, Any]
+
+
+CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
+              "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
+              "hangupcause", "rtp")
+
+
+class Store:
+    """The PBX's SQLite database (behind this interface: PostgreSQL later)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self._pending: dict[tuple[str, str], StoredBinding | None] = {}
+        self._flush_task: asyncio.Task[None] | None = None
+        self._schemas: list[str] = []
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        """Open (creating) the database file."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path))
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.executescript(SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def add_schema(self, sql: str) -> None:
+        """Let another package (voicemail) create its tables."""
+        await self.db.executescript(sql)
+        await self.db.commit()
+
+    async def close(self) -> None:
+        """Flush pending writes and close."""
+        await self.flush()
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flush_task
+        await self.db.close()
+
+    # --- bindings (write-behind) -------------------------------------------
+    def save_binding(self, binding: StoredBinding) -> None:
+        """Queue an insert/update; flushed within FLUSH_INTERVAL."""
+        self._pending[(binding.aor, binding.contact)] = binding
+        self._schedule()
+
+    def delete_binding(self, aor: str, contact: str) -> None:
+        """Queue a delete."""
+        self._pending[(aor, contact)] = None
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_INTERVAL)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every queued binding change in one transaction."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        upserts = [(b.aor, b.contact, b.expires_at, json.dumps(b.data))
+                   for b in pending.values() if b is not None]
+        deletes = [key for key, b in pending.items() if b is None]
+        try:
+            if deletes:
+                await self.db.executemany("DELETE FROM bindings WHERE aor=? AND contact=?",
+                                          deletes)
+            if upserts:
+                await self.db.executemany(
+                    "INSERT OR REPLACE INTO bindings(aor, contact, expires_at, data) "
+                    "VALUES (?,?,?,?)", upserts)
+            await self.db.commit()
+        except Exception:
+            log.exception("could not save registrations; will retry")
+            pending.update(self._pending)
+            self._pending = pending
+            raise
+
+    async def load_bindings(self, now: float) -> list[StoredBinding]:
+        """Every unexpired binding; expired ones are deleted."""
+        await self.db.execute("DELETE FROM bindings WHERE expires_at <= ?", (now,))
+        await self.db.commit()
+        async with self.db.execute("SELECT aor, contact, expires_at, data FROM bindings") as cur:
+            rows = await cur.fetchall()
+        return [StoredBinding(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # --- CDR -----------------------------------------------------------------
+    async def add_cdr(self, row: dict[str, Any]) -> None:
+        """Write one call detail record at once."""
+        values = [row.get(f) for f in CDR_FIELDS]
+        if isinstance(row.get("rtp"), (dict, list)):
+            values[CDR_FIELDS.index("rtp")] = json.dumps(row["rtp"])
+        await self.db.execute(
+            f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) VALUES ({', '.join('?' * len(CDR_FIELDS))})",
+            values)
+        await self.db.commit()
+
+    async def cdrs(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """CDR rows started at or after `since`, oldest first."""
+        async with self.db.execute(
+                f"SELECT {', '.join(CDR_FIELDS)} FROM cdr WHERE start >= ? ORDER BY id",
+                (since,)) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(CDR_FIELDS, r, strict=True))
+            if d.get("rtp"):
+                d["rtp"] = json.loads(d["rtp"])
+            out.append(d)
+        return out
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """Run one statement and commit (for small writers such as voicemail)."""
+        await self.db.execute(sql, tuple(params))
+        await self.db.commit()

@@ -186,3 +186,4 @@ class DialResult:
     answered_time: int = 0
     peer_number: str = ""
     peer_channel: str = ""
+    callee_hungup: bool = False  # the bridge ended because the callee hung up

@@ -61,9 +61,17 @@ class Registrar:
             return make_response(req, 400, "Bad Request - To must be a SIP URI")
         aor = to.uri.user or ""
         peer = self._peer(aor)
+        try:
+            req.contacts  # noqa: B018 - a malformed Contact is a 400 before any challenge
+        except Exception as exc:
+            return make_response(req, 400, f"Bad Request - {getattr(exc, 'reason', exc)}")
 
         # Unknown users get the same challenge and the same final answer as a
         # wrong password: nothing here tells an attacker which names exist.
+        if peer is not None and not peer.secret:
+            # Asterisk lets a peer without secret register unchallenged
+            # (`pbx check` warns about such peers).
+            return self._bind(req, peer, source, wall)
         authorization = req.headers.get("Authorization")
         if authorization is None:
             return self._challenge(req, now, stale=False)

@@ -238,6 +238,10 @@ class SipCore:
         self._run(self.layer.respond(tx, response, self.now()))
         self._arm_timer()
 
+    def send_trying(self, tx: ServerTransaction) -> None:
+        """100 Trying at once, so the caller stops retransmitting the INVITE."""
+        self._run(self.layer.send_trying(tx, self.now()))
+
     def send_request(self, req: Request, dest: Address,
                      callback: ResponseCallback) -> ClientTransaction:
         """Send a request in a new client transaction; `callback` gets every

@@ -1,0 +1,12 @@
+"""Busy([timeout]): indicate busy (486) and end the dialplan."""
+
+from __future__ import annotations
+
+from dialplan.apps import AppContext, register
+
+
+@register("Busy")
+async def busy(ctx: AppContext, args: list[str]) -> None:
+    """The channel indicates busy and waits to be hung up."""
+    await ctx.channel.busy()
+    ctx.end(17)

@@ -1,0 +1,57 @@
+"""Dial(SIP/peer[&SIP/peer2...][,timeout[,options]]): ring, bridge, DIALSTATUS.
+
+Targets: `SIP/peer`, `SIP/peer/EXTEN` and `SIP/EXTEN@peer` (a number at a
+static host= peer); `PJSIP/` is an alias. Options: r (ring indication now),
+g (go on in the dialplan when the callee hangs up); t, T and others accepted.
+"""
+
+from __future__ import annotations
+
+from dialplan.apps import AppContext, register
+from dialplan.substitute import DialplanError
+from pbx.channel import DialTarget
+
+
+def parse_targets(text: str) -> list[DialTarget]:
+    """`SIP/a&PJSIP/b/123&SIP/456@trunk` -> DialTargets."""
+    targets = []
+    for part in text.split("&"):
+        part = part.strip()
+        if not part:
+            continue
+        if "/" not in part:
+            raise DialplanError(f"Dial: {part!r} is not TECH/resource (e.g. SIP/6001)")
+        tech, rest = part.split("/", 1)
+        exten = None
+        if "/" in rest:
+            rest, exten = rest.split("/", 1)
+        elif "@" in rest:
+            exten, rest = rest.split("@", 1)
+        targets.append(DialTarget(tech=tech.upper(), peer=rest, exten=exten or None))
+    return targets
+
+
+@register("Dial")
+async def dial(ctx: AppContext, args: list[str]) -> None:
+    """Sets DIALSTATUS, DIALEDTIME, ANSWEREDTIME, DIALEDPEERNUMBER."""
+    ch = ctx.channel
+    targets = parse_targets(args[0] if args else "")
+    timeout = None
+    if len(args) > 1 and args[1].strip():
+        try:
+            timeout = float(args[1])
+        except ValueError as exc:
+            raise DialplanError(f"Dial: timeout {args[1]!r} is not a number") from exc
+        timeout = timeout if timeout > 0 else None
+    options = args[2] if len(args) > 2 else ""
+    result = await ch.dial(targets, timeout, options)
+    ch.variables["DIALSTATUS"] = result.status
+    ch.variables["DIALEDTIME"] = str(result.dialed_time)
+    ch.variables["ANSWEREDTIME"] = str(result.answered_time)
+    ch.variables["DIALEDPEERNUMBER"] = result.peer_number
+    if result.peer_channel:
+        ch.variables["DIALEDPEERNAME"] = result.peer_channel
+    ctx.note(f"DIALSTATUS={result.status}")
+    ch.check_hangup()
+    if result.status == "ANSWER" and result.callee_hungup and "g" not in options:
+        ctx.end(16)  # Asterisk: the call is over once the bridge ends

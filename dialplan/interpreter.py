@@ -1,0 +1,393 @@
+"""The dialplan interpreter: runs a channel through extensions, priority by priority.
+
+The loop follows Asterisk's __ast_pbx_run:
+
+- find the extension (patterns.find: includes and caller-ID matching), take
+  the step at the channel's priority, substitute its arguments, split them,
+  and run the application; then go to the next priority unless the
+  application jumped (Goto/Gosub), pressed a digit (Background/WaitExten:
+  collect an extension, then `i`/`t`), or ended the call (Hangup/Busy/...);
+- a jump to an extension that does not exist goes to `i` (with
+  INVALID_EXTEN set) when there is one, otherwise the call ends;
+- when the priorities run out: with autofallthrough=yes the call ends
+  (busy when DIALSTATUS=BUSY, congestion for CONGESTION/CHANUNAVAIL, else a
+  normal hangup); with autofallthrough=no it waits TIMEOUT(response) for
+  digits as Asterisk does;
+- TIMEOUT(absolute) passing sends the call to `T`, or hangs up;
+- when the call ends (application hangup, caller hangup, error), the channel
+  is hung up and the `h` extension of the current context runs with the
+  channel already hung up (media applications raise Hangup at once, which
+  ends `h` as in Asterisk).
+
+A call keeps the Dialplan snapshot it started with (channel.dialplan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+from dialplan.apps import APPS, AppContext, AppFunc, load_all
+from dialplan.substitute import (
+    GLOBALS,
+    DialplanError,
+    Scope,
+    ensure_globals_loaded,
+    split_args,
+    substitute,
+)
+from pbx.channel import AppError, ChannelState, Hangup
+
+if TYPE_CHECKING:
+    from dialplan.model import Context, Dialplan, Extension, Step
+    from pbx.channel import Channel
+
+log = logging.getLogger(__name__)
+
+Finder = Callable[["Dialplan", str, str, "str | None"], "tuple[Context, Extension] | None"]
+MoreMatcher = Callable[["Dialplan", str, str, "str | None"], bool]
+
+
+def _default_find(dialplan: Dialplan, context: str, exten: str,
+                  callerid: str | None) -> tuple[Context, Extension] | None:
+    from dialplan import patterns
+
+    return patterns.find(dialplan, context, exten, callerid)
+
+
+def _default_can_match_more(dialplan: Dialplan, context: str, exten: str,
+                            callerid: str | None) -> bool:
+    from dialplan import patterns
+
+    return patterns.find_can_match_more(dialplan, context, exten)
+
+
+def exists(dialplan: Dialplan, context: str, exten: str, callerid: str | None = None) -> bool:
+    """Whether `exten` exists in `context` (following includes) for this caller."""
+    found = _default_find(dialplan, context, exten, callerid)
+    return found is not None and bool(found[1].steps)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a call's dialplan ended."""
+
+    # "hangup": an application ended the call (Hangup, Busy, Congestion, ...)
+    # "caller-hangup": the channel went away while an application ran
+    # "fell-through": priorities ran out (autofallthrough)
+    # "invalid": no such extension and no `i`; "timeout": no `t`/`T` to go to
+    # "error": unknown application, bad function, application failure
+    # "max-steps": the step limit (trace loop guard) was reached
+    reason: str
+    cause: int
+    context: str
+    exten: str
+    priority: int
+    message: str = ""
+
+
+class _End(Exception):  # control flow, not an error
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+
+
+class Interpreter:
+    """Runs calls through a dialplan. One instance can run many calls."""
+
+    def __init__(self, dialplan: Dialplan | None = None, *,
+                 globals_: dict[str, str] | None = None,
+                 finder: Finder | None = None,
+                 can_match_more: MoreMatcher | None = None,
+                 max_steps: int | None = None,
+                 tracer: Callable[[str], None] | None = None,
+                 on_step: Callable[[Channel, Step, str], None] | None = None,
+                 fallback_apps: dict[str, AppFunc] | None = None) -> None:
+        load_all()
+        self.dialplan = dialplan
+        # None: the process-wide globals, loaded from each dialplan's [globals].
+        self.globals = globals_
+        self.find = finder or _default_find
+        self.can_match_more = can_match_more or _default_can_match_more
+        self.max_steps = max_steps
+        self.tracer = tracer  # receives one line per step/decision (dialplan trace)
+        self.on_step = on_step  # called before each application runs
+        # Used only for names no module registered (the tracer's Dial stand-in).
+        self.fallback_apps = fallback_apps or {}
+
+    # --- helpers used by applications -------------------------------------
+    def _emit(self, text: str) -> None:
+        if self.tracer is not None:
+            self.tracer(text)
+
+    def lookup(self, scope: Scope, context: str, exten: str) -> Extension | None:
+        """The extension `exten` in `context` for this call's caller ID."""
+        dp = scope.dialplan
+        if dp is None:
+            return None
+        cid = scope.channel.callerid.num if scope.channel is not None else None
+        found = self.find(dp, context, exten, cid)
+        return None if found is None else found[1]
+
+    def resolve_priority(self, scope: Scope, context: str, exten: str, prio: str,
+                         current: int = 1) -> int:
+        """A priority number from `2`, `+1`, `-1` or a label of the target extension."""
+        p = prio.strip()
+        if p.isdigit():
+            n = int(p)
+            if n < 1:
+                raise DialplanError(f"Priority '{p}' must be a number > 0, or valid label")
+            return n
+        if p[:1] in "+-" and p[1:].isdigit():
+            n = current + int(p)
+            if n < 1:
+                raise DialplanError(f"Priority '{p}' must be a number > 0, or valid label")
+            return n
+        ext = self.lookup(scope, context, exten)
+        if ext is None or p not in ext.labels:
+            raise DialplanError(
+                f"Priority '{p}' must be a number > 0, or valid label "
+                f"(no label '{p}' in {context},{exten})")
+        return ext.labels[p]
+
+    # --- entry points ------------------------------------------------------
+    async def run(self, channel: Channel, context: str | None = None,
+                  exten: str | None = None, priority: int | None = None,
+                  dialplan: Dialplan | None = None) -> RunResult:
+        """Run the channel from (context, exten, priority), by default the
+        channel's own; returns how the dialplan ended. Never raises for
+        dialplan problems: they are logged and end the call."""
+        dp = dialplan or self.dialplan or channel.dialplan
+        if dp is None:
+            raise ValueError("no dialplan to run")
+        channel.dialplan = dp  # the snapshot this call keeps
+        if context is not None:
+            channel.context = context
+        if exten is not None:
+            channel.exten = exten
+        if priority is not None:
+            channel.priority = priority
+        if self.globals is None:
+            ensure_globals_loaded(dp)
+            globals_ = GLOBALS
+        else:
+            globals_ = self.globals
+        scope = Scope(channel=channel, globals=globals_, dialplan=dp, interpreter=self)
+        steps = [0]
+        try:
+            result = await self._loop(channel, scope, steps)
+        except _End as e:
+            result = e.result
+        if channel.state is not ChannelState.HUNGUP:
+            await channel.hangup(result.cause or 16)
+        if result.reason in ("hangup", "caller-hangup"):
+            self._emit(f"-- hung up (cause {channel.hangup_cause or result.cause}) at "
+                       f"{result.context},{result.exten},{result.priority}")
+        if result.reason != "max-steps":
+            await self._run_h(channel, scope, steps)
+        return result
+
+    # --- the loop ----------------------------------------------------------
+    def _result(self, ch: Channel, reason: str, cause: int | None = None,
+                message: str = "") -> RunResult:
+        if cause is None:
+            cause = ch.hangup_cause or 16
+        return RunResult(reason, cause, ch.context, ch.exten, ch.priority, message)
+
+    def _count(self, ch: Channel, steps: list[int]) -> None:
+        steps[0] += 1
+        if self.max_steps is not None and steps[0] > self.max_steps:
+            msg = f"stopped after {self.max_steps} steps (a loop?)"
+            self._emit(f"-- {msg}")
+            raise _End(self._result(ch, "max-steps", 16, msg))
+
+    def _has(self, scope: Scope, context: str, exten: str) -> bool:
+        ext = self.lookup(scope, context, exten)
+        return ext is not None and 1 in ext.steps
+
+    async def _loop(self, ch: Channel, scope: Scope, steps: list[int]) -> RunResult:
+        while True:
+            if scope.absolute_deadline is not None and time.monotonic() >= scope.absolute_deadline:
+                self._absolute_timeout(ch, scope)
+            ext = self.lookup(scope, ch.context, ch.exten)
+            if ext is None or 1 not in ext.steps:
+                self._invalid(ch, scope, ch.exten)
+                continue
+            step = ext.steps.get(ch.priority)
+            if step is None:
+                await self._fell_off(ch, scope)
+                continue
+            self._count(ch, steps)
+            try:
+                actx = await self._execute(ch, scope, step)
+            except Hangup:
+                return self._result(ch, "caller-hangup")
+            except TimeoutError:
+                # TIMEOUT(absolute) passed while the application ran.
+                self._absolute_timeout(ch, scope)
+                continue
+            if actx.ended:
+                return self._result(ch, "hangup", actx.end_cause)
+            if actx.jump_to is not None:
+                j = actx.jump_to
+                ch.context, ch.exten, ch.priority = j.context, j.exten, j.priority
+            elif actx.digits is not None:
+                try:
+                    await self._collect(ch, scope, actx.digits)
+                except Hangup:
+                    return self._result(ch, "caller-hangup")
+            else:
+                ch.priority += 1
+            if ch.state is ChannelState.HUNGUP:
+                return self._result(ch, "caller-hangup")
+
+    async def _execute(self, ch: Channel, scope: Scope, step: Step) -> AppContext:
+        where = f"{ch.context},{ch.exten},{ch.priority}"
+        try:
+            data = substitute(step.args, scope)
+        except DialplanError as e:
+            self._fail(ch, step, f"{e.message} in {step.app}({step.args})")
+        app = APPS.get(step.app.lower()) or self.fallback_apps.get(step.app.lower())
+        self._emit(f"[{where}] {step.app}({data})")
+        if self.on_step is not None:
+            self.on_step(ch, step, data)
+        if app is None:
+            self._fail(ch, step, f"Unknown application '{step.app}'")
+        ch.lastapp = step.app
+        ch.lastdata = data
+        actx = AppContext(channel=ch, scope=scope, interpreter=self, data=data,
+                          step=step, app=step.app)
+        args = split_args(data) if data else []
+        try:
+            if scope.absolute_deadline is not None:
+                remaining = max(0.0, scope.absolute_deadline - time.monotonic())
+                async with asyncio.timeout(remaining):
+                    await app(actx, args)
+            else:
+                await app(actx, args)
+        except (Hangup, TimeoutError):
+            raise
+        except DialplanError as e:
+            self._fail(ch, step, f"{step.app}: {e.message}")
+        except AppError as e:
+            self._fail(ch, step, f"{step.app}: {e}")
+        except Exception as e:
+            log.exception("%s: %s crashed", step.app_pos, step.app)
+            self._fail(ch, step, f"{step.app} failed: {e!r}")
+        return actx
+
+    def _fail(self, ch: Channel, step: Step, message: str) -> NoReturn:
+        log.error("%s: %s (channel %s at %s,%s,%s)", step.app_pos, message, ch.name,
+                  ch.context, ch.exten, ch.priority)
+        self._emit(f"-- error: {step.app_pos}: {message}")
+        raise _End(self._result(ch, "error", 16, f"{step.app_pos}: {message}"))
+
+    def _invalid(self, ch: Channel, scope: Scope, exten: str) -> None:
+        """The channel is at an extension that does not exist: `i` or the end."""
+        if exten not in ("i", "h") and self._has(scope, ch.context, "i"):
+            scope.variables["INVALID_EXTEN"] = exten
+            self._emit(f"-- invalid extension '{exten}' in {ch.context}: going to i")
+            ch.exten, ch.priority = "i", 1
+            return
+        msg = f"no extension '{exten}' in context '{ch.context}' (and no 'i')"
+        log.warning("%s: %s", ch.name, msg)
+        self._emit(f"-- {msg}")
+        raise _End(self._result(ch, "invalid", 1, msg))
+
+    def _absolute_timeout(self, ch: Channel, scope: Scope) -> None:
+        scope.absolute_deadline = None
+        if self._has(scope, ch.context, "T"):
+            self._emit("-- absolute timeout: going to T")
+            ch.exten, ch.priority = "T", 1
+            return
+        self._emit("-- absolute timeout: hanging up")
+        raise _End(self._result(ch, "timeout", 16, "absolute timeout"))
+
+    async def _fell_off(self, ch: Channel, scope: Scope) -> None:
+        dp = scope.dialplan
+        assert dp is not None
+        if not dp.autofallthrough:
+            # Asterisk: wait TIMEOUT(response) for the caller to dial an extension.
+            digit = await ch.wait_digit(scope.response_timeout) if scope.response_timeout else None
+            await self._collect(ch, scope, digit or "")
+            return
+        status = scope.variables.get("DIALSTATUS", "").upper()
+        msg = f"fell off the end of {ch.context},{ch.exten}"
+        if status == "BUSY":
+            await ch.busy()
+            cause = 17
+        elif status in ("CONGESTION", "CHANUNAVAIL"):
+            await ch.congestion()
+            cause = 34
+        else:
+            cause = 16
+        self._emit(f"-- {msg}" + (f" (DIALSTATUS={status})" if status else ""))
+        raise _End(self._result(ch, "fell-through", cause, msg))
+
+    async def _collect(self, ch: Channel, scope: Scope, digits: str) -> None:
+        """Collect an extension that starts with `digits` (digit timeout between
+        digits while more could match), then go to it, to `i`, or to `t`."""
+        dp = scope.dialplan
+        assert dp is not None
+        cid = ch.callerid.num
+        if digits:
+            while self.can_match_more(dp, ch.context, digits, cid):
+                d = await ch.wait_digit(scope.digit_timeout)
+                if d is None:
+                    break
+                digits += d
+        if digits and self._has(scope, ch.context, digits):
+            self._emit(f"-- dialed '{digits}': going to {ch.context},{digits},1")
+            ch.exten, ch.priority = digits, 1
+            return
+        if digits:
+            self._invalid(ch, scope, digits)
+            return
+        if self._has(scope, ch.context, "t"):
+            self._emit("-- response timeout: going to t")
+            ch.exten, ch.priority = "t", 1
+            return
+        msg = f"timeout, but no 't' in context '{ch.context}'"
+        log.warning("%s: %s", ch.name, msg)
+        self._emit(f"-- {msg}")
+        raise _End(self._result(ch, "timeout", 16, msg))
+
+    async def _run_h(self, ch: Channel, scope: Scope, steps: list[int]) -> None:
+        """Run the `h` extension of the current context, the channel hung up."""
+        if ch.exten == "h" or not self._has(scope, ch.context, "h"):
+            return
+        self._emit(f"-- running h in {ch.context}")
+        ch.exten, ch.priority = "h", 1
+        scope.absolute_deadline = None
+        try:
+            while True:
+                ext = self.lookup(scope, ch.context, ch.exten)
+                step = ext.steps.get(ch.priority) if ext is not None else None
+                if step is None:
+                    return
+                self._count(ch, steps)
+                actx = await self._execute(ch, scope, step)
+                if actx.ended:
+                    return
+                if actx.jump_to is not None:
+                    j = actx.jump_to
+                    ch.context, ch.exten, ch.priority = j.context, j.exten, j.priority
+                else:
+                    ch.priority += 1
+        except (Hangup, _End, TimeoutError):
+            # As in Asterisk, an application that fails in `h` ends it.
+            return
+
+
+async def run(channel: Channel, dialplan: Dialplan, context: str | None = None,
+              exten: str | None = None, priority: int = 1) -> RunResult:
+    """Run a channel through a dialplan (a one-off Interpreter)."""
+    return await Interpreter(dialplan).run(channel, context, exten, priority)
+
+
+async def run_extension(channel: Channel, dialplan: Dialplan | None = None) -> RunResult:
+    """Run a channel from its own context/exten/priority (for the calls code)."""
+    return await Interpreter(dialplan).run(channel)

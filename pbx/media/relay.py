@@ -1,0 +1,139 @@
+"""Bridge relay: the media path between two legs of a bridged call.
+
+Each leg's session hands incoming packets to a `_Leg` consumer, which sends
+them out on the other leg inside datagram_received: no decoding, no await.
+Same codec on both legs: the payload is relayed untouched and only our header
+(SSRC, mapped sequence and timestamp) is rewritten. Different G.711 laws: the
+payload is transcoded with ulaw_to_alaw / alaw_to_ulaw (byte tables).
+RFC 4733 packets are relayed with the other leg's telephone-event payload type.
+A leg on hold (remote sendonly/inactive) is not sent to; those packets are
+counted as `held`, not as dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pbx.media.codecs import CODECS_BY_PT, alaw_to_ulaw, ulaw_to_alaw
+from pbx.media.session import MediaSession
+
+_TRANSCODE: dict[tuple[str, str], Callable[[bytes], bytes]] = {
+    ("PCMU", "PCMA"): ulaw_to_alaw,
+    ("PCMA", "PCMU"): alaw_to_ulaw,
+}
+
+
+class _Leg:
+    """Consumer on one session, relaying to the other."""
+
+    __slots__ = ("_forward", "bridge", "dst", "src", "transcode")
+
+    def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession) -> None:
+        self.bridge = bridge
+        self.src = src
+        self.dst = dst
+        self._forward = dst.forward
+        self.transcode = _pick(src.codec.name, dst.codec.name)
+
+    def rtp(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
+        """Hot path: relay one audio packet."""
+        t = self.transcode
+        if t is not None:
+            payload = t(payload)
+        b = self.bridge
+        if self._forward(payload, marker, seq, ts, self):
+            b.relayed += 1
+        elif self.dst.closed:
+            b.dropped += 1
+        else:
+            b.held += 1
+
+    def rtp_other(self, payload: bytes, pt: int, marker: int, seq: int, ts: int) -> None:
+        """A packet in another codec than negotiated: transcode it if we can."""
+        codec = CODECS_BY_PT.get(pt)
+        dst_codec = self.dst.codec
+        if codec is None:
+            self.bridge.dropped += 1
+            return
+        if codec.name != dst_codec.name:
+            t = _pick(codec.name, dst_codec.name)
+            if t is None:
+                self.bridge.dropped += 1
+                return
+            payload = t(payload)
+        if self._forward(payload, marker, seq, ts, self):
+            self.bridge.relayed += 1
+        else:
+            self.bridge.held += 1
+
+    def session_closed(self) -> None:
+        """One leg hung up: the bridge ends."""
+        self.bridge._leg_closed()
+
+    def dtmf_packet(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
+        """Relay an RFC 4733 packet with the other leg's payload type."""
+        dst = self.dst
+        if dst.dtmf_pt < 0:
+            self.bridge.dtmf_dropped += 1  # the other side takes no telephone-event
+            return
+        if self._forward(payload, marker, seq, ts, self, dst.dtmf_pt):
+            self.bridge.dtmf_relayed += 1
+        else:
+            self.bridge.held += 1
+
+
+def _pick(src: str, dst: str) -> Callable[[bytes], bytes] | None:
+    if src == dst:
+        return None
+    t = _TRANSCODE.get((src, dst))
+    if t is None:
+        raise ValueError(f"cannot bridge {src} to {dst} without a transcoder")
+    return t
+
+
+class Relay:
+    """Bridges the media of two sessions until `stop()` or either one closes."""
+
+    def __init__(self, a: MediaSession, b: MediaSession) -> None:
+        self.a = a
+        self.b = b
+        self.relayed = 0  # audio packets sent on to the other leg
+        self.held = 0  # not sent because the other leg is on hold
+        self.dropped = 0  # lost inside the PBX (should stay 0)
+        self.dtmf_relayed = 0
+        self.dtmf_dropped = 0
+        self._prev = (None, None)
+        self._legs = (_Leg(self, a, b), _Leg(self, b, a))
+        self.active = False
+        self.on_end: Callable[[], None] | None = None  # called when a leg closes
+
+    def _leg_closed(self) -> None:
+        self.stop()
+        if self.on_end is not None:
+            self.on_end()
+
+    def start(self) -> None:
+        """Take over both sessions' incoming audio."""
+        if self.active:
+            return
+        self.active = True
+        self._prev = (self.a.set_consumer(self._legs[0]), self.b.set_consumer(self._legs[1]))
+
+    def refresh(self) -> None:
+        """Re-read the legs' codecs (after a re-INVITE changed one)."""
+        for leg in self._legs:
+            leg.transcode = _pick(leg.src.codec.name, leg.dst.codec.name)
+
+    def stop(self) -> None:
+        """Stop relaying; each session gets back its previous consumer."""
+        if not self.active:
+            return
+        self.active = False
+        for sess, leg, prev in zip((self.a, self.b), self._legs, self._prev, strict=True):
+            if sess.consumer is leg:
+                sess.set_consumer(prev)
+
+    @property
+    def transcoding(self) -> bool:
+        """True when the two legs use different codecs."""
+        return self._legs[0].transcode is not None

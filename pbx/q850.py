@@ -1,0 +1,73 @@
+"""Q.850 hangup causes <-> SIP status codes (RFC 3398 sec. 7.2.4.1 and 8.2.6.1)."""
+
+from __future__ import annotations
+
+NORMAL_CLEARING = 16
+USER_BUSY = 17
+NO_USER_RESPONSE = 18
+NO_ANSWER = 19
+SUBSCRIBER_ABSENT = 20
+CALL_REJECTED = 21
+UNALLOCATED = 1
+NORMAL_UNSPECIFIED = 31
+CONGESTION = 34
+TEMPORARY_FAILURE = 41
+BEARER_NOT_AVAIL = 58
+INCOMPATIBLE_DESTINATION = 88
+INTERWORKING = 127
+
+# RFC 3398 7.2.4.1: SIP status received -> cause.
+_SIP_TO_CAUSE = {
+    400: 41, 401: 21, 402: 21, 403: 21, 404: 1, 405: 63, 406: 79, 407: 21, 408: 102,
+    410: 22, 413: 127, 414: 127, 415: 79, 416: 127, 420: 127, 421: 127, 423: 127,
+    480: 18, 481: 41, 482: 25, 483: 25, 484: 28, 485: 1, 486: 17, 487: 16, 488: 88,
+    500: 41, 501: 79, 502: 38, 503: 34, 504: 102, 505: 127, 580: 47,
+    600: 17, 603: 21, 604: 1, 606: 58,
+}
+
+# RFC 3398 8.2.6.1: cause -> SIP status to send; the reason phrases Asterisk uses.
+_CAUSE_TO_SIP = {
+    1: (404, "Not Found"), 2: (404, "Not Found"), 3: (404, "Not Found"),
+    17: (486, "Busy Here"), 18: (408, "Request Timeout"), 19: (480, "Temporarily Unavailable"),
+    20: (480, "Temporarily Unavailable"), 21: (403, "Forbidden"), 22: (410, "Gone"),
+    23: (410, "Gone"), 26: (404, "Not Found"), 27: (502, "Bad Gateway"),
+    28: (484, "Address Incomplete"), 29: (501, "Not Implemented"),
+    31: (480, "Temporarily Unavailable"), 34: (503, "Service Unavailable"),
+    38: (500, "Server Internal Error"), 41: (503, "Service Unavailable"),
+    42: (503, "Service Unavailable"), 47: (503, "Service Unavailable"),
+    55: (403, "Forbidden"), 57: (403, "Forbidden"), 58: (488, "Not Acceptable Here"),
+    65: (488, "Not Acceptable Here"), 66: (488, "Not Acceptable Here"),
+    79: (501, "Not Implemented"), 87: (403, "Forbidden"), 88: (488, "Not Acceptable Here"),
+    102: (504, "Server Time-out"), 111: (500, "Server Internal Error"),
+    127: (500, "Server Internal Error"),
+}
+
+
+def cause_from_sip(status: int) -> int:
+    """The Q.850 cause for a final SIP status (class default when unlisted)."""
+    if status in _SIP_TO_CAUSE:
+        return _SIP_TO_CAUSE[status]
+    if 200 <= status < 300:
+        return NORMAL_CLEARING
+    return {4: 21, 5: 38, 6: 31}.get(status // 100, INTERWORKING)
+
+
+def sip_from_cause(cause: int) -> tuple[int, str]:
+    """The SIP final response for hanging up an unanswered call with `cause`.
+
+    Normal clearing before answer (the dialplan ended the call) is 480,
+    what Asterisk's chan_pjsip sends for it too."""
+    return _CAUSE_TO_SIP.get(cause, (480, "Temporarily Unavailable"))
+
+
+def dialstatus_from_cause(cause: int) -> str:
+    """Dial()'s DIALSTATUS for a failed attempt."""
+    if cause == USER_BUSY:
+        return "BUSY"
+    if cause in (NO_ANSWER, NO_USER_RESPONSE):
+        return "NOANSWER"
+    if cause in (CONGESTION, 42, TEMPORARY_FAILURE, 38, 102, 127, 47):
+        return "CONGESTION"
+    if cause in (SUBSCRIBER_ABSENT, UNALLOCATED, 3, 27):
+        return "CHANUNAVAIL"
+    return "CONGESTION"

@@ -1,0 +1,125 @@
+"""Applications: registry, Read, Say*, Playback, GotoIfTime, Busy/Congestion, ..."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialplan.apps import EXTERNAL_APP_NAMES, known_apps
+from dialplan.apps.saydigits import digit_prompts
+from dialplan.apps.saynumber import number_prompts
+from tests.unit.dialplan.test_interpreter import run
+
+
+def test_registry_knows_every_app_and_the_external_ones() -> None:
+    names = known_apps()
+    for app in ("goto", "gotoif", "gotoiftime", "gosub", "return", "set", "noop", "verbose",
+                "log", "wait", "answer", "hangup", "busy", "congestion", "ringing", "progress",
+                "playback", "background", "waitexten", "read", "saydigits", "saynumber",
+                "echo"):
+        assert app in names
+    assert names >= EXTERNAL_APP_NAMES
+
+
+def test_app_names_are_case_insensitive() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,PLAYBACK(x)\n same => n,hangup()\n", "1")
+    assert ch.played() == ["x"]
+
+
+def test_read_collects_until_hash() -> None:
+    text = ("[test]\nexten => 1,1,Read(PIN,enter-pin,,,,3)\n"
+            " same => n,Playback(${PIN}-${READSTATUS})\n same => n,Hangup()\n")
+    _, ch, _ = run(text, "1", script="123#9")
+    assert ch.played() == ["enter-pin", "123-OK"]
+    assert ("wait_digit", 3.0) in ch.calls
+
+
+def test_read_maxdigits_and_timeout() -> None:
+    text = ("[test]\nexten => 1,1,Read(PIN,,2)\n same => n,Playback(${PIN}-${READSTATUS})\n"
+            " same => n,Read(X)\n same => n,Playback(${X}-${READSTATUS})\n same => n,Hangup()\n")
+    _, ch, _ = run(text, "1", script="4567")
+    # maxdigits=2 stops after "45"; the second Read gets "67" then times out.
+    assert ch.played() == ["45-OK", "67-OK"]
+    _, ch, _ = run(text, "1", script="")
+    assert ch.played() == ["-TIMEOUT", "-TIMEOUT"]
+
+
+def test_read_attempts_replay_prompt() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,Read(V,prompt,,,3)\n same => n,Hangup()\n", "1")
+    assert ch.played() == ["prompt", "prompt", "prompt"]
+
+
+def test_saydigits_and_saynumber_prompts() -> None:
+    assert digit_prompts("12*#a") == ["digits/1", "digits/2", "digits/star", "digits/pound",
+                                      "letters/a"]
+    assert number_prompts(0) == ["digits/0"]
+    assert number_prompts(15) == ["digits/15"]
+    assert number_prompts(42) == ["digits/40", "digits/2"]
+    assert number_prompts(305) == ["digits/3", "digits/hundred", "digits/5"]
+    assert number_prompts(1999) == ["digits/1", "digits/thousand", "digits/9", "digits/hundred",
+                                    "digits/90", "digits/9"]
+    assert number_prompts(-2_000_000) == ["digits/minus", "digits/2", "digits/million"]
+    _, ch, _ = run("[test]\nexten => 1,1,SayNumber(21)\n same => n,SayDigits(07)\n"
+                   " same => n,Hangup()\n", "1")
+    assert ch.played() == ["digits/20", "digits/1", "digits/0", "digits/7"]
+
+
+def test_playback_answers_and_sets_status() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,Playback(a&b)\n same => n,Hangup()\n", "1")
+    assert ch.calls[0] == ("answer", None) and ch.played() == ["a", "b"]
+    assert ch.variables["PLAYBACKSTATUS"] == "SUCCESS"
+    _, ch, _ = run("[test]\nexten => 1,1,Playback(a,noanswer)\n same => n,Hangup()\n", "1")
+    assert ("answer", None) not in ch.calls
+
+
+@pytest.mark.parametrize(("app", "kind", "cause"), [("Busy", "busy", 17),
+                                                   ("Congestion", "congestion", 34)])
+def test_busy_and_congestion_end_the_call(app: str, kind: str, cause: int) -> None:
+    r, ch, _ = run(f"[test]\nexten => 1,1,{app}()\n same => n,Set(NO=1)\n", "1")
+    assert (kind, None) in ch.calls and r.reason == "hangup" and r.cause == cause
+    assert "NO" not in ch.variables
+
+
+def test_wait_answer_ringing_progress_echo_noop_verbose_log() -> None:
+    text = """[test]
+exten => 1,1,Ringing()
+ same => n,Progress()
+ same => n,Answer(500)
+ same => n,Wait(1.5)
+ same => n,NoOp(hello)
+ same => n,Verbose(2,hello ${EXTEN})
+ same => n,Log(NOTICE,logged)
+ same => n,Echo()
+ same => n,Hangup()
+"""
+    r, ch, _ = run(text, "1")
+    assert ("sleep", 0.5) in ch.calls and ("sleep", 1.5) in ch.calls and ("echo", None) in ch.calls
+    assert r.reason == "hangup"
+
+
+def test_gotoiftime_always_and_never() -> None:
+    text = """[test]
+exten => 1,1,GotoIfTime(*,*,*,*?open:closed)
+ same => n(open),Playback(open)
+ same => n,Hangup()
+ same => n(closed),Playback(closed)
+ same => n,Hangup()
+exten => 2,1,GotoIfTime(00:00-00:00,*,31,feb?open:closed)
+ same => n(open),Playback(open)
+ same => n,Hangup()
+ same => n(closed),Playback(closed)
+ same => n,Hangup()
+"""
+    assert run(text, "1")[1].played() == ["open"]
+    assert run(text, "2")[1].played() == ["closed"]
+
+
+def test_set_keeps_commas_and_inheritance_prefix() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,Set(__X=a,b)\n same => n,Set(Y=${X})\n"
+                   " same => n,Playback(${X})\n same => n,Hangup()\n", "1")
+    assert ch.variables["__X"] == "a,b" and ch.variables["Y"] == "a,b"
+    assert ch.played() == ["a"]  # as in Asterisk, the comma splits Playback's arguments
+
+
+def test_hangup_cause_by_name() -> None:
+    r, ch, _ = run("[test]\nexten => 1,1,Hangup(USER_BUSY)\n", "1")
+    assert r.cause == 17 and ch.variables["HANGUPCAUSE"] == "17"

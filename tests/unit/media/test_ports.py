@@ -1,0 +1,75 @@
+"""Port pairs: even RTP, odd RTCP, bound, released, exhaustion message."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from pbx.media.ports import PortAllocator, PortsExhausted
+
+
+def _free_base() -> int:
+    # A range well inside the ephemeral-free area used only by this test run.
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return 30000 + (port % 1000) * 2
+
+
+def test_pairs_are_even_and_odd_and_bound() -> None:
+    base = _free_base()
+    alloc = PortAllocator(base, base + 20)
+    pairs = [alloc.allocate("127.0.0.1") for _ in range(3)]
+    for p in pairs:
+        assert p.rtp_port % 2 == 0
+        assert p.rtcp_port == p.rtp_port + 1
+        assert p.rtp_sock.getsockname()[1] == p.rtp_port
+        assert p.rtcp_sock.getsockname()[1] == p.rtcp_port
+    assert len({p.rtp_port for p in pairs}) == 3
+    assert alloc.in_use == 3
+    for p in pairs:
+        p.release()
+    assert alloc.in_use == 0
+
+
+def test_exhaustion_and_release() -> None:
+    base = _free_base()
+    alloc = PortAllocator(base, base + 4)  # pairs base, base+2 (base+4 has no +1 in range)
+    a = alloc.allocate()
+    b = alloc.allocate()
+    with pytest.raises(PortsExhausted) as ei:
+        alloc.allocate()
+    assert str(ei.value) == f"no free RTP port pair in {base}-{base + 4} (2 in use)"
+    a.release()
+    c = alloc.allocate()
+    assert c.rtp_port == a.rtp_port
+    b.release()
+    c.release()
+
+
+def test_busy_port_is_skipped() -> None:
+    base = _free_base()
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", base + 1))  # RTCP port of the first pair is taken
+    try:
+        alloc = PortAllocator(base, base + 10)
+        p = alloc.allocate()
+        assert p.rtp_port == base + 2
+        p.release()
+    finally:
+        blocker.close()
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")  # pragma: no cover
+    base = _free_base()
+    alloc = PortAllocator(base, base + 10)
+    try:
+        p = alloc.allocate("::1")
+    except PortsExhausted:
+        pytest.skip("::1 not configured on this host")  # pragma: no cover
+    assert p.rtp_sock.family == socket.AF_INET6
+    p.release()

@@ -176,7 +176,9 @@ def sender(conn: Any, n: int, seconds: float, warmup: float, use_uvloop: bool,
                 "sys": (ru1.ru_stime - ru0.ru_stime) / (w1 - w0) * 100,
                 "playing": frames, "late_p99": float(np.percentile(late, 99)),
                 "late_p50": float(np.percentile(late, 50)),
-                "dur_p50": float(np.percentile(dur, 50)), "dur_p99": float(np.percentile(dur, 99)), "skipped": clock.skipped, "late_ms": clock.late_max * 1000}
+                "dur_p50": float(np.percentile(dur, 50)),
+                "dur_p99": float(np.percentile(dur, 99)),
+                "skipped": clock.skipped, "late_ms": clock.late_max * 1000}
 
     conn.send(loop.run_until_complete(main()))
 

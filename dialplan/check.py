@@ -61,9 +61,7 @@ class _Checker:
     ) -> None:
         self.dp = dp
         self.apps = {a.lower() for a in known_apps} if known_apps is not None else None
-        self.funcs = (
-            {f.lower() for f in known_functions} if known_functions is not None else None
-        )
+        self.funcs = {f.lower() for f in known_functions} if known_functions is not None else None
         self.diags: list[Diagnostic] = []
 
     def add(self, pos: Pos, msg: str, severity: str = "error", col_offset: int = 0) -> None:
@@ -145,7 +143,8 @@ class _Checker:
                 if m.group(1).lower() not in self.funcs:
                     self.diags.append(
                         Diagnostic(
-                            step.app_pos.file, step.app_pos.line,
+                            step.app_pos.file,
+                            step.app_pos.line,
                             _args_col(step) + m.start(1),
                             f"unknown function '{m.group(1)}'",
                         )
@@ -208,7 +207,9 @@ class _Checker:
                 found = find(self.dp, ctx_name, exten_name)
                 target_ext = found[1] if found else None
             if target_ext is None:
-                self.add(pos, f"{label}: extension '{exten_name}' not found in context '{ctx_name}'")
+                self.add(
+                    pos, f"{label}: extension '{exten_name}' not found in context '{ctx_name}'"
+                )
                 return
         if not prio:
             return

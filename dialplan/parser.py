@@ -1,15 +1,22 @@
 """extensions.conf -> Dialplan, with every problem reported as file:line:col.
 
-The grammar (grammar.lark) describes one statement per line; lark's LALR parser
-with the contextual lexer turns a whole file into a flat list of statements in
-one call (an inline Transformer builds tuples, no parse tree), and a small
-builder walks that list keeping the state Asterisk's pbx_config keeps: the
-current section, the last extension (for `same =>`) and the last priority
-(for `n`). `#include` is a statement too, so an included file's lines land in
-whatever context is open at that point, exactly as in Asterisk.
+The grammar (grammar.lark) describes one statement per line, as Asterisk's
+config parser reads the file. Each line becomes a statement tuple:
 
-If a file has a syntax error, it is re-parsed one line at a time so that every
-bad line gets its own diagnostic and every good line still loads.
+* the common shapes (`exten =>`, `same =>`, `[context]`, `include =>`,
+  `NAME=value`) are matched by one regex each, assembled from the grammar's
+  own terminal definitions (see _fast_regexes: lark's LALR loop costs ~10 us a
+  token here, too slow for 30,000 lines in under a second);
+* every other line (hints, timed includes, directives, and anything wrong) is
+  parsed by lark (LALR, contextual lexer), whose errors are turned into
+  sentences such as "expected '=>' after 'exten'".
+
+A small builder then walks the statements in file order keeping the state
+pbx_config keeps: the current section, the last extension (for `same =>`) and
+the last priority (for `n`). `#include` is a statement too, so an included
+file's lines land in whatever context is open at that point, as in Asterisk.
+Every line is handled on its own, so all errors of a file are reported and
+every good line still loads.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -192,7 +199,7 @@ def _syntax_message(err: UnexpectedInput, line_text: str) -> str:
         if line_text[col - 1 : col] == "(" and "ARGS" in expected:
             return "missing ')' at the end of the application's arguments"
         if expected <= {"_NL", "$END"}:
-            return f"unexpected text {line_text[col - 1:].strip()!r} at end of line"
+            return f"unexpected text {line_text[col - 1 :].strip()!r} at end of line"
         found = _found_at(line_text, col)
     elif isinstance(err, UnexpectedEOF):
         return f"unexpected end of file, expected {_describe_expected(err.expected)}"
@@ -201,6 +208,15 @@ def _syntax_message(err: UnexpectedInput, line_text: str) -> str:
     prev = _previous_word(line_text, col)
     where = f" after {prev!r}" if prev else ""
     return f"expected {_describe_expected(expected)}{where}, found {found}"
+
+
+class Tok(Protocol):
+    """What the builder reads from a token: lark's Token and the fast path's _Tok both fit."""
+
+    type: str
+    value: str
+    line: int
+    column: int
 
 
 class _Tok:
@@ -244,9 +260,7 @@ def _fast_regexes() -> dict[str, re.Pattern[str]]:
             f"{w}(?P<kw>{a('EXTEN')}){arrow}(?P<name>{a('EXTNAME')})"
             f"(?:{w}/{w}(?P<cid>{a('CIDNAME')}))?{w},{w}(?P<prio>{a('PRIO')}){w},{w}{app}{tail}"
         ),
-        "same": re.compile(
-            f"{w}(?P<kw>{a('SAME')}){arrow}(?P<prio>{a('PRIO')}){w},{w}{app}{tail}"
-        ),
+        "same": re.compile(f"{w}(?P<kw>{a('SAME')}){arrow}(?P<prio>{a('PRIO')}){w},{w}{app}{tail}"),
         "section": re.compile(
             f"{w}\\[(?P<name>{a('SECNAME')})\\]{w}(?P<opts>{a('SECOPTS')})?{tail}"
         ),
@@ -421,8 +435,11 @@ class _Builder:
                 ctx.ignorepats.append(st[2].value.strip())
         elif kind == "switch":
             self.error(
-                file, st[1].line, st[1].column,
-                f"'{st[1]}' is not supported (realtime switches); line ignored", "warning",
+                file,
+                st[1].line,
+                st[1].column,
+                f"'{st[1]}' is not supported (realtime switches); line ignored",
+                "warning",
             )
         elif kind == "directive":
             self._directive(st, file)
@@ -440,8 +457,11 @@ class _Builder:
         self.section = "context"
         if opts is not None and opts.value.strip("() \t") not in ("", "+"):
             self.error(
-                file, opts.line, opts.column,
-                f"section option {opts.value!r} (templates) is not supported; ignored", "warning",
+                file,
+                opts.line,
+                opts.column,
+                f"section option {opts.value!r} (templates) is not supported; ignored",
+                "warning",
             )
         ctx = self.dp.contexts.get(name)
         if ctx is None:
@@ -459,39 +479,44 @@ class _Builder:
         elif self.section == "general":
             if name.lower() not in GENERAL_OPTIONS:
                 self.error(
-                    file, name_tok.line, name_tok.column,
-                    f"unknown [general] option {name!r}", "warning",
+                    file,
+                    name_tok.line,
+                    name_tok.column,
+                    f"unknown [general] option {name!r}",
+                    "warning",
                 )
             self.dp.general[name.lower()] = value
         elif self.section is None:
             self.error(
-                file, name_tok.line, name_tok.column,
+                file,
+                name_tok.line,
+                name_tok.column,
                 f"{name!r} outside of any [section]",
             )
         else:
             self.error(
-                file, name_tok.line, name_tok.column,
+                file,
+                name_tok.line,
+                name_tok.column,
                 f"unknown statement {name!r} in context "
                 f"'{self.context.name if self.context else ''}' "
                 "(expected exten =>, same =>, include => or ignorepat =>)",
             )
 
-    def _need_context(self, kw: Token, file: str, what: str) -> Context | None:
+    def _need_context(self, kw: Tok, file: str, what: str) -> Context | None:
         if self.context is None:
             where = f"[{self.section}]" if self.section else "any context"
             self.error(file, kw.line, kw.column, f"'{what}' outside of a context ({where})")
         return self.context
 
-    def _priority(self, tok: Token, file: str) -> tuple[int, str | None] | None:
+    def _priority(self, tok: Tok, file: str) -> tuple[int, str | None] | None:
         """Resolve `1`, `n`, `n+2`, `s`, `n(label)` against the previous priority."""
         v = tok.value
         # The two shapes nearly every line uses, without the regex.
-        if v == "n" or v == "N":
-            if self.last_prio:
-                return self.last_prio + 1, None
-        elif v.isdigit():
-            if v != "0" and v[0] != "0":
-                return int(v), None
+        if v in ("n", "N") and self.last_prio:
+            return self.last_prio + 1, None
+        if v.isdigit() and v[0] != "0":
+            return int(v), None
         m = _PRIO_RE.fullmatch(v)
         if m is None:  # pragma: no cover - the grammar only lets these through
             self.error(file, tok.line, tok.column, f"bad priority {tok.value!r}")
@@ -503,7 +528,9 @@ class _Builder:
             prio = int(base) + plus
         elif self.last_prio == 0:
             self.error(
-                file, tok.line, tok.column,
+                file,
+                tok.line,
+                tok.column,
                 f"priority {base!r} with no previous priority to follow",
             )
             return None
@@ -525,8 +552,13 @@ class _Builder:
         return ext
 
     def _add_step(
-        self, ext: Extension, prio_tok: Token, app_tok: Token, args_tok: Token | None,
-        kw: Token, file: str,
+        self,
+        ext: Extension,
+        prio_tok: Tok,
+        app_tok: Tok,
+        args_tok: Tok | None,
+        kw: Tok,
+        file: str,
     ) -> None:
         resolved = self._priority(prio_tok, file)
         if resolved is None:
@@ -537,7 +569,9 @@ class _Builder:
         old = ext.steps.get(prio)
         if old is not None:
             self.error(
-                file, prio_tok.line, prio_tok.column,
+                file,
+                prio_tok.line,
+                prio_tok.column,
                 f"duplicate priority {prio} of extension '{ext.name}' "
                 f"(first defined at {old.pos}); this line is ignored",
             )
@@ -549,8 +583,11 @@ class _Builder:
             args = _unescape(inner) if "\\;" in inner else inner
             if ("(" in inner or ")" in inner) and _paren_balance(inner) != 0:
                 self.error(
-                    file, args_tok.line, args_tok.column,
-                    "unbalanced parentheses in application arguments", "warning",
+                    file,
+                    args_tok.line,
+                    args_tok.column,
+                    "unbalanced parentheses in application arguments",
+                    "warning",
                 )
         step = Step(
             priority=prio,
@@ -566,7 +603,9 @@ class _Builder:
                 first = ext.steps.get(ext.labels[label])
                 at = f" (first at {first.pos})" if first else ""
                 self.error(
-                    file, prio_tok.line, prio_tok.column,
+                    file,
+                    prio_tok.line,
+                    prio_tok.column,
                     f"duplicate label {label!r} in extension '{ext.name}'{at}",
                 )
             else:
@@ -602,14 +641,20 @@ class _Builder:
             first = ext.steps.get(-1)
             at = f" (first at {first.pos})" if first else ""
             self.error(
-                file, hint_tok.line, hint_tok.column,
+                file,
+                hint_tok.line,
+                hint_tok.column,
                 f"duplicate hint for extension '{name}'{at}",
             )
             return
         ext.hint = value
         # Hints live at priority -1 (Asterisk's PRIORITY_HINT); they are not run.
         ext.steps[-1] = Step(
-            priority=-1, app=value, args="", label=None, pos=pos,
+            priority=-1,
+            app=value,
+            args="",
+            label=None,
+            pos=pos,
             app_pos=Pos(file, val_tok.line, val_tok.column) if val_tok is not None else pos,
             cid_match=cid,
         )
@@ -631,7 +676,9 @@ class _Builder:
             return
         if timing is not None and timing.value.strip(",| \t"):
             self.error(
-                file, timing.line, timing.column,
+                file,
+                timing.line,
+                timing.column,
                 "time-conditional includes are not supported; the include is always active",
                 "warning",
             )
@@ -648,7 +695,7 @@ class _Builder:
             self.error(*where, f"{name} needs a file name")
             return
         raw = path_tok.value
-        if raw[:1] in "\"<" and len(raw) >= 2:
+        if raw[:1] in '"<' and len(raw) >= 2:
             raw = raw[1:-1]
         base = self.config_dir or Path(file).parent
         target = Path(raw) if os.path.isabs(raw) else base / raw

@@ -24,17 +24,20 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from dialplan.model import Context, Dialplan, Extension
 
 __all__ = [
+    "SPECIAL_EXTENSIONS",
     "ContextIndex",
     "PatternError",
+    "build_indexes",
     "compile_pattern",
     "context_index",
     "extension_matches",
     "find",
+    "find_can_match_more",
     "pattern_error",
     "pattern_sort_key",
     "sorted_extensions",
@@ -86,7 +89,7 @@ def _set_key(chars: frozenset[str]) -> tuple[int, int]:
     return ((len(chars) << 8) | lowest, -bitmap)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _element(chars: frozenset[str]) -> Element:
     # Cached: the same few sets (X, N, Z, each digit) recur in every pattern.
     return Element("char" if len(chars) == 1 else "set", chars, _set_key(chars))
@@ -226,9 +229,13 @@ def _cid_ok(cid_pattern: str | None, callerid: str | None) -> bool:
 class _Node:
     """A trie node: outgoing element edges plus the patterns that end here."""
 
-    __slots__ = ("bang", "dispatch", "dot", "end", "lit", "sets")
+    __slots__ = ("bang", "dispatch", "dot", "end", "lit", "sets", "skip")
 
     def __init__(self) -> None:
+        # Literal characters consumed on entering this node: chains of nodes
+        # with a single literal edge are merged (see _compress), so a fixed
+        # prefix like "9011" costs one startswith() instead of four lookups.
+        self.skip = ""
         # Buckets start as None (not []): a 10,000-pattern trie has ~40,000 nodes.
         self.lit: dict[str, _Node] = {}
         self.sets: list[tuple[tuple[int, int], frozenset[str], _Node]] | None = None  # by key
@@ -269,6 +276,33 @@ class _Node:
         self.sets.append((el.key, el.chars, node))
         self.sets.sort(key=lambda t: t[0])
         return node
+
+
+def _compress(root: _Node) -> None:
+    """Merge chains of pass-through nodes (one literal edge, nothing else) into `skip`."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for ch, child in list(node.lit.items()):
+            node.lit[ch] = child = _collapse(child)
+            stack.append(child)
+        if node.sets:
+            node.sets = [(key, chars, _collapse(child)) for key, chars, child in node.sets]
+            stack.extend(child for _k, _c, child in node.sets)
+
+
+def _collapse(node: _Node) -> _Node:
+    while (
+        len(node.lit) == 1
+        and node.sets is None
+        and node.dot is None
+        and node.bang is None
+        and node.end is None
+    ):
+        ((ch, child),) = node.lit.items()
+        child.skip = node.skip + ch + child.skip
+        node = child
+    return node
 
 
 def _pick(bucket: list[Extension], callerid: str | None) -> Extension | None:
@@ -317,6 +351,7 @@ class ContextIndex:
                 bucket = node.end
             # sorted_extensions() order is kept, so each bucket is already in match order.
             bucket.append(ext)
+        _compress(self._root)
         self._literal_keys = sorted(self._literals)
 
     def match(self, exten: str, callerid: str | None = None) -> Extension | None:
@@ -330,17 +365,24 @@ class ContextIndex:
                 return ext
         return self._walk(self._root, exten, 0, len(exten), callerid)
 
-    def _walk(
-        self, node: _Node, s: str, i: int, n: int, callerid: str | None
-    ) -> Extension | None:
-        # Runs of nodes with nothing but literal edges (the usual fixed prefix)
-        # offer no alternative to try later: follow them without recursing.
-        while i < n and node.sets is None and node.dot is None and node.bang is None:
-            nxt = node.lit.get(s[i])
-            if nxt is None:
+    def _walk(self, node: _Node, s: str, i: int, n: int, callerid: str | None) -> Extension | None:
+        skip = node.skip
+        if skip:
+            if not s.startswith(skip, i):
                 return None
-            node = nxt
+            i += len(skip)
+        # Nodes with nothing but literal edges offer no alternative to try
+        # later: follow them without recursing.
+        while i < n and node.sets is None and node.dot is None and node.bang is None:
+            node = node.lit.get(s[i])  # type: ignore[assignment]
+            if node is None:
+                return None
             i += 1
+            skip = node.skip
+            if skip:
+                if not s.startswith(skip, i):
+                    return None
+                i += len(skip)
         if i == n:
             # At the end of the number: '!' (zero more) sorts before a plain end.
             if node.bang:
@@ -384,6 +426,14 @@ class ContextIndex:
 
     def _more(self, node: _Node, s: str, i: int, n: int) -> bool | None:
         # None: no decision on this path; True/False: the first pattern in order decided.
+        skip = node.skip
+        if skip:
+            if n - i < len(skip):
+                # the number ends inside a fixed run: more digits could follow it
+                return True if skip.startswith(s[i:]) else None
+            if not s.startswith(skip, i):
+                return None
+            i += len(skip)
         if i == n:
             if node.lit or node.sets or node.dot:
                 return True

@@ -52,9 +52,11 @@ def _extension_lines(ext: Extension, base: str | None) -> list[str]:
     for i, prio in enumerate(sorted(ext.steps)):
         step = ext.steps[prio]
         if i == 0:
-            first = head
+            first = head  # Asterisk shows no label on an extension's first line
+        elif step.label:
+            first = f"   [{step.label}]"
         else:
-            first = f"   [{step.label}]" if step.label else ""
+            first = ""
         lines.append(f"  {first:<17} {_step_text(step):<45} {_where(step, base)}")
     return lines
 
@@ -94,7 +96,13 @@ def _show_context(
         if inc.context in visited or inc.context not in dp.contexts:
             continue
         _show_context(
-            dp, dp.contexts[inc.context], exten, counts, out, base, True,
+            dp,
+            dp.contexts[inc.context],
+            exten,
+            counts,
+            out,
+            base,
+            True,
             [*visited, inc.context],
         )
     for pat in ctx.ignorepats:

@@ -61,9 +61,10 @@ class Settings:
     rtp_timeout: float = 0.0
     storage_dir: Path = Path("var")
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    # Offered in this order: many phones (and SIPp) answer the first challenge
-    # and know only MD5, so MD5 comes first unless the operator says otherwise.
-    digest_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    # Challenges offered, in order. MD5 only by default, as Asterisk: Debian's
+    # baresip 1.0 (libre) rejects a 401 that also offers SHA-256, and SIPp
+    # answers the first challenge whatever it is. [SHA-256, MD5] is RFC 8760.
+    digest_algorithms: tuple[str, ...] = ("MD5",)
     http_listen: str = "127.0.0.1:8088"
     sounds_path: list[str] = field(default_factory=list)
     language: str = "en"
@@ -294,6 +295,10 @@ class Peer:
     language: str | None = None
     file: str = ""
     line: int = 0
+    # qualify results for a static host= peer (dynamic peers keep them per binding)
+    reachable: bool | None = None
+    rtt_ms: float | None = None
+    last_qualify: float = 0.0
 
     @property
     def dynamic(self) -> bool:

@@ -128,6 +128,9 @@ class Pbx:
             ("Supported", "replaces, timer"), ("Accept-Language", "en")]))
 
     def _bindings_changed(self, aor: str) -> None:
+        peer = self.config.sip.peers.get(aor)
+        if peer is not None and peer.qualify:
+            self.qualify_peer(peer)  # like Asterisk: qualify as soon as it registers
         for listener in self.binding_listeners:
             try:
                 listener(aor)
@@ -150,17 +153,19 @@ class Pbx:
 
     def qualify_all(self) -> None:
         """Send OPTIONS to every contact of every qualify=yes peer."""
-        now = time.time()
         for peer in self.config.sip.peers.values():
-            if not peer.qualify:
-                continue
-            if peer.dynamic:
-                for binding in self.location.lookup(peer.name, now):
-                    dest = Address(binding.transport, binding.source_host, binding.source_port)
-                    self._qualify(binding, binding.contact, dest)
-            else:
-                self._qualify(peer, f"sip:{peer.host}:{peer.port}",
-                              Address(peer.transport, peer.host, peer.port))
+            if peer.qualify:
+                self.qualify_peer(peer)
+
+    def qualify_peer(self, peer: Any) -> None:
+        """OPTIONS to each contact of one peer; results kept for `pbx peers`."""
+        if peer.dynamic:
+            for binding in self.location.lookup(peer.name, time.time()):
+                dest = Address(binding.transport, binding.source_host, binding.source_port)
+                self._qualify(binding, binding.contact, dest)
+        else:
+            self._qualify(peer, f"sip:{peer.host}:{peer.port}",
+                          Address(peer.transport, peer.host, peer.port))
 
     def _qualify(self, target: Any, uri: str, dest: Address) -> None:
         local = self.core.local_address(dest.transport, 6 if ":" in dest.host else 4)

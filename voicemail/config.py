@@ -129,14 +129,14 @@ def split_mailbox(spec: str, context: str | None = None) -> tuple[str, str]:
 
 
 def _parse_bool(entry: Entry, value: str, diagnostics: list[Diagnostic],
-                col: int | None = None) -> bool | None:
+                col: int | None = None, name: str | None = None) -> bool | None:
     v = value.strip().lower()
     if v in _BOOL_TRUE:
         return True
     if v in _BOOL_FALSE:
         return False
     diagnostics.append(Diagnostic(entry.file, entry.line, col or entry.value_col,
-                                  f"{entry.key}: expected yes or no, got {value!r}"))
+                                  f"{name or entry.key}: expected yes or no, got {value!r}"))
     return None
 
 
@@ -276,7 +276,7 @@ def _load_mailbox(entry: Entry, context: str, general: VoicemailGeneral,
                                               "warning"))
             mb.options[k] = v
             if k in ("attach", "delete"):
-                b = _parse_bool(entry, v, diagnostics, col)
+                b = _parse_bool(entry, v, diagnostics, col, k)
                 if b is not None:
                     setattr(mb, k, b)
             elif k in ("maxmsg", "maxsecs", "maxmessage", "minsecs", "minmessage"):

@@ -252,12 +252,12 @@ class MailboxStore:
             moved.folder, moved.msgnum = folder, new_num
             _rename_pair(src_wav, self.wav_path(moved))
             _write_txt(self.wav_path(moved).with_suffix(".txt"), moved)
-            shifts = self._shift_files(current)
+            self._shift_files(current)
 
             def work(conn: sqlite3.Connection) -> None:
                 conn.execute("UPDATE vm_messages SET folder=?, msgnum=? WHERE id=?",
                              (folder, new_num, current.id))
-                _apply_shifts(conn, current, shifts)
+                _renumber(conn, current)
 
             await run_atomic(self.store, work)
         return moved
@@ -272,28 +272,25 @@ class MailboxStore:
             for p in (wav, wav.with_suffix(".txt")):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
-            shifts = self._shift_files(current)
+            self._shift_files(current)
 
             def work(conn: sqlite3.Connection) -> None:
                 conn.execute("DELETE FROM vm_messages WHERE id=?", (current.id,))
-                _apply_shifts(conn, current, shifts)
+                _renumber(conn, current)
 
             await run_atomic(self.store, work)
 
     async def _reload(self, msg: Message) -> Message | None:
         return await self.get(msg.id) if msg.id is not None else None
 
-    def _shift_files(self, gone: Message) -> list[int]:
-        """Renumber the files after `gone` down by one; returns the ids to update."""
+    def _shift_files(self, gone: Message) -> None:
+        """Renumber the files after `gone` (already moved away) down by one."""
         folder = self.folder_dir(gone.context, gone.mailbox, gone.folder)
-        ids: list[int] = []
         # Numbers above `gone` exist on disk in order; rename upwards so none collide.
         n = gone.msgnum + 1
         while (folder / f"msg{n:04d}.wav").exists():
             _rename_pair(folder / f"msg{n:04d}.wav", folder / f"msg{n - 1:04d}.wav")
             n += 1
-            ids.append(n - 1)
-        return ids
 
     # --- PINs ----------------------------------------------------------------
     async def pin(self, context: str, mailbox: str) -> str | None:
@@ -327,7 +324,7 @@ def _insert(conn: sqlite3.Connection, msg: Message, statements: list[Statement])
     return new_id
 
 
-def _apply_shifts(conn: sqlite3.Connection, gone: Message, shifted: list[int]) -> None:
+def _renumber(conn: sqlite3.Connection, gone: Message) -> None:
     # The files were renamed already; the index follows in the same order.
     conn.execute("UPDATE vm_messages SET msgnum = msgnum - 1 WHERE context=? AND mailbox=? "
                  "AND folder=? AND msgnum > ?",

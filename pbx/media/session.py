@@ -471,7 +471,9 @@ class MediaSession(asyncio.DatagramProtocol):
         if self.closed:
             return
         received = self.rx.received
-        if received != self._last_rx_count or self.direction == "inactive":
+        # A remote that said it will not send (inactive/recvonly, e.g. on hold)
+        # is not timed out (Asterisk has a separate rtpholdtimeout for that).
+        if received != self._last_rx_count or self.direction not in RECV_DIRECTIONS:
             self._last_rx_count = received
             self._silent_secs = 0
         else:

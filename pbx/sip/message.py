@@ -501,9 +501,14 @@ def _parse(data: bytes) -> Request | Response:
     if (raw_head is not None and head.count("\n") == len(lines) - 1
             and "\n " not in head and "\n\t" not in head):
         # Fast path: CRLF only, no folding, every name already seen once.
+        items = []
+        append = items.append
         try:
-            items = [(*_NAME_CACHE[n], v.strip(" \t"))
-                     for n, v in [line.split(":", 1) for line in lines[1:]]]
+            # A plain loop: measurably faster than a nested comprehension here.
+            for line in lines[1:]:
+                n, v = line.split(":", 1)
+                key, canon = _NAME_CACHE[n]
+                append((key, canon, v.strip(" \t")))
         except (KeyError, ValueError):
             items = None
     else:

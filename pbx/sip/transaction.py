@@ -414,10 +414,16 @@ class TransactionLayer:
         else:
             if self.server.get(tx.key) is tx:
                 del self.server[tx.key]
-            mk = tx.merge_key
-            if mk is not None and self._merge.get(mk) is tx:
-                del self._merge[mk]
+            self._unmerge(tx)
         actions.append(Terminated(tx))
+
+    def _unmerge(self, tx: ServerTransaction) -> None:
+        # RFC 3261 8.2.2.2 speaks of *ongoing* transactions: once answered, a
+        # request with the same From tag, Call-ID and CSeq is no longer a merge.
+        mk = tx.merge_key
+        if mk is not None and self._merge.get(mk) is tx:
+            del self._merge[mk]
+        tx.merge_key = None
 
     def transport_error(self, tx: ClientTransaction | ServerTransaction) -> list[Action]:
         """The edge failed to send for ``tx``: report it and drop the transaction."""
@@ -682,6 +688,8 @@ class TransactionLayer:
             if state is PROCEEDING:
                 data = response.to_bytes()
                 actions.append(Send(data, tx.peer))
+                if code >= 200:
+                    self._unmerge(tx)
                 if code < 200:
                     tx.last = data
                 elif code < 300:
@@ -704,6 +712,8 @@ class TransactionLayer:
             data = response.to_bytes()
             tx.last = data
             actions.append(Send(data, tx.peer))
+            if code >= 200:
+                self._unmerge(tx)
             if code < 200:
                 tx.state = PROCEEDING
             else:

@@ -407,8 +407,8 @@ class NameAddr:
     their quotes.
     """
 
-    uri: Uri
     display: str | None = None
+    uri: Uri = field(default_factory=Uri)
     params: dict[str, str | None] = field(default_factory=dict)
 
     @property
@@ -471,7 +471,7 @@ def parse_name_addr(text: str) -> NameAddr:
                     name, eq, value = item.partition("=")
                     params[name.lower()] = value if eq else None
             display = quoted if quoted is not None else (plain.rstrip(" ") if plain else None)
-            return NameAddr(Uri(scheme, user, None, host, nport, {}, {}), display, params)
+            return NameAddr(display, Uri(scheme, user, None, host, nport, {}, {}), params)
     m = _NAME_ADDR_FAST.fullmatch(text)
     if m is not None:
         quoted, plain, uri_text, ptext = m.groups()
@@ -481,7 +481,7 @@ def parse_name_addr(text: str) -> NameAddr:
                 name, eq, value = item.partition("=")
                 params[name.lower()] = value if eq else None
         display = quoted if quoted is not None else (plain.rstrip(" ") if plain else None)
-        return NameAddr(parse_uri(uri_text), display, params)
+        return NameAddr(display, parse_uri(uri_text), params)
     return _parse_name_addr_slow(text)
 
 
@@ -495,7 +495,7 @@ def _parse_name_addr_slow(text: str) -> NameAddr:
         if not rest.startswith("<"):
             raise UriError("quoted display name without <URI>")
         uri, after = _read_angle(rest)
-        return NameAddr(uri, display, _parse_header_params(after, "address"))
+        return NameAddr(display, uri, _parse_header_params(after, "address"))
     lt = s.find("<")
     if lt >= 0:
         dn = s[:lt].strip(" \t")
@@ -505,7 +505,7 @@ def _parse_name_addr_slow(text: str) -> NameAddr:
                 if not _TOKEN_RE.fullmatch(word):
                     raise UriError(f"display name must be quoted: {dn!r}")
         uri, after = _read_angle(s[lt:])
-        return NameAddr(uri, dn or None, _parse_header_params(after, "address"))
+        return NameAddr(dn or None, uri, _parse_header_params(after, "address"))
     # addr-spec
     colon = s.find(":")
     at = s.find("@")
@@ -515,7 +515,7 @@ def _parse_name_addr_slow(text: str) -> NameAddr:
         raise UriError("URI with '?' or ',' must be enclosed in <>")
     uri = parse_uri(uri_text)
     params = _parse_header_params(s[semi:], "address") if semi >= 0 else {}
-    return NameAddr(uri, None, params)
+    return NameAddr(None, uri, params)
 
 
 def _read_angle(s: str) -> tuple[Uri, str]:

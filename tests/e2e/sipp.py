@@ -20,7 +20,7 @@ _SDP = """
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
       a=ptime:20
-      a=sendrecv"""
+      a={direction}"""
 
 _HDR = """      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
       From: "Caller" <sip:[user]@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
@@ -39,7 +39,7 @@ def _invite(cseq: int, auth: bool) -> str:
       Contact: <sip:[user]@[local_ip]:[local_port]>{authorization}
       Content-Type: application/sdp
       Content-Length: [len]
-{_SDP}
+{_SDP.format(direction="sendrecv")}
     ]]>
   </send>
 """

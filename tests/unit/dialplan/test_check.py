@@ -5,8 +5,21 @@ from __future__ import annotations
 from dialplan.check import check_dialplan, split_top_level
 from dialplan.parser import parse_dialplan_text
 
-APPS = {"Answer", "Hangup", "NoOp", "Set", "Goto", "GotoIf", "Gosub", "GosubIf", "GotoIfTime",
-        "Return", "Dial", "Macro", "Playback"}
+APPS = {
+    "Answer",
+    "Hangup",
+    "NoOp",
+    "Set",
+    "Goto",
+    "GotoIf",
+    "Gosub",
+    "GosubIf",
+    "GotoIfTime",
+    "Return",
+    "Dial",
+    "Macro",
+    "Playback",
+}
 FUNCS = {"CALLERID", "IF", "LEN"}
 
 
@@ -17,23 +30,26 @@ def check(text: str, apps: set[str] | None = APPS, funcs: set[str] | None = FUNC
 
 
 def test_clean_dialplan_has_no_diagnostics() -> None:
-    assert check(
-        "[c]\n"
-        "exten => s,1,Answer()\n"
-        " same => n(top),Set(X=${CALLERID(num)})\n"
-        " same => n,GotoIf($[${LEN(${X})} > 3]?long:top)\n"
-        " same => n(long),Goto(d,100,1)\n"
-        " same => n,Gosub(sub,s,1(a,b))\n"
-        " same => n,Goto(${DEST},1)\n"  # computed: not checked
-        " same => n,GotoIf($[1]?:top)\n"  # empty branch
-        " same => n,Goto(d,5551234,1)\n"  # reaches a pattern
-        " same => n,Goto(+1)\n"
-        "[d]\n"
-        "exten => 100,1,hangup()\n"  # application names are case-insensitive
-        "exten => _555XXXX,1,NoOp()\n"
-        "[sub]\n"
-        "exten => s,1,Return()\n"
-    ) == []
+    assert (
+        check(
+            "[c]\n"
+            "exten => s,1,Answer()\n"
+            " same => n(top),Set(X=${CALLERID(num)})\n"
+            " same => n,GotoIf($[${LEN(${X})} > 3]?long:top)\n"
+            " same => n(long),Goto(d,100,1)\n"
+            " same => n,Gosub(sub,s,1(a,b))\n"
+            " same => n,Goto(${DEST},1)\n"  # computed: not checked
+            " same => n,GotoIf($[1]?:top)\n"  # empty branch
+            " same => n,Goto(d,5551234,1)\n"  # reaches a pattern
+            " same => n,Goto(+1)\n"
+            "[d]\n"
+            "exten => 100,1,hangup()\n"  # application names are case-insensitive
+            "exten => _555XXXX,1,NoOp()\n"
+            "[sub]\n"
+            "exten => s,1,Return()\n"
+        )
+        == []
+    )
 
 
 def test_unknown_application() -> None:
@@ -77,7 +93,7 @@ def test_goto_targets() -> None:
 def test_gotoif_and_gotoiftime_branches() -> None:
     out = check(
         "[c]\n"
-        "exten => 1,1,GotoIf($[\"${A}\" = \"?\"]?yes:no)\n"
+        'exten => 1,1,GotoIf($["${A}" = "?"]?yes:no)\n'
         " same => n(yes),GotoIfTime(9:00-17:00,mon-fri,*,*?open)\n"
     )
     assert out == [
@@ -93,9 +109,7 @@ def test_macro_target() -> None:
 
 
 def test_missing_include_and_cycle() -> None:
-    out = check(
-        "[a]\ninclude => b\ninclude => ghost\n[b]\ninclude => c\n[c]\ninclude => a\n"
-    )
+    out = check("[a]\ninclude => b\ninclude => ghost\n[b]\ninclude => c\n[c]\ninclude => a\n")
     assert out == [
         "extensions.conf:3:12: context 'a' includes missing context 'ghost'",
         "extensions.conf:7:12: warning: include cycle: a -> b -> c -> a",
@@ -126,5 +140,9 @@ def test_parse_time_structure_errors_come_from_parser() -> None:
 
 def test_split_top_level() -> None:
     assert split_top_level('a,${F(b,c)},"d,e",$[f,g],h\\,i', ",") == [
-        ("a", 0), ("${F(b,c)}", 2), ('"d,e"', 12), ("$[f,g]", 18), ("h\\,i", 25),
+        ("a", 0),
+        ("${F(b,c)}", 2),
+        ('"d,e"', 12),
+        ("$[f,g]", 18),
+        ("h\\,i", 25),
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dialplan.model import Pos
 from dialplan.parser import _fast_statement, _lark, parse_dialplan, parse_dialplan_text
@@ -106,10 +108,18 @@ def test_include_ignorepat_and_general_globals() -> None:
     )
     assert diags == []
     assert dp.general == {
-        "autofallthrough": "no", "clearglobalvars": "yes", "static": "yes", "writeprotect": "no",
+        "autofallthrough": "no",
+        "clearglobalvars": "yes",
+        "static": "yes",
+        "writeprotect": "no",
     }
     assert not dp.autofallthrough
-    assert dp.globals == {"TRUNK": "SIP/provider", "FORMULA": "a=b,c(d)", "SEMI": "x;y", "EMPTY": ""}
+    assert dp.globals == {
+        "TRUNK": "SIP/provider",
+        "FORMULA": "a=b,c(d)",
+        "SEMI": "x;y",
+        "EMPTY": "",
+    }
     ctx = dp.contexts["c"]
     assert [(i.context, i.pos) for i in ctx.includes] == [("other", Pos("extensions.conf", 12, 12))]
     assert ctx.ignorepats == ["9"]
@@ -121,8 +131,8 @@ def test_application_arguments_raw() -> None:
         'exten => 1,1,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy:${IF($[1]?a:b)})\n'
         "exten => 2,1,Set(X=${CUT(foo,\\,,2)}) ; comment (with parens)\n"
         "exten => 3,1,Set(Y=a\\;b)\n"
-        'exten => 4,1,Dial(SIP/a,20,M(x^y)) ;; end\n'
-        "exten => 5,1,Verbose(1, \"quoted, (nested)\" )   \n"
+        "exten => 4,1,Dial(SIP/a,20,M(x^y)) ;; end\n"
+        'exten => 5,1,Verbose(1, "quoted, (nested)" )   \n'
     )
     assert diags == []
     ext = dp.contexts["c"].extensions
@@ -202,11 +212,7 @@ def test_syntax_errors(line: str, message: str) -> None:
 
 def test_all_errors_collected_and_good_lines_kept() -> None:
     dp, diags = parse(
-        "[c]\n"
-        "exten 1,1,NoOp()\n"
-        "exten => 2,1,NoOp()\n"
-        "exten => 3,1,Dial(x\n"
-        "exten => 4,1,NoOp()\n"
+        "[c]\nexten 1,1,NoOp()\nexten => 2,1,NoOp()\nexten => 3,1,Dial(x\nexten => 4,1,NoOp()\n"
     )
     assert [d.split(": ")[0] for d in diags] == ["extensions.conf:2:7", "extensions.conf:4:18"]
     assert set(dp.contexts["c"].extensions) == {("2", None), ("4", None)}
@@ -258,8 +264,52 @@ def test_fast_path_agrees_with_lark(line: str) -> None:
     (slow,) = _lark().parse(line)
 
     def norm(st):
-        return tuple(
-            (x.value, x.column) if hasattr(x, "value") else x for x in st
-        )
+        return tuple((x.value, x.column) if hasattr(x, "value") else x for x in st)
+
+    assert norm(fast) == norm(slow)
+
+
+_LINE_PIECES = st.sampled_from(
+    [
+        "exten",
+        "same",
+        "include",
+        " ",
+        "=>",
+        "=",
+        ",",
+        "/",
+        "1",
+        "n",
+        "n(x)",
+        "hint",
+        "_X.",
+        "[1-3]",
+        "App",
+        "(",
+        ")",
+        "(a,b)",
+        "${V}",
+        ";c",
+        "\\;",
+        "[",
+        "]",
+        "#include",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_LINE_PIECES, min_size=1, max_size=10).map("".join))
+def test_fast_path_never_disagrees_with_lark(line: str) -> None:
+    """Whatever the fast path accepts, lark accepts too and splits the same way."""
+    fast = _fast_statement(line, 1)
+    if fast is None:
+        return
+    (slow,) = _lark().parse(line)
+
+    def norm(st_: tuple) -> tuple:
+        return tuple((x.value, x.column) if hasattr(x, "value") else x for x in st_)
 
     assert norm(fast) == norm(slow)

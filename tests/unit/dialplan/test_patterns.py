@@ -85,7 +85,13 @@ def test_literals_before_patterns() -> None:
 def test_literal_digit_before_classes_and_classes_by_size() -> None:
     # one char < [2-4] (3) < N (8) < Z (9) < X (10) < '.' < '!'
     assert order("_X!", "_X.", "_XX", "_ZX", "_NX", "_[2-4]X", "_2X") == [
-        "_2X", "_[2-4]X", "_NX", "_ZX", "_XX", "_X.", "_X!",
+        "_2X",
+        "_[2-4]X",
+        "_NX",
+        "_ZX",
+        "_XX",
+        "_X.",
+        "_X!",
     ]
 
 
@@ -104,7 +110,13 @@ def test_documented_style_example() -> None:
     # The kind of list the Asterisk docs walk through: most specific first.
     names = ["_X.", "_NXXXXXX", "_1NXXNXXXXXX", "_9011.", "_91NXXNXXXXXX", "_911", "_9NXXXXXX"]
     assert order(*names) == [
-        "_1NXXNXXXXXX", "_9011.", "_911", "_91NXXNXXXXXX", "_9NXXXXXX", "_NXXXXXX", "_X.",
+        "_1NXXNXXXXXX",
+        "_9011.",
+        "_911",
+        "_91NXXNXXXXXX",
+        "_9NXXXXXX",
+        "_NXXXXXX",
+        "_X.",
     ]
 
 
@@ -211,7 +223,7 @@ def ref_matchmore(name: str, data: str) -> int:
             return 0
         i += 1
     else:
-        return 0 if i == len(data) else 0  # pattern ran out: exact (fails MATCHMORE) or longer
+        return 0  # pattern ran out: exact (a failure for MATCHMORE) or data longer
     nxt = els[i] if i < len(els) else None
     if i < len(data):
         return 0

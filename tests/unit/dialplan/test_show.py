@@ -88,7 +88,9 @@ def test_unknown_context() -> None:
     dp, _ = parse_dialplan_text("[a]\n")
     assert show_dialplan(dp, "zz") == "There is no existence of 'zz' context\n"
     assert show_dialplan(dp) == (
-        "[ Context 'a' created by 'pbx_config' ]\n\n-= 0 extensions (0 priorities) in 1 context. =-\n"
+        "[ Context 'a' created by 'pbx_config' ]\n"
+        "\n"
+        "-= 0 extensions (0 priorities) in 1 context. =-\n"
     )
 
 

@@ -184,8 +184,8 @@ def test_intmeth_details() -> None:
     assert msg.from_addr.display == "token1~` token2'+_ token3*%!.-"
     assert msg.from_addr.tag == "_token~1'+`*%!-."
     assert msg.call_id == "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"
-    assert msg.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff\u5927\u5056\u9053\u5ba2"[1:] \
-        or msg.headers.get("extensionHeader-!.%*+_`'~")
+    raw_value = load("intmeth.dat").split(b"extensionHeader-!.%*+_`'~:")[1].split(b"\r\n")[0]
+    assert msg.headers.get("extensionHeader-!.%*+_`'~") == raw_value.decode()
     # NUL and UTF-8 survive a round trip byte for byte.
     again = parse_message(msg.to_bytes())
     assert again.to_addr.display == msg.to_addr.display
@@ -280,9 +280,10 @@ def test_contact_params_vs_uri_params() -> None:
 
 
 def test_scalar_values() -> None:
-    err = pytest.raises(ParseError, parse_message, load("scalar02.dat")).value
-    assert "CSeq" in err.reason
-    assert pytest.raises(ParseError, parse_message, load("scalarlg.dat")).value.reason
+    with pytest.raises(ParseError, match="CSeq"):
+        parse_message(load("scalar02.dat"))
+    with pytest.raises(ParseError, match="CSeq"):
+        parse_message(load("scalarlg.dat"))
 
 
 def test_ipv6_hosts() -> None:

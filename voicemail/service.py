@@ -1,0 +1,115 @@
+"""The voicemail service: one per server, holding config, mailboxes, outbox and MWI.
+
+The server builds it at start-up and calls `start()` (tables, outbox sender,
+and makes it `current()` for the VoiceMail/VoiceMailMain applications), and
+`stop()` at shutdown. `reload(config)` swaps voicemail.conf.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pbx.channel import AppError
+from pbx.store import Store
+from voicemail.config import MailboxConfig, VoicemailConfig, split_mailbox, with_pin
+from voicemail.mailbox import MailboxStore
+from voicemail.mwi import MwiNotifier
+from voicemail.notify import Outbox, OutboxRow
+
+log = logging.getLogger("voicemail")
+
+_current: list[VoicemailService | None] = [None]
+
+
+def current() -> VoicemailService:
+    """The running service (AppError when voicemail is not set up)."""
+    svc = _current[0]
+    if svc is None:
+        raise AppError("voicemail is not configured (no voicemail.conf or service not started)")
+    return svc
+
+
+def set_current(service: VoicemailService | None) -> None:
+    """Make `service` the one the dialplan applications use."""
+    _current[0] = service
+
+
+class VoicemailService:
+    """Everything voicemail needs at run time."""
+
+    def __init__(self, store: Store, settings: Any, config: VoicemailConfig | None,
+                 mwi: MwiNotifier | None = None, *, retry_min: float | None = None,
+                 retry_max: float | None = None, hostname: str | None = None) -> None:
+        self.store = store
+        self.settings = settings  # pbx.config.Settings: storage_dir, smtp
+        self.config = config or VoicemailConfig()
+        self.hostname = hostname
+        self.mailboxes = MailboxStore(store, settings.storage_dir / "voicemail")
+        rmin = retry_min if retry_min is not None else \
+            float(getattr(settings, "voicemail_retry_min", 30.0))
+        rmax = retry_max if retry_max is not None else \
+            float(getattr(settings, "voicemail_retry_max", 3600.0))
+        self.outbox = Outbox(store, getattr(settings, "smtp", None),
+                             settings.storage_dir / "outbox",
+                             mailcmd=lambda: self.config.general.mailcmd,
+                             retry_min=rmin, retry_max=rmax, on_delivered=self._delivered)
+        self.mwi = mwi or MwiNotifier()
+        self.mwi.counts = self.counts_of
+
+    async def init(self) -> None:
+        """Create the tables (start() does it; tests may call it alone)."""
+        await self.mailboxes.init()
+        await self.outbox.init()
+
+    async def start(self) -> None:
+        """Create tables, start the outbox sender, become current()."""
+        await self.init()
+        self.outbox.start()
+        set_current(self)
+
+    async def stop(self) -> None:
+        """Stop the sender; stop being current()."""
+        await self.outbox.stop()
+        if _current[0] is self:
+            set_current(None)
+
+    def reload(self, config: VoicemailConfig) -> None:
+        """Use a new voicemail.conf (already validated)."""
+        self.config = config
+
+    # --- helpers for the applications -----------------------------------------
+    def find(self, mailbox: str, context: str | None = None) -> MailboxConfig | None:
+        """A mailbox of voicemail.conf (`box` or `box@context`)."""
+        return self.config.find(mailbox, context)
+
+    async def effective(self, mb: MailboxConfig) -> MailboxConfig:
+        """The mailbox with the PIN the user may have changed."""
+        pin = await self.mailboxes.pin(mb.context, mb.mailbox)
+        return mb if pin is None else with_pin(mb, pin)
+
+    async def set_pin(self, mb: MailboxConfig, pin: str) -> None:
+        """Save a new PIN (kept in the store; voicemail.conf is not rewritten)."""
+        await self.mailboxes.set_pin(mb.context, mb.mailbox, pin)
+
+    async def counts_of(self, key: str) -> tuple[int, int]:
+        """(new, old) of `box@context`."""
+        box, ctx = split_mailbox(key)
+        return await self.mailboxes.counts(ctx, box)
+
+    async def changed(self, context: str, mailbox: str) -> None:
+        """A mailbox's content changed: tell MWI watchers."""
+        try:
+            await self.mwi.mailbox_changed(f"{mailbox}@{context}")
+        except Exception:
+            log.exception("MWI update for %s@%s failed", mailbox, context)
+
+    async def _delivered(self, row: OutboxRow) -> None:
+        # delete=yes: the mailbox only relays to email; the message goes once sent.
+        if not row.delete_after or row.message_id is None:
+            return
+        msg = await self.mailboxes.get(row.message_id)
+        if msg is None:
+            return
+        await self.mailboxes.delete(msg)
+        await self.changed(msg.context, msg.mailbox)

@@ -202,4 +202,4 @@ if __name__ == "__main__":
     # doing no RTP work, to show what the event loop and syscalls alone cost.
     modes = sys.argv[3].split(",") if len(sys.argv) > 3 else ["bare", "uvloop", "asyncio"]
     for mode in modes:
-        run(n, seconds, mode != "asyncio", bare=mode == "bare")
+        run(n, seconds, "asyncio" not in mode, bare=mode.startswith("bare"))

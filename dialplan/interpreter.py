@@ -105,7 +105,8 @@ class Interpreter:
                  max_steps: int | None = None,
                  tracer: Callable[[str], None] | None = None,
                  on_step: Callable[[Channel, Step, str], None] | None = None,
-                 fallback_apps: dict[str, AppFunc] | None = None) -> None:
+                 fallback_apps: dict[str, AppFunc] | None = None,
+                 overrides: dict[str, AppFunc] | None = None) -> None:
         load_all()
         self.dialplan = dialplan
         # None: the process-wide globals, loaded from each dialplan's [globals].
@@ -117,6 +118,8 @@ class Interpreter:
         self.on_step = on_step  # called before each application runs
         # Used only for names no module registered (the tracer's Dial stand-in).
         self.fallback_apps = fallback_apps or {}
+        # Used instead of the registered module (the tracer's VoiceMail stand-ins).
+        self.overrides = overrides or {}
 
     # --- helpers used by applications -------------------------------------
     def _emit(self, text: str) -> None:
@@ -250,7 +253,8 @@ class Interpreter:
             data = substitute(step.args, scope)
         except DialplanError as e:
             self._fail(ch, step, f"{e.message} in {step.app}({step.args})")
-        app = APPS.get(step.app.lower()) or self.fallback_apps.get(step.app.lower())
+        name = step.app.lower()
+        app = self.overrides.get(name) or APPS.get(name) or self.fallback_apps.get(name)
         self._emit(f"[{where}] {step.app}({data})")
         if self.on_step is not None:
             self.on_step(ch, step, data)

@@ -155,9 +155,13 @@ async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "de
     def on_step(channel: Channel, step: Step, data: str) -> None:
         ch.start_step(step.app)
 
+    # A dry run never touches mailboxes: VoiceMail apps are always simulated.
+    # Dial runs for real when registered: the TraceChannel answers its dial().
+    overrides = {k: v for k, v in _STANDINS.items() if k != "dial"}
     standins = {k: v for k, v in _STANDINS.items() if k not in APPS}
     interp = Interpreter(dialplan, globals_=dict(dialplan.globals), max_steps=max_steps,
-                         tracer=tracer, on_step=on_step, fallback_apps=standins)
+                         tracer=tracer, on_step=on_step, fallback_apps=standins,
+                         overrides=overrides)
     from dialplan.interpreter import exists
 
     if not exists(dialplan, context, exten, callerid):

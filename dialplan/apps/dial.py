@@ -51,7 +51,6 @@ async def dial(ctx: AppContext, args: list[str]) -> None:
     ch.variables["DIALEDPEERNUMBER"] = result.peer_number
     if result.peer_channel:
         ch.variables["DIALEDPEERNAME"] = result.peer_channel
-    ctx.note(f"DIALSTATUS={result.status}")
     ch.check_hangup()
     if result.status == "ANSWER" and result.callee_hungup and "g" not in options:
         ctx.end(16)  # Asterisk: the call is over once the bridge ends

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import os
 import random
 import struct
@@ -101,6 +102,7 @@ class MediaSession(asyncio.DatagramProtocol):
         self.ptime = 20
         self.direction = "sendrecv"
         self.remote: tuple | None = None  # where RTP goes (latched)
+        self.sdp_remote: tuple | None = None  # what the SDP said (the first guess)
         self.rtcp_remote: tuple | None = None
         self.on_dtmf: Callable[[str], None] | None = None
         self.on_timeout: Callable[[], None] | None = None
@@ -156,6 +158,12 @@ class MediaSession(asyncio.DatagramProtocol):
             raise
         self._transport = tr  # type: ignore[assignment]
         self._rtcp_transport = rtr  # type: ignore[assignment]
+        for t in (tr, rtr):
+            # The default asyncio transport reads into a fresh 256 KB buffer per
+            # datagram; glibc then grows/trims the heap around it (two syscalls
+            # a packet). RTP fits in 2 KB. uvloop has its own buffer (no attribute).
+            if hasattr(t, "max_size"):
+                t.max_size = 2048  # type: ignore[attr-defined]
         # Send with the socket itself: it skips the transport's layers (about
         # 1 us a packet with uvloop); when the kernel buffer is full the
         # packet goes through the transport, which queues it (_send_slow).
@@ -228,11 +236,13 @@ class MediaSession(asyncio.DatagramProtocol):
         self.direction = direction
         self._can_send = direction in SEND_DIRECTIONS and addr is not None
         self._can_recv = direction in RECV_DIRECTIONS
-        if addr is not None and addr != self.remote:
+        if addr is not None and (addr[0], int(addr[1])) != self.sdp_remote:
             # Sends use the address as is, per packet: it must be numeric
             # (SDP c= lines are), or every sendto would resolve a name.
             ipaddress.ip_address(addr[0])
-            self.remote = (addr[0], int(addr[1]))
+            # Only a changed SDP address resets latching: a re-INVITE that
+            # repeats a NATed phone's private address keeps the learned one.
+            self.sdp_remote = self.remote = (addr[0], int(addr[1]))
             self._latched = False
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
@@ -478,8 +488,8 @@ class MediaSession(asyncio.DatagramProtocol):
             self._silent_secs = 0
         else:
             self._silent_secs += 1
-            if self.rtp_timeout and self._silent_secs >= self.rtp_timeout:
-                self._silent_secs = 0
+            # Fires once per silence (the silence counter keeps growing).
+            if self.rtp_timeout and self._silent_secs == max(1, math.ceil(self.rtp_timeout)):
                 log.info("RTP timeout on port %d", self.local_port)
                 if self.on_timeout is not None:
                     self.on_timeout()

@@ -49,7 +49,7 @@ _HEADER_SAFE = _UNRESERVED | frozenset("[]/?:+$")
 
 def escape(text: str, safe: frozenset[str] = _USER_SAFE) -> str:
     """%-escape every character of ``text`` not in ``safe`` (UTF-8, surrogateescape)."""
-    if all(c in safe for c in text):
+    if safe.issuperset(text):
         return text
     out: list[str] = []
     for c in text:

@@ -8,6 +8,7 @@ codec_pt, codec_name).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import socket
 import statistics
@@ -109,7 +110,7 @@ class RtpEndpoint:
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -184,7 +185,7 @@ class RtpEndpoint:
 
     def intervals_ms(self, pt: int) -> list[float]:
         ps = self.audio(pt)
-        return [(b.at - a.at) * 1000 for a, b in zip(ps, ps[1:], strict=False)]
+        return [(b.at - a.at) * 1000 for a, b in itertools.pairwise(ps)]
 
     def median_interval_ms(self, pt: int) -> float:
         iv = self.intervals_ms(pt)

@@ -250,3 +250,37 @@ async def test_malformed_packets_counted_not_fatal(env: tuple[MediaClock, PortAl
     await wait_for(lambda: s.rx.received == 1)
     assert s.errors == 2
     s.close()
+
+
+async def test_reinvite_same_sdp_keeps_latched_address(
+        env: tuple[MediaClock, PortAllocator]) -> None:
+    clock, alloc = env
+    loop = asyncio.get_running_loop()
+    s = await MediaSession.open(loop, alloc, "127.0.0.1", clock)
+    nat = await open_peer()
+    s.set_remote(("127.0.0.1", 9), PCMU)  # private address behind NAT
+    nat.send(rtp(1, 0, b"\xff" * 160), s.local_port)
+    await wait_for(lambda: s.remote == nat.addr)
+    s.set_remote(("127.0.0.1", 9), PCMU, direction="sendrecv")  # re-INVITE, same SDP
+    assert s.remote == nat.addr
+    s.set_remote(("127.0.0.1", 11), PCMU)  # a really new address: back to the SDP guess
+    assert s.remote == ("127.0.0.1", 11)
+    s.close()
+
+
+async def test_no_timeout_while_remote_does_not_send(
+        env: tuple[MediaClock, PortAllocator]) -> None:
+    clock, alloc = env
+    loop = asyncio.get_running_loop()
+    s = await MediaSession.open(loop, alloc, "127.0.0.1", clock, rtp_timeout=1)
+    fired: list[int] = []
+    s.on_timeout = lambda: fired.append(1)
+    s.set_remote(("127.0.0.1", 9), PCMU, direction="inactive")
+    for n in range(0, 200, 50):  # drive the slow ticks by hand: 4 "seconds"
+        s.tick(n)
+    assert fired == []
+    s.set_remote(("127.0.0.1", 9), PCMU, direction="sendrecv")
+    for n in range(0, 200, 50):
+        s.tick(n)
+    assert fired == [1]
+    s.close()

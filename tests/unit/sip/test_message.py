@@ -352,3 +352,10 @@ def test_framer_waits_for_body() -> None:
     f = StreamFramer()
     assert f.feed(INVITE[:-5]) == []
     assert f.feed(INVITE[-5:]) == [INVITE]
+
+
+def test_repeated_content_length_on_both_parse_paths() -> None:
+    data = INVITE.replace(b"Content-Length: 63", b"Content-Length: 63\r\nContent-Length: 63")
+    for _ in range(2):  # first parse learns the header names, the second takes the fast path
+        with pytest.raises(ParseError, match="Multiple Content-Length"):
+            parse_message(data)

@@ -76,8 +76,6 @@ def pbx(conn: Any, n: int, use_uvloop: bool, bare: bool = False) -> None:
             s = await MediaSession.open(loop, alloc, "127.0.0.1", clock)
             # The SDP address is a guess that latching corrects.
             s.set_remote(("127.0.0.1", 9), PCMU)
-            if os.environ.get("VIA_TRANSPORT"):
-                s._sendto = s._transport.sendto  # type: ignore[union-attr]
             e = Echo(s)
             e.start()
             sessions.append(s)

@@ -46,10 +46,26 @@ def _invite(cseq: int, auth: bool) -> str:
 
 
 def _ack(cseq: int, url: str) -> str:
+    """ACK for a 2xx: a new transaction (new branch)."""
     return f"""  <send>
     <![CDATA[
       ACK {url} SIP/2.0
 {_HDR.format(to_tag="[peer_tag_param]", cseq=f"{cseq} ACK")}
+      Content-Length: 0
+    ]]>
+  </send>
+"""
+
+
+def _ack_error(cseq: int) -> str:
+    """ACK for a non-2xx final: part of the INVITE transaction, so the INVITE's
+    Via (RFC 3261 17.1.1.3); SIPp's [branch] would be a new one and the PBX
+    would keep retransmitting its final response."""
+    return f"""  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+{_HDR.format(to_tag="[peer_tag_param]", cseq=f"{cseq} ACK").split(chr(10), 1)[1]}
       Content-Length: 0
     ]]>
   </send>
@@ -103,28 +119,28 @@ def call_scenario(ending: str, *, auth: bool = True, log_media: bool = False,
              '  <recv response="100" optional="true"/>\n']
     if auth:
         parts += ['  <recv response="407" auth="true"/>\n',
-                  _ack(cseq, "sip:[service]@[remote_ip]:[remote_port]")]
+                  _ack_error(cseq)]
         cseq = 2
         parts += [_invite(cseq, True), '  <recv response="100" optional="true"/>\n']
     if ending == "cancel":
         parts += ['  <recv response="180"/>\n  <pause/>\n', f"""  <send retrans="500">
     <![CDATA[
       CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-{1 if auth else 0}];rport
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4];rport
 {_HDR.format(to_tag="", cseq=f"{cseq} CANCEL").split(chr(10), 1)[1]}
       Content-Length: 0
     ]]>
   </send>
   <recv response="200"/>
   <recv response="487"/>
-""", _ack(cseq, "sip:[service]@[remote_ip]:[remote_port]"), "</scenario>\n"]
+""", _ack_error(cseq), "</scenario>\n"]
         return "".join(parts)
     if ending.startswith("reject:"):
         # The call fails with this final status (e.g. reject:486): ACK it.
         parts += ['  <recv response="180" optional="true"/>\n',
                   '  <recv response="183" optional="true"/>\n',
                   f'  <recv response="{int(ending[7:])}" timeout="30000"/>\n',
-                  _ack(cseq, "sip:[service]@[remote_ip]:[remote_port]"), "</scenario>\n"]
+                  _ack_error(cseq), "</scenario>\n"]
         return "".join(parts)
     parts += ['  <recv response="180" optional="true"/>\n',
               '  <recv response="183" optional="true"/>\n',

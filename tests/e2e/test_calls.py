@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import socket
 import subprocess
@@ -75,7 +76,8 @@ def pbx(tmp_path: Path) -> Iterator[PbxProcess]:
     """The PBX with the call test dialplan (overrides conftest's `pbx`)."""
     # The repo's prompts, not /usr/share/asterisk's: the test knows what is played.
     proc = make_config(tmp_path, sip_conf=SIP_CONF, extensions=DIALPLAN,
-                       extra_yaml=f"sounds: {{path: [{SOUNDS.parent}]}}\n").start()
+                       extra_yaml=f"sounds: {{path: [{SOUNDS.parent}]}}\n")
+    proc.start(*(["--sip-trace"] if os.environ.get("PBX_SIP_TRACE") else []))
     try:
         yield proc
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dialplan.apps import AppContext, load_all, APPS
+from dialplan.apps import APPS, AppContext, load_all
 from pbx.store import Store
 from tests.unit.voicemail.conftest import make_channel, make_service, tone, write_wav
 from voicemail.deposit import leave_voicemail, parse_options

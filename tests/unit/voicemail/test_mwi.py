@@ -8,8 +8,7 @@ from pbx.store import Store
 from tests.unit.voicemail.conftest import make_channel, make_service
 from voicemail.deposit import leave_voicemail
 from voicemail.menu import voicemail_main
-from voicemail.mwi import MwiNotifier, Subscription, message_summary, parse_mailboxes, \
-    parse_summary
+from voicemail.mwi import MwiNotifier, Subscription, message_summary, parse_mailboxes, parse_summary
 
 
 def test_body_format() -> None:

@@ -131,7 +131,8 @@ smtp: {host: mail.local, port: 2525}
     assert s.storage_dir == tmp_path / "data"
     assert (s.smtp.host, s.smtp.port) == ("mail.local", 2525)
 
-    write(tmp_path, "pbx.yaml", "sip:\n  listen: [\"udp:nowhere\"]\nrtp:\n  ports: [5, 1]\nbogus: 1\n")
+    write(tmp_path, "pbx.yaml",
+          "sip:\n  listen: [\"udp:nowhere\"]\nrtp:\n  ports: [5, 1]\nbogus: 1\n")
     diags = []
     load_settings(tmp_path, diags)
     text = [str(d) for d in diags]

@@ -68,6 +68,8 @@ class Settings:
     http_listen: str = "127.0.0.1:8088"
     sounds_path: list[str] = field(default_factory=list)
     language: str = "en"
+    voicemail_retry_min: float = 30.0  # first retry of a mail the server refused
+    voicemail_retry_max: float = 3600.0  # back-off doubles up to this
 
     @property
     def db_path(self) -> Path:
@@ -244,6 +246,10 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
     language = get("sounds", "language", str)
     if language:
         settings.language = language
+    for key in ("retry_min", "retry_max"):
+        v = get("voicemail", key, (int, float), lambda v: "must be > 0" if v <= 0 else None)
+        if v is not None:
+            setattr(settings, f"voicemail_{key}", float(v))
     return settings
 
 

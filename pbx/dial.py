@@ -96,9 +96,13 @@ async def dial(a: SipChannel, targets: list[DialTarget], timeout: float | None,
             log.error("Dial: %s", exc)
     if not legs:
         return DialResult(status="CONGESTION")
+    # The CDR names the dialed channel even when nobody answers (Asterisk does too).
+    a.dst_channel = legs[0]
     if "r" in options:
         await a.ringing()
     winner, status = await _wait_answer(a, legs, events, timeout)
+    for leg in legs:
+        leg.dial_done = True  # later responses go to _late_response
     if winner is None:
         for leg in legs:
             await leg.hangup(q850.NORMAL_CLEARING)
@@ -140,7 +144,14 @@ async def originate(a: SipChannel, dest: Destination, events: asyncio.Queue) -> 
     leg.invite = req
 
     def on_response(resp: Response | None) -> None:
-        events.put_nowait((leg, resp))
+        if resp is not None and 100 < resp.status < 200:
+            leg.provisional = True
+            if leg.cancel_pending:
+                cancel_leg(leg)
+        if leg.dial_done:
+            _late_response(leg, resp)
+        else:
+            events.put_nowait((leg, resp))
 
     leg.client_tx = manager.core.send_request(req, dest.address, on_response)
     return leg
@@ -150,6 +161,10 @@ def cancel_leg(leg: SipChannel) -> None:
     """CANCEL an INVITE still pending (RFC 3261 9.1), once."""
     tx = getattr(leg, "client_tx", None)
     if tx is None or getattr(leg, "cancelled", False):
+        return
+    if not leg.provisional:
+        # RFC 3261 9.1: CANCEL only after a provisional response; sent when one comes.
+        leg.cancel_pending = True
         return
     leg.cancelled = True
     cancel = parse_message(build_cancel_bytes(tx))
@@ -224,6 +239,17 @@ async def _wait_answer(a: SipChannel, legs: list[SipChannel], events: asyncio.Qu
         if early is not None:
             early.stop()
     return None, _dialstatus(causes)
+
+
+def _late_response(leg: SipChannel, resp: Response | None) -> None:
+    """A response after Dial finished with this leg (a loser, or a race with CANCEL):
+    a 2xx still needs its ACK, and then a BYE when the leg is not in the call."""
+    if resp is None or not 200 <= resp.status < 300:
+        return
+    if leg.dialog is None:
+        _ack_and_bye(leg, resp)
+    elif leg.ack_bytes:
+        leg.manager.core.send_bytes(leg.ack_bytes, leg.destination)  # 2xx retransmission
 
 
 def _dialstatus(causes: list[int]) -> str:

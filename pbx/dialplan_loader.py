@@ -18,9 +18,8 @@ _PROMPT_APPS = {"playback", "background", "controlplayback"}
 
 def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) -> Any:
     """Parse and check extensions.conf; diagnostics are appended."""
-    from dialplan.check import check_dialplan
-
     from dialplan.apps import known_apps, load_all
+    from dialplan.check import check_dialplan
     from dialplan.functions import known_functions
     from dialplan.parser import parse_dialplan
 

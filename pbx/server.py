@@ -43,9 +43,12 @@ class Pbx:
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
-        self.calls: Any = None  # pbx.calls.CallManager, when calls are wired in
+        self.calls: Any = None  # pbx.calls.CallManager
+        self.voicemail: Any = None  # voicemail.service.VoicemailService
+        self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
         self._tasks: list[asyncio.Task] = []
+        self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
         self.binding_listeners: list[Any] = []  # e.g. MWI: called with the AOR
 
@@ -84,6 +87,7 @@ class Pbx:
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
         await self._start_calls()
+        await self._start_voicemail()
         from pbx.management import ManagementServer
 
         self.mgmt = ManagementServer(self)
@@ -92,12 +96,33 @@ class Pbx:
         self._tasks.append(loop.create_task(self._qualify_loop()))
 
     async def _start_calls(self) -> None:
-        try:
-            from pbx.calls import CallManager
-        except ImportError:
-            return
+        from pbx.calls import CallManager
+
         self.calls = CallManager(self)
         await self.calls.start()
+
+    async def _start_voicemail(self) -> None:
+        from pbx.mwi_sip import MwiSip
+        from voicemail.mwi import MwiNotifier
+        from voicemail.service import VoicemailService
+
+        assert self.store is not None
+        notifier = MwiNotifier(realm=self.config.realm)
+        self.mwi = MwiSip(self, notifier)
+        notifier.send_notify = self.mwi.send_notify
+        notifier.set_peers({n: p.mailbox for n, p in self.config.sip.peers.items()})
+        self.voicemail = VoicemailService(self.store, self.config.settings,
+                                          self.config.voicemail, notifier)
+        await self.voicemail.start()
+        self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
+        self.binding_listeners.append(self.mwi.on_registered)
+
+    def spawn(self, coro: Any) -> asyncio.Task:
+        """A background task the PBX keeps a reference to until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+        return task
 
     async def stop(self) -> None:
         """Close sockets, flush the store: well within 2 s."""
@@ -106,6 +131,11 @@ class Pbx:
         if self.calls is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.calls.stop(), SHUTDOWN_GRACE)
+        if self.voicemail is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.voicemail.stop(), SHUTDOWN_GRACE / 2)
+        for task in self._spawned:
+            task.cancel()
         if self.mgmt is not None:
             self.mgmt.close()
         self.core.close()
@@ -128,6 +158,10 @@ class Pbx:
             ("Supported", "replaces, timer"), ("Accept-Language", "en")]))
 
     def _bindings_changed(self, aor: str) -> None:
+        # Called from inside the registrar: let the 200 OK go out first.
+        asyncio.get_running_loop().call_soon(self._after_registration, aor)
+
+    def _after_registration(self, aor: str) -> None:
         peer = self.config.sip.peers.get(aor)
         if peer is not None and peer.qualify:
             self.qualify_peer(peer)  # like Asterisk: qualify as soon as it registers
@@ -200,6 +234,9 @@ class Pbx:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
             self.calls.reload(config)
+        if self.voicemail is not None and config.voicemail is not None:
+            self.voicemail.reload(config.voicemail)
+            self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})
         summary = f"{len(config.sip.peers)} peers, {len(config.dialplan.contexts)} contexts"
         log.info("configuration reloaded: %s", summary)
         return True, [str(w) for w in config.warnings], summary

@@ -39,6 +39,11 @@ SDP = "application/sdp"
 class SipChannel(Channel):
     """A call leg on SIP. Create through CallManager, not directly."""
 
+    # Legs are identities, not values: Dial keeps them in sets and dicts, and the
+    # dataclass __eq__ of Channel would compare every field (and unset __hash__).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     def __init__(self, manager: CallManager, name: str, *, inbound: bool, peer: Peer | None,
                  media: MediaSession, local: Address, destination: Address) -> None:
         super().__init__(name=name)
@@ -61,6 +66,11 @@ class SipChannel(Channel):
         self.client_tx: Any = None
         self.ack_bytes = b""
         self.cancelled = False
+        # Outbound: a provisional arrived (RFC 3261 9.1: no CANCEL before one);
+        # a CANCEL asked for before it waits in cancel_pending.
+        self.provisional = False
+        self.cancel_pending = False
+        self.dial_done = False  # Dial stopped reading this leg's responses
         self.early = False  # 183 with SDP sent: media flows before answer
         self.acked = asyncio.Event()
         self.player = Player(media)

@@ -19,7 +19,6 @@ has accepted it (a crash between the two is the only way to send twice).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -213,6 +212,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pass_lock = asyncio.Lock()
+        self._stopping = False
 
     async def init(self) -> None:
         """Create the table."""
@@ -224,21 +224,24 @@ class Outbox:
 
     def start(self) -> None:
         """Start the background sender."""
+        self._stopping = False
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(),
                                                                 name="voicemail-outbox")
 
     async def stop(self) -> None:
         """Stop the sender (a delivery in progress is abandoned and retried later)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # asyncio.wait: a cancellation swallowed inside a library cannot hang us.
+            await asyncio.wait({task}, timeout=5)
 
     async def run(self) -> None:
         """Deliver due rows; sleep until the next one is due or something is queued."""
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.deliver_due()
@@ -248,8 +251,14 @@ class Outbox:
             except Exception:
                 log.exception("voicemail outbox pass failed; retrying")
                 wait = self.retry_min or 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            if self._stopping:
+                return
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                # Not wait_for: on 3.11 it can swallow a cancellation racing the event.
+                await asyncio.wait({waiter}, timeout=wait)
+            finally:
+                waiter.cancel()
 
     async def _next_wait(self) -> float | None:
         async with self.store.db.execute(

@@ -45,9 +45,6 @@ AppFunc = Callable[["AppContext", list[str]], Awaitable[None]]
 
 APPS: dict[str, AppFunc] = {}
 
-# Applications written by other issues (calls, voicemail): `pbx check` must
-# know their names even before their modules are loaded.
-EXTERNAL_APP_NAMES = {"dial", "voicemail", "voicemailmain"}
 
 
 def register(name: str) -> Callable[[AppFunc], AppFunc]:
@@ -59,9 +56,9 @@ def register(name: str) -> Callable[[AppFunc], AppFunc]:
 
 
 def known_apps() -> set[str]:
-    """Lower-case names of every application, including the external ones."""
+    """Lower-case names of every application."""
     load_all()
-    return set(APPS) | EXTERNAL_APP_NAMES
+    return set(APPS)
 
 
 _loaded: list[bool] = [False]

@@ -99,12 +99,16 @@ class PromptLibrary:
         file = self.find(name, language)
         if file is None:
             return None
-        return self._load_pcm(file)
+        return self._load_pcm(file, cache=not os.path.isabs(name))
 
-    def _load_pcm(self, file: str) -> bytes:
-        data = self._pcm.get(file)
+    def _load_pcm(self, file: str, *, cache: bool = True) -> bytes:
+        # Absolute names are recordings (voicemail messages, greetings): they are
+        # renumbered and re-recorded in place, so they are read afresh each time.
+        data = self._pcm.get(file) if cache else None
         if data is None:
-            data = self._pcm[file] = self._read_pcm(file)
+            data = self._read_pcm(file)
+            if cache:
+                self._pcm[file] = data
         return data
 
     def _read_pcm(self, file: str) -> bytes:
@@ -134,16 +138,18 @@ class PromptLibrary:
         file = self.find(name, language)
         if file is None:
             return None
+        cache = not os.path.isabs(name)
         key = (file, codec.name)
-        data = self._encoded.get(key)
+        data = self._encoded.get(key) if cache else None
         if data is None:
             ext = os.path.splitext(file)[1]
             if self.RAW_EXTENSIONS.get(ext, "") == codec.name:
                 # Already a payload in this codec: no decode/encode round trip.
                 data = self._read_raw(file)
             else:
-                data = codec.encode(self._load_pcm(file))
-            self._encoded[key] = data
+                data = codec.encode(self._load_pcm(file, cache=cache))
+            if cache:
+                self._encoded[key] = data
         return data
 
     def clear(self) -> None:

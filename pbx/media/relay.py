@@ -131,6 +131,10 @@ class Relay:
         self.active = False
         for sess, leg, prev in zip((self.a, self.b), self._legs, self._prev, strict=True):
             if sess.consumer is leg:
+                # Never hand the session back to a bridge that has ended
+                # (e.g. the early-media relay this one replaced).
+                if isinstance(prev, _Leg) and not prev.bridge.active:
+                    prev = None
                 sess.set_consumer(prev)
 
     @property

@@ -668,6 +668,8 @@ class TransactionLayer:
 
     def send_trying(self, tx: ServerTransaction, now: float) -> list[Action]:
         """Answer 100 Trying on ``tx`` (the TU decides when; 17.2.1 suggests 200 ms)."""
+        if tx.request is None:  # already answered (Completed): nothing to send
+            return []
         return self.respond(tx, self._response(tx.request, 100, "Trying"), now)
 
     def respond(self, tx: ServerTransaction | Any, response: Any, now: float) -> list[Action]:
@@ -718,6 +720,10 @@ class TransactionLayer:
                 tx.state = PROCEEDING
             else:
                 tx.state = COMPLETED
+                # Completed only re-sends ``last`` for timer J (32 s on UDP): drop the
+                # parsed request so thousands of lingering transactions stay small
+                # (and cheap for the garbage collector).
+                tx.request = None
                 if tx.reliable:
                     self._terminate(tx, actions)
                 else:

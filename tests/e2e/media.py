@@ -250,3 +250,34 @@ def dtmf_events(packets: list[Packet], pt: int) -> str:
         if p.pt == pt and len(p.payload) >= 4 and p.payload[0] < len(EVENTS):
             seen.setdefault(p.ts, EVENTS[p.payload[0]])
     return "".join(seen[ts] for ts in sorted(seen))
+
+
+def best_lag(received: bytes, window: bytes) -> tuple[int, float]:
+    """(offset in samples, ncc) where `window` best matches inside `received`."""
+    x = np.frombuffer(received, dtype="<i2").astype(np.float64)
+    y = np.frombuffer(window, dtype="<i2").astype(np.float64)
+    n = len(y)
+    if len(x) < n or not np.any(y):
+        return 0, 0.0
+    size = 1 << (len(x) + n).bit_length()
+    num = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(y, size)), size)
+    num = num[:len(x) - n + 1]
+    energy = np.concatenate(([0.0], np.cumsum(x * x)))
+    win = energy[n:] - energy[:-n]
+    ncc = np.where(win > 1e-3 * float(np.dot(y, y)),
+                   num / np.sqrt(np.maximum(win, 1e-9) * float(np.dot(y, y))), 0.0)
+    i = int(ncc.argmax())
+    return i, float(ncc[i])
+
+
+def windows_found(received: bytes, reference: bytes, seconds: float = 0.2,
+                  threshold: float = 0.9) -> float:
+    """The fraction of `seconds`-long windows of `reference` found in `received`
+    (ncc > threshold): robust to a jitter buffer's gaps and shifts, which break
+    one whole-signal correlation of a sweep."""
+    step = int(8000 * seconds) * 2
+    windows = [reference[i:i + step] for i in range(0, len(reference) - step + 1, step)]
+    windows = [w for w in windows if np.any(np.frombuffer(w, dtype="<i2"))]
+    if not windows:
+        return 0.0
+    return sum(best_lag(received, w)[1] > threshold for w in windows) / len(windows)

@@ -21,6 +21,7 @@ class SipClient:
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cseq: int = 0
     sock: socket.socket | None = None
+    received: list = field(default_factory=list)  # requests the PBX sent us
 
     def __post_init__(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -65,7 +66,9 @@ class SipClient:
         while True:
             raw = self.sock.recv(65535)
             msg = parse_message(raw)
-            assert isinstance(msg, Response), raw[:200]
+            if not isinstance(msg, Response):
+                self.received.append(msg)  # the PBX's OPTIONS ping, NOTIFY...
+                continue
             if msg.status >= 200:
                 return msg
 

@@ -111,8 +111,9 @@ def call_scenario(ending: str, *, auth: bool = True, log_media: bool = False,
     """A caller: INVITE (407 + auth when `auth`), 200, ACK, then `ending`:
     "pbx_bye" waits for the PBX's BYE; "caller_bye" pauses (-d ms) and sends BYE;
     "cancel" sends CANCEL while ringing (after the -d pause) and expects 487;
-    "reject:CODE" expects that final status (a failed call). `log_media` logs the PBX's SDP address; `hold` puts the call on hold
-    (sendonly, answer must be recvonly) and resumes it before the ending."""
+    "reject:CODE" expects that final status (a failed call). `log_media` logs
+    the PBX's SDP address; `hold` puts the call on hold (sendonly, answer must
+    be recvonly) and resumes it before the ending."""
     cseq = 1
     parts = ['<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
              f'<scenario name="call-{ending}">\n', _invite(cseq, False),

@@ -250,7 +250,7 @@ def test_600_echoes_the_callers_audio(pbx: PbxProcess, tmp_path: Path) -> None:
 def _two_way_audio(a: RtpEndpoint, b: RtpEndpoint, a_dest: tuple, b_dest: tuple,
                    a_pt: int, b_pt: int) -> None:
     """Each side sends a different signal; each must hear the other's."""
-    speech = prompt_pcm("tt-weasels")[: 8000 * 3 // 2]
+    speech = prompt_pcm("tt-weasels")[: 2 * 12000]  # 1.5 s of 16-bit samples
     sweep = chirp(1.5)
     start = time.monotonic()
     ta = a.send_audio(a_dest, speech, a_pt)
@@ -258,7 +258,10 @@ def _two_way_audio(a: RtpEndpoint, b: RtpEndpoint, a_dest: tuple, b_dest: tuple,
     assert ta is not None and tb is not None
     ta.join(5)
     tb.join(5)
-    assert b.wait_packets(60, timeout=3, pt=b_pt) and a.wait_packets(60, timeout=3, pt=a_pt)
+    assert b.wait_packets(60, timeout=3, pt=b_pt), (
+        f"callee got {len(b.audio(b_pt))} packets",
+        [(round(p.at - start, 3), p.seq) for p in b.audio(b_pt)][:50])
+    assert a.wait_packets(60, timeout=3, pt=a_pt), f"caller got {len(a.audio(a_pt))} packets"
     time.sleep(0.1)
     heard_by_b = b.decoded(b_pt, since=start)
     heard_by_a = a.decoded(a_pt, since=start)
@@ -275,8 +278,9 @@ def test_dial_answered_caller_hangs_up(pbx: PbxProcess, tmp_path: Path) -> None:
         _two_way_audio(a, b, call.media(), uas.media(), 0, 0)
         call.finish(pbx)
         uas.finish(pbx)
-    check_cdr(cdr_rows(pbx)[-1], disposition="ANSWERED", dst="6002", callee="6002")
-    wait_log(pbx, r"DIALSTATUS=ANSWER")
+    row = cdr_rows(pbx)[-1]
+    check_cdr(row, disposition="ANSWERED", dst="6002", callee="6002")
+    assert row["lastapp"] == "Dial", row  # the caller's hangup ended the dialplan in Dial
 
 
 def test_dial_answered_callee_hangs_up(pbx: PbxProcess, tmp_path: Path) -> None:
@@ -354,7 +358,7 @@ def test_busy_callee(pbx: PbxProcess, tmp_path: Path) -> None:
         call.finish(pbx)
         uas.finish(pbx)
     wait_log(pbx, r"DIALSTATUS=BUSY")
-    check_cdr(cdr_rows(pbx)[-1], disposition="BUSY", dst="6002")
+    check_cdr(cdr_rows(pbx)[-1], disposition="BUSY", dst="6002", callee="6002")
 
 
 def test_caller_cancels_while_ringing(pbx: PbxProcess, tmp_path: Path) -> None:
@@ -364,7 +368,7 @@ def test_caller_cancels_while_ringing(pbx: PbxProcess, tmp_path: Path) -> None:
         call = caller(pbx, tmp_path, "6002", "cancel", a, pause_ms=1000)
         call.finish(pbx)
         uas.finish(pbx)
-    check_cdr(cdr_rows(pbx)[-1], disposition="NO ANSWER", dst="6002")
+    check_cdr(cdr_rows(pbx)[-1], disposition="NO ANSWER", dst="6002", callee="6002")
 
 
 def test_unregistered_target_is_unavailable_at_once(pbx: PbxProcess, tmp_path: Path) -> None:
@@ -391,3 +395,44 @@ def test_two_devices_first_answer_wins(pbx: PbxProcess, tmp_path: Path) -> None:
         answerer.finish(pbx)
         ringer.finish(pbx)
     check_cdr(cdr_rows(pbx)[-1], disposition="ANSWERED", dst="6002", callee="6002")
+
+
+# --- real phones ---------------------------------------------------------------------
+@pytest.mark.parametrize("who_hangs_up", ["caller", "callee"])
+def test_baresip_phones_talk_through_the_pbx(pbx: PbxProcess, tmp_path: Path,
+                                             who_hangs_up: str) -> None:
+    """Two registered baresip phones: 6001 dials 6002, which answers by itself;
+    each hears what the other's microphone (a WAV file) plays; one hangs up and
+    the other's call ends too."""
+    from pbx.media.wav import read_wav, write_wav
+    from tests.e2e.baresip import Baresip
+    from tests.e2e.media import windows_found
+
+    speech, sweep = prompt_pcm("tt-weasels") * 2, chirp(3.0)
+    write_wav(tmp_path / "alice.wav", speech)
+    write_wav(tmp_path / "bob.wav", sweep)
+    alice = Baresip(tmp_path / "alice", "6001", "6001pass", pbx.host, pbx.sip_port,
+                    tmp_path / "alice.wav")
+    bob = Baresip(tmp_path / "bob", "6002", "6002pass", pbx.host, pbx.sip_port,
+                  tmp_path / "bob.wav")
+    try:
+        alice.wait_registered()
+        bob.wait_registered()
+        alice.command("dial", "6002")
+        alice.wait_event("CALL_ESTABLISHED")
+        bob.wait_event("CALL_ESTABLISHED")
+        time.sleep(3.0)  # the 3 s microphone files play out
+        (alice if who_hangs_up == "caller" else bob).command("hangup")
+        alice.wait_event("CALL_CLOSED")
+        bob.wait_event("CALL_CLOSED")
+    finally:
+        alice.stop()
+        bob.stop()
+    heard_by_bob, heard_by_alice = bob.received_wav(), alice.received_wav()
+    assert heard_by_bob is not None and heard_by_alice is not None
+    # Windows of 200 ms: the phones' jitter buffers may shift the stream slightly.
+    assert windows_found(read_wav(heard_by_bob), speech[: 2 * 8000 * 2]) >= 0.8
+    assert windows_found(read_wav(heard_by_alice), sweep) >= 0.8
+    row = cdr_rows(pbx)[-1]
+    check_cdr(row, disposition="ANSWERED", dst="6002", callee="6002")
+    assert int(row["billsec"]) >= 2, row

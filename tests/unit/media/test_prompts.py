@@ -185,3 +185,19 @@ def test_debian_folder_comes_first_in_the_default_path() -> None:
     assert lib.find("digits/5") == os.path.join(DEBIAN_SOUNDS, "digits", "5.wav")
     data = lib.get("tt-weasels", PCMA)
     assert data is not None and len(data) > 8000
+
+
+def test_absolute_paths_are_read_afresh(tmp_path) -> None:
+    """Voicemail renumbers and re-records files in place: no stale audio."""
+    from pbx.media.codecs import PCMU
+    from pbx.media.prompts import PromptLibrary
+    from pbx.media.wav import write_wav
+
+    path = tmp_path / "msg0000.wav"
+    write_wav(str(path), b"\x00\x10" * 800)
+    library = PromptLibrary([str(tmp_path)])
+    first = library.get(str(tmp_path / "msg0000"), PCMU)
+    write_wav(str(path), b"\x00\x40" * 1600)
+    second = library.get(str(tmp_path / "msg0000"), PCMU)
+    assert first is not None and second is not None
+    assert len(second) == 2 * len(first) and second != first[:1] * len(second)

@@ -65,8 +65,8 @@ async def test_play_delete_save(service: VoicemailService) -> None:
     p = ch.played
     assert p[p.index("vm-first"):p.index("vm-first") + 3] == \
         ["vm-first", "vm-message", str(spool / "INBOX" / "msg0000")]
-    assert p[p.index("vm-deleted") - 2:
-                                                      p.index("vm-deleted") + 1] == ["vm-message", "digits/1", "vm-deleted"]
+    d = p.index("vm-deleted")
+    assert p[d - 2:d + 1] == ["vm-message", "digits/1", "vm-deleted"]
     assert "vm-savefolder" in p and p[p.index("vm-savedto") + 1] == "vm-Old"
     assert p[p.index("vm-last"):p.index("vm-last") + 3] == \
         ["vm-last", "vm-message", str(spool / "INBOX" / "msg0002")]

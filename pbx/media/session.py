@@ -360,9 +360,11 @@ class MediaSession(asyncio.DatagramProtocol):
         rx = self._dtmf_rx
         if rx is None:
             rx = self._dtmf_rx = _new_dtmf_receiver()
-        digit = rx.feed(payload, ts, bool(marker))
-        if digit:
-            self.digit_received(digit)
+        digits = rx.feed(payload, ts, bool(marker))
+        if digits:
+            # Two digits at once when an event's end packets were lost (dtmf.py).
+            for digit in digits:
+                self.digit_received(digit)
 
     def digit_received(self, digit: str) -> None:
         """Deliver a DTMF digit (RFC 4733 here; SIP INFO from the channel)."""

@@ -340,6 +340,8 @@ def _disposition(ch: SipChannel) -> str:
     status = ch.variables.get("DIALSTATUS", "")
     if status == "BUSY" or ch.hangup_cause == q850.USER_BUSY:
         return "BUSY"
+    if status in ("CHANUNAVAIL", "CONGESTION"):
+        return "FAILED"  # even when the dialplan then ends with a plain Hangup()
     if status in ("NOANSWER", "CANCEL") or ch.hangup_cause in (q850.NORMAL_CLEARING,
                                                                 q850.NO_ANSWER):
         return "NO ANSWER"

@@ -6,7 +6,7 @@ waits on disk); every change is queued to the store, which survives restarts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from pbx.store import Store, StoredBinding
 
@@ -40,16 +40,22 @@ class Binding:
         return (self.source_host, self.source_port)
 
     def to_stored(self) -> StoredBinding:
-        data = asdict(self)
-        for key in ("aor", "contact", "expires_at", "reachable", "rtt_ms", "last_qualify"):
-            data.pop(key)
-        return StoredBinding(self.aor, self.contact, self.expires_at, data)
+        # Every field holds an immutable value: a plain dict, not dataclasses.asdict
+        # (whose recursive deep copy cost more than the rest of a REGISTER's binding).
+        return StoredBinding(self.aor, self.contact, self.expires_at,
+                             {name: getattr(self, name) for name in _STORED_FIELDS})
 
     @classmethod
     def from_stored(cls, stored: StoredBinding) -> Binding:
         known = set(cls.__dataclass_fields__)
         data = {k: v for k, v in stored.data.items() if k in known}
         return cls(aor=stored.aor, contact=stored.contact, expires_at=stored.expires_at, **data)
+
+
+# Binding fields saved in the store's ``data`` column (the others are columns or runtime).
+_STORED_FIELDS = tuple(name for name in Binding.__dataclass_fields__
+                       if name not in ("aor", "contact", "expires_at", "reachable", "rtt_ms",
+                                       "last_qualify"))
 
 
 class Location:

@@ -104,22 +104,21 @@ class Registrar:
             self.location.remove_all(peer.name)
         else:
             contacts = req.contacts
-            wanted: list[tuple[NameAddr, int]] = []
+            wanted: list[tuple[NameAddr, str, int]] = []
             for contact in contacts:
                 expires = _contact_expires(contact, header_expires, general.defaultexpiry)
                 if 0 < expires < general.minexpiry:
                     return make_response(req, 423, "Interval Too Brief",
                                          headers=[("Min-Expires", str(general.minexpiry))])
-                wanted.append((contact, min(expires, general.maxexpiry)))
+                wanted.append((contact, str(contact.uri), min(expires, general.maxexpiry)))
             call_id = req.call_id
             cseq = req.cseq[0]
             user_agent = req.headers.get("User-Agent") or ""
             existing = {b.contact for b in self.location.lookup(peer.name, wall)}
-            adding = {str(c.uri) for c, e in wanted if e > 0} - existing
+            adding = {uri for _, uri, e in wanted if e > 0} - existing
             if len(existing) + len(adding) > MAX_CONTACTS_PER_AOR:
                 return make_response(req, 403, "Forbidden - Too Many Contacts")
-            for contact, expires in wanted:
-                uri = str(contact.uri)
+            for contact, uri, expires in wanted:
                 if expires == 0:
                     if self.location.get(peer.name, uri) is not None:
                         self.location.remove(peer.name, uri)
@@ -154,8 +153,20 @@ class Registrar:
             if b.params:
                 value += f";{b.params}"
             headers.append(("Contact", value))
-        headers.append(("Date", email.utils.formatdate(wall, usegmt=True)))
+        headers.append(("Date", _http_date(wall)))
         return make_response(req, 200, "OK", headers=headers)
+
+
+_last_date: tuple[int, str] = (-1, "")
+
+
+def _http_date(wall: float) -> str:
+    """RFC 1123 date of ``wall``, formatted once per second (every 200 OK carries one)."""
+    global _last_date
+    second = int(wall)
+    if _last_date[0] != second:
+        _last_date = (second, email.utils.formatdate(second, usegmt=True))
+    return _last_date[1]
 
 
 def _contact_expires(contact: NameAddr, header_expires: int | None, default: int) -> int:

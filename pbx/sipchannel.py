@@ -8,7 +8,6 @@ Channel methods; everything SIP stays here and in pbx.calls.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -422,7 +421,3 @@ class SipChannel(Channel):
         for d in digits:
             self.media.send_dtmf(d)
             await asyncio.sleep(0.25)
-
-    def cdr_close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.manager.write_cdr(self)

@@ -228,13 +228,16 @@ class SipCore:
     # --- output --------------------------------------------------------------
     def respond(self, tx: ServerTransaction, response: Response) -> None:
         """Send a response within its server transaction."""
-        if self.user_agent and "Server" not in response.headers:
-            response.headers.add("Server", self.user_agent)
-        if response.status > 100 and response.to_addr.tag is None:
+        # Read To before adding Server: any header change drops the parsed views.
+        untagged = response.status > 100 and response.to_addr.tag is None
+        headers = response.headers
+        if self.user_agent and headers.first("server") is None:
+            headers.add("Server", self.user_agent)
+        if untagged:
             # RFC 3261 8.2.6.2: a UAS tags To in every response but 100. Derived
             # from the request so every response of one transaction agrees.
             tag = format(zlib.crc32(f"{tx.key}{response.call_id}".encode()), "08x")
-            response.headers.set("To", f"{response.headers.get('To')};tag={tag}")
+            headers.set("To", f"{headers.first('to')};tag={tag}")
         self._run(self.layer.respond(tx, response, self.now()))
         self._arm_timer()
 

@@ -175,7 +175,11 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         """All values; list-grammar headers (Via, Contact, ...) are split on commas."""
         key = self._key(name)
+        if self.first(key) is None:
+            return []  # one dict lookup: absent headers are the common case
         values = [v for k, _, v in self._items if k == key]
+        if len(values) == 1 and key in LIST_HEADERS:
+            return split_list(values[0])
         if key in LIST_HEADERS:
             out: list[str] = []
             for v in values:

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pbx.sip.headers import _NAME_CACHE, Headers, canonical_name, split_list
+from pbx.sip.headers import _NAME_CACHE, Headers, _check_value, canonical_name, split_list
 from pbx.sip.uri import NameAddr, Uri, UriError, Via, parse_name_addr, parse_uri, parse_via
 
 __all__ = [
@@ -645,24 +645,44 @@ def make_response(request: Request, status: int, reason: str | None = None, *,
     ``reason`` defaults to the standard phrase of ``status``.
     """
     items: list[tuple[str, str, str]] = []
-    for key, canon, value in request.headers._items:
-        if key in ("via", "from", "call-id", "cseq"):
-            items.append((key, canon, value))
+    append = items.append
+    to_kept = True
+    for item in request.headers._items:
+        key = item[0]
+        if key in _COPIED:
+            append(item)
         elif key == "to":
             if to_tag is not None:
+                value = item[2]
                 try:
                     has_tag = request.to_addr.tag is not None
                 except ParseError:
                     has_tag = ";tag=" in value.replace(" ", "").lower()
                 if not has_tag:
-                    value = f"{value};tag={to_tag}"
-            items.append((key, canon, value))
-    resp = Response(status, reason, Headers._from_parsed(items), body)
+                    item = (key, item[1], f"{value};tag={to_tag}")
+                    to_kept = False
+            append(item)
     for name, value in headers:
-        resp.headers.add(name, value)
+        key, canon = canonical_name(name)
+        append((key, canon, _check_value(value)))
+    resp = Response(status, reason, Headers._from_parsed(items), body)
+    # The copied headers parse as the request's did: share those immutable views
+    # (str, tuple) and the parsed From/To/Via, which nothing mutates in place.
+    if request._gen == request.headers.gen:
+        rc = request._cache
+        cache = resp._cache
+        for name in _SHARED_VIEWS:
+            if name in rc:
+                cache[name] = rc[name]
+        if to_kept and "to" in rc:
+            cache["to"] = rc["to"]
     if content_type is not None:
         resp.headers.set("Content-Type", content_type)
     return resp
+
+
+_COPIED = frozenset({"via", "from", "call-id", "cseq"})
+_SHARED_VIEWS = ("top_via", "call_id", "cseq", "from")
 
 
 # --- stream framing ----------------------------------------------------------------

@@ -29,15 +29,22 @@ _SIP_SCHEMES = frozenset({"sip", "sips", "tel"})
 Answer = tuple[int, str, list[tuple[str, str]]]
 
 
+_MANDATORY = tuple((name, name.lower()) for name in ("Via", "Call-ID", "CSeq", "From", "To"))
+_SINGLE_KEYS = tuple((name, name.lower()) for name in SINGLE_HEADERS)
+
+
 def _structure(msg: Request | Response) -> str | None:
     """400-class problems: missing or repeated mandatory headers, malformed values."""
     headers = msg.headers
-    for name in ("Via", "Call-ID", "CSeq", "From", "To"):
-        if name not in headers:
+    first = headers.first
+    for name, key in _MANDATORY:
+        if first(key) is None:
             return f"Bad Request - Missing {name} header"
-    for name in SINGLE_HEADERS:
-        if headers.count(name) > 1:
-            return f"Bad Request - Multiple {name} headers"
+    keys = [item[0] for item in headers._items]
+    if len(set(keys)) != len(keys):  # some name repeats: is it one that must not?
+        for name, key in _SINGLE_KEYS:
+            if keys.count(key) > 1:
+                return f"Bad Request - Multiple {name} headers"
     try:
         vias = msg.vias
         msg.call_id  # noqa: B018 - parse for its error

@@ -168,7 +168,7 @@ class Channel:
 @dataclass(slots=True)
 class RecordResult:
     path: str
-    seconds: float
+    seconds: float  # what was kept: silence that ended it is trimmed to 0.2 s
     stopped_by: str  # "dtmf:#", "silence", "maxtime", "hangup"
 
 

@@ -77,6 +77,9 @@ class Pbx:
             log.info("restored %d registrations from %s", restored, settings.db_path)
         self.core.handlers["REGISTER"] = self._on_register
         self.core.handlers["OPTIONS"] = self._on_options
+        # Every handler is in place before the first datagram can arrive.
+        await self._start_calls()
+        await self._start_voicemail()
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -87,8 +90,6 @@ class Pbx:
                 continue
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
-        await self._start_calls()
-        await self._start_voicemail()
         from pbx.management import ManagementServer
 
         self.mgmt = ManagementServer(self)
@@ -143,9 +144,6 @@ class Pbx:
         if self.store is not None:
             await self.store.close()
         self._stopped.set()
-
-    def address_of(self, kind: str = "udp") -> Address | None:
-        return self.core.local_address(kind)
 
     # --- handlers ------------------------------------------------------------
     def _on_register(self, req: Request, tx: ServerTransaction, source: Address) -> None:

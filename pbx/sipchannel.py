@@ -417,7 +417,3 @@ class SipChannel(Channel):
 
         return await dial(self, targets, timeout, options)
 
-    async def send_digits(self, digits: str) -> None:
-        for d in digits:
-            self.media.send_dtmf(d)
-            await asyncio.sleep(0.25)

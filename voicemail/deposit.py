@@ -130,10 +130,10 @@ async def leave_voicemail(service: VoicemailService, ch: Channel, spec: str, opt
     rec = await ch.record(str(tmp), max_seconds=first.maxsecs,
                           silence_seconds=general.maxsilence,
                           silence_threshold=general.silencethreshold, stop_digits=stop_digits)
+    # Channel.record already cut the trailing silence that ended the recording
+    # (keeping 0.2 s, as Asterisk's play_and_record does): subtracting maxsilence
+    # again discarded every short message left by a real caller.
     seconds = rec.seconds
-    if rec.stopped_by == "silence" and general.maxsilence:
-        # The trailing silence that ended the recording is not part of the message.
-        seconds = max(0.0, seconds - general.maxsilence)
     path = Path(rec.path)
     if not path.is_file() or seconds <= 0 or seconds < first.minsecs:
         with contextlib.suppress(OSError):

@@ -69,16 +69,19 @@ class NonceFactory:
     simply retries without asking its user; replay exposure stays small.
     """
 
-    __slots__ = ("_key", "_realm", "lifetime")
+    __slots__ = ("_hmac", "_key", "_realm", "lifetime")
 
     def __init__(self, secret: bytes, lifetime: float = 30, *, realm: str = "") -> None:
         self._key = secret
+        self._hmac = hmac.new(secret, digestmod=hashlib.sha256)
         self._realm = realm.encode("utf-8")
         self.lifetime = lifetime
 
     def _mac(self, head: bytes) -> bytes:
-        # hmac.digest: the one-shot C path, several times cheaper than hmac.new().digest()
-        return hmac.digest(self._key, head + self._realm, "sha256")[:_MAC_LEN]
+        # Copy a keyed HMAC prepared once: cheaper than keying one per nonce.
+        h = self._hmac.copy()
+        h.update(head + self._realm)
+        return h.digest()[:_MAC_LEN]
 
     def issue(self, now: float) -> str:
         """A new nonce stamped with ``now``."""

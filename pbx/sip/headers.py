@@ -84,7 +84,8 @@ def canonical_name(name: str) -> tuple[str, str]:
     lower = stripped.lower()
     canon = _CANONICAL.get(lower, stripped)
     result = (canon.lower(), canon)
-    if len(_NAME_CACHE) < _NAME_CACHE_MAX:
+    # Never a spelling with leading blanks: the parser relies on folded lines missing.
+    if len(_NAME_CACHE) < _NAME_CACHE_MAX and name[:1] not in (" ", "\t"):
         _NAME_CACHE[name] = result
     return result
 

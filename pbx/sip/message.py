@@ -18,8 +18,23 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pbx.sip.headers import _NAME_CACHE, Headers, _check_value, canonical_name, split_list
-from pbx.sip.uri import NameAddr, Uri, UriError, Via, parse_name_addr, parse_uri, parse_via
+from pbx.sip.headers import (
+    _NAME_CACHE,
+    Headers,
+    _check_value,
+    canonical_name,
+    split_list,
+)
+from pbx.sip.uri import (
+    NameAddr,
+    Uri,
+    UriError,
+    Via,
+    is_simple_uri,
+    parse_name_addr,
+    parse_uri,
+    parse_via,
+)
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -392,14 +407,29 @@ class Request(SipMessage):
         self.version = version
         if isinstance(uri, str):
             self.uri_text = uri
-            self.uri = parse_uri(uri)
+            self._uri: Uri | None = parse_uri(uri)
         else:
-            self.uri = uri
+            self._uri = uri
             self.uri_text = str(uri)
+
+    @property
+    def uri(self) -> Uri:
+        """The Request-URI, parsed (on first use for a received request)."""
+        u = self._uri
+        if u is None:
+            # The parser checked uri_text has the simple shape: this cannot fail.
+            u = self._uri = parse_uri(self.uri_text)
+        return u
+
+    @uri.setter
+    def uri(self, value: Uri) -> None:
+        self._uri = value
 
     def start_line(self) -> str:
         """``METHOD uri SIP/2.0``."""
-        return f"{self.method} {self.uri} {self.version}"
+        u = self._uri
+        # Never parsed, so never changed: the text received is the text to send.
+        return f"{self.method} {self.uri_text if u is None else u} {self.version}"
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri}>"
@@ -497,44 +527,55 @@ def _parse(data: bytes) -> Request | Response:
         data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
     # Split at the empty line; tolerate bare-LF line ends and a missing empty line.
     end = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n", 0, end if end >= 0 else len(data))
     raw_head: bytes | None = None
-    if lf >= 0:
-        head_b, body = data[:lf], data[lf + 2:]
-    elif end >= 0:
-        raw_head = head_b = data[:end]
-        body = data[end + 4:]
-    else:
-        head_b, body = data.rstrip(b"\r\n"), b""
-    head = head_b.decode("utf-8", "surrogateescape")
-    lines = head.split("\r\n")
     items: list[tuple[str, str, str]] | None = None
     first: dict[str, str] | None = None
     cl_dup = False
     problem: str | None = None
-    if (raw_head is not None and head.count("\n") == len(lines) - 1
-            and "\n " not in head and "\n\t" not in head):
-        # Fast path: CRLF only, no folding, every name already seen once.
-        items = []
-        append = items.append
-        index: dict[str, str] = {}
-        try:
-            # A plain loop: measurably faster than a nested comprehension here. It also
-            # builds the first-value index that Headers.first() would otherwise build.
-            for line in lines[1:]:
-                n, v = line.split(":", 1)
-                key, canon = _NAME_CACHE[n]
-                v = v.strip(" \t")
-                append((key, canon, v))
-                if key not in index:
-                    index[key] = v
-                elif key == "content-length":
-                    cl_dup = True
-            first = index
-        except (KeyError, ValueError):
-            items = None
-    else:
-        raw_head = None  # not byte-for-byte reusable by to_bytes
+    fast = False
+    if end >= 0:
+        head_b = data[:end]
+        head = head_b.decode("utf-8", "surrogateescape")
+        lines = head.split("\r\n")
+        if head.count("\n") == len(lines) - 1:
+            # CRLF line ends only: no "\n\n" can come before the first CRLFCRLF, so it
+            # ends the head, and the head bytes can be reused by to_bytes.
+            fast = True
+            raw_head = head_b
+            body = data[end + 4:]
+            # Every name already seen once (a folded line, starting with a space or
+            # tab, never hits the name cache, which holds no such spelling).
+            items = []
+            append = items.append
+            index: dict[str, str] = {}
+            try:
+                # A plain loop: measurably faster than a nested comprehension here (and
+                # than map/zip over columns). It also builds the first-value index that
+                # Headers.first() would otherwise build.
+                for line in lines[1:]:
+                    n, v = line.split(":", 1)
+                    key, canon = _NAME_CACHE[n]
+                    v = v.strip(" \t")
+                    append((key, canon, v))
+                    if key not in index:
+                        index[key] = v
+                    elif key == "content-length":
+                        cl_dup = True
+                first = index
+            except (KeyError, ValueError):
+                items = None
+                if "\n " in head or "\n\t" in head:
+                    raw_head = None  # folded: serialize afresh
+    if not fast:
+        lf = data.find(b"\n\n", 0, end if end >= 0 else len(data))
+        if lf >= 0:
+            head_b, body = data[:lf], data[lf + 2:]
+        elif end >= 0:
+            head_b, body = data[:end], data[end + 4:]
+        else:
+            head_b, body = data.rstrip(b"\r\n"), b""
+        head = head_b.decode("utf-8", "surrogateescape")
+        lines = head.split("\r\n")
     if items is None:
         first = None
         if head.count("\n") != len(lines) - 1:
@@ -580,13 +621,15 @@ def _parse(data: bytes) -> Request | Response:
             if _VERSION_RE.fullmatch(version):
                 raise fail("Version Not Supported", 505)
             raise fail("Bad Request - Malformed SIP version")
-        try:
-            uri = parse_uri(uri_text)
-        except UriError as exc:
-            raise fail("Bad Request - Malformed Request-URI") from exc
-        if uri.headers:
-            # RFC 4475 escruri: never turn escaped URI headers into real ones.
-            raise fail("Bad Request - Headers in Request-URI")
+        uri: Uri | None = None
+        if not is_simple_uri(uri_text):  # the common shape is parsed on first use
+            try:
+                uri = parse_uri(uri_text)
+            except UriError as exc:
+                raise fail("Bad Request - Malformed Request-URI") from exc
+            if uri.headers:
+                # RFC 4475 escruri: never turn escaped URI headers into real ones.
+                raise fail("Bad Request - Headers in Request-URI")
         req = Request.__new__(Request)
         req.headers = headers
         req.body = body
@@ -596,7 +639,7 @@ def _parse(data: bytes) -> Request | Response:
         req._gen = 0
         req.method = method
         req.version = "SIP/2.0"
-        req.uri = uri
+        req._uri = uri
         req.uri_text = uri_text
         msg = req
     else:
@@ -624,12 +667,43 @@ def _parse(data: bytes) -> Request | Response:
     if raw_head is not None and length == len(body):
         msg._raw_head = (raw_head, headers, start)
     # Essentials every layer reads at once: fail here, while the caller expects it.
+    # The common shapes are decoded inline; anything else (and every error) goes
+    # through the lazy properties' parsers, which name the bad header.
     cache = msg._cache
-    cache["top_via"] = msg._parse_top_via()
-    cache["call_id"] = msg._parse_call_id()
-    cache["cseq"] = msg._parse_cseq()
-    cache["from"] = msg._addr("from", "From")
-    cache["to"] = msg._addr("to", "To")
+    idx = headers._idx
+    if idx is None:
+        headers.first("via")  # builds the first-value index
+        idx = headers._idx
+    get = idx.get
+    value = get("via")
+    if value is not None and "," not in value:
+        try:
+            cache["top_via"] = parse_via(value)
+        except Exception as exc:  # any parser failure on odd input is a 400
+            raise msg._error("Bad Request - Malformed Via") from exc
+    else:
+        cache["top_via"] = msg._parse_top_via()
+    value = get("call-id")
+    if value and " " not in value and "\t" not in value:
+        cache["call_id"] = value
+    else:
+        cache["call_id"] = msg._parse_call_id()
+    value = get("cseq")
+    parts = value.split() if value is not None else ()
+    if (len(parts) == 2 and parts[1] in _COMMON_METHODS and len(parts[0]) < 10
+            and parts[0].isdigit() and parts[0].isascii()):
+        cache["cseq"] = (int(parts[0]), parts[1])
+    else:
+        cache["cseq"] = msg._parse_cseq()
+    for key, name, slot in (("from", "From", "from"), ("to", "To", "to")):
+        value = get(key)
+        if value is None:
+            cache[slot] = msg._addr(key, name)  # raises "Missing ... header"
+            continue
+        try:
+            cache[slot] = parse_name_addr(value)
+        except Exception as exc:  # any parser failure on odd input is a 400
+            raise msg._error(f"Bad Request - Malformed {name}") from exc
     return msg
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "UriError",
     "Via",
     "escape",
+    "is_simple_uri",
     "parse_name_addr",
     "parse_uri",
     "parse_via",
@@ -222,6 +223,16 @@ _SIP_FAST = re.compile(
     r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,]+)@)?([A-Za-z0-9\-.]+)(?::([1-9][0-9]{0,4}))?"
     r"((?:;[a-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*)"
 )
+
+
+def is_simple_uri(text: str) -> bool:
+    """True when ``text`` has the common sip/sips shape: :func:`parse_uri` takes it
+    without error and without URI headers (a cheap check, no objects built)."""
+    m = _SIP_FAST.fullmatch(text)
+    if m is None:
+        return False
+    port = m.group(4)
+    return port is None or int(port) <= 65535
 
 
 def parse_uri(text: str) -> Uri:

@@ -79,11 +79,14 @@ async def test_too_short_is_discarded(store: Store, tmp_path: Path) -> None:
     assert list((svc.mailboxes.spool / "default" / "123" / "tmp").iterdir()) == []
 
 
-async def test_silence_is_not_counted(store: Store, tmp_path: Path) -> None:
+async def test_short_message_ended_by_silence_is_discarded(store: Store,
+                                                             tmp_path: Path) -> None:
     conf = "[general]\nminsecs=2\nmaxsilence=3\n[default]\n123 => 1234,U,u@example.com\n"
     svc = await make_service(store, tmp_path, conf)
-    # 4 s recorded, ended by 3 s of silence: 1 s of message, less than minsecs.
-    ch = make_channel(recordings=[(tone(440, 4.0), "silence")])
+    # What the recorder keeps when silence ends it: the message and 0.2 s of the
+    # silence (like Asterisk). 1.2 s is less than minsecs.
+    ch = make_channel(recordings=[(np.concatenate([tone(440, 1.0), np.zeros(1600, np.int16)]),
+                                   "silence")])
     assert (await leave_voicemail(svc, ch, "123", "")).status == "FAILED"
     assert ch.record_calls[0]["silence_seconds"] == 3
 

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from pbx.media.clock import MediaClock
 from pbx.media.codecs import PCMA, alaw_encode
@@ -15,23 +14,9 @@ from pbx.media.dtmf import DtmfSender
 from pbx.media.recorder import Recorder
 from pbx.media.session import MediaSession
 from pbx.media.wav import read_wav
+from tests.unit.media.loops import event_loop_policy  # noqa: F401 - both loops
 from tests.unit.media.test_player import tone
 from tests.unit.media.test_session import Peer, allocator, open_peer, rtp
-
-# The loop is chosen by overriding event_loop_policy (deprecated in
-# pytest-asyncio 1.x in favour of a conftest hook, which is not this file's).
-pytestmark = pytest.mark.filterwarnings("ignore:Overriding the \"event_loop_policy\"")
-
-
-@pytest.fixture(params=["asyncio", "uvloop"], scope="module")
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    """Every test here runs on both the default loop and uvloop."""
-    if request.param == "uvloop":
-        import uvloop
-
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
-
 
 
 async def _setup() -> tuple[MediaClock, MediaSession, Peer]:

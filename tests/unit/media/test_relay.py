@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from pbx.media.clock import MediaClock
 from pbx.media.codecs import PCMA, PCMU, Codec, alaw_encode, ulaw_encode, ulaw_to_alaw
 from pbx.media.dtmf import DtmfSender, decode_event
 from pbx.media.relay import Relay
 from pbx.media.session import MediaSession
+from tests.unit.media.loops import event_loop_policy  # noqa: F401 - both loops
 from tests.unit.media.test_player import tone
 from tests.unit.media.test_session import Peer, allocator, open_peer, rtp
-
-# The loop is chosen by overriding event_loop_policy (deprecated in
-# pytest-asyncio 1.x in favour of a conftest hook, which is not this file's).
-pytestmark = pytest.mark.filterwarnings("ignore:Overriding the \"event_loop_policy\"")
-
-
-@pytest.fixture(params=["asyncio", "uvloop"], scope="module")
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    """Every test here runs on both the default loop and uvloop."""
-    if request.param == "uvloop":
-        import uvloop
-
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
-
 
 
 async def _bridge(ca: Codec, cb: Codec) -> tuple[MediaClock, MediaSession, MediaSession,

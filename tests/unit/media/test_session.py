@@ -16,22 +16,10 @@ from pbx.media.dtmf import DtmfSender, decode_event
 from pbx.media.ports import PortAllocator
 from pbx.media.rtp import RtpPacket, parse_rtp
 from pbx.media.session import MediaSession
+from tests.unit.media.loops import event_loop_policy  # noqa: F401 - both loops
 
 _base = [40000 + (__import__("os").getpid() % 500) * 20]
 
-# The loop is chosen by overriding event_loop_policy (deprecated in
-# pytest-asyncio 1.x in favour of a conftest hook, which is not this file's).
-pytestmark = pytest.mark.filterwarnings("ignore:Overriding the \"event_loop_policy\"")
-
-
-@pytest.fixture(params=["asyncio", "uvloop"], scope="module")
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    """Every test here runs on both the default loop and uvloop."""
-    if request.param == "uvloop":
-        import uvloop
-
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
 
 
 

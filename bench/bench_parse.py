@@ -48,17 +48,22 @@ INVITE = (
 ).encode() + SDP
 
 
-def run(seconds: float) -> tuple[float, float]:
-    """Loop for about ``seconds`` of CPU time; return (per CPU second, per wall second).
+def run(seconds: float) -> tuple[float, float, float]:
+    """Loop for about ``seconds`` of CPU time.
 
-    The CPU-time figure is the one-core rate even when other processes share
-    the machine; the wall-clock one is what this run actually saw.
+    Returns (per CPU second, per wall second, per CPU second of the fastest block
+    of 1,000). The CPU-time figure is the one-core rate even when other processes
+    share the machine; the wall-clock one is what this run actually saw; the
+    fastest block shows the rate with the least interference from neighbours
+    (on a shared VM the CPU time of the same work varies by up to 2x).
     """
     data = INVITE
     n = 0
     start = time.process_time()
     wall = time.perf_counter()
     deadline = start + seconds
+    best = float("inf")
+    block_start = start
     while True:
         for _ in range(1000):
             msg = parse_message(data)
@@ -67,8 +72,10 @@ def run(seconds: float) -> tuple[float, float]:
             msg.to_bytes()
         n += 1000
         now = time.process_time()
+        best = min(best, now - block_start)
+        block_start = now
         if now >= deadline:
-            return n / (now - start), n / (time.perf_counter() - wall)
+            return n / (now - start), n / (time.perf_counter() - wall), 1000 / best
 
 
 def main() -> None:
@@ -76,9 +83,10 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     print(f"message size: {len(INVITE)} bytes (SDP {len(SDP)} bytes)")
     run(0.3)  # warm caches
-    rate, wall_rate = run(seconds)
+    rate, wall_rate, best = run(seconds)
     print(f"parse+serialize: {rate:,.0f} messages/s per CPU second ({1e6 / rate:.1f} us each; "
-          f"wall clock {wall_rate:,.0f}/s), target 40,000/s")
+          f"wall clock {wall_rate:,.0f}/s; fastest block of 1,000 {best:,.0f}/s, "
+          f"{1e6 / best:.1f} us), target 40,000/s")
 
 
 if __name__ == "__main__":

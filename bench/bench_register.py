@@ -8,7 +8,8 @@ Only the PBX's work is timed (process_time around on_message); the client's
 digest is computed outside the timed part. Responses are captured instead of
 sent, so the figure excludes the sendto syscall (about 5-10 us per datagram).
 
-    .venv/bin/python bench/bench_register.py [registrations] [users] [--profile]
+    .venv/bin/python bench/bench_register.py [registrations] [users] [--profile [tottime|cumtime]]
+                                             [--gc-freeze]
 
 Prints registrations per CPU second and the in-process figures of memory
 (tracemalloc is off: RSS from /proc/self/status).
@@ -107,6 +108,9 @@ async def run(total: int, users: int, profile: bool) -> None:
         local = core.local_address("udp")
         on_message = core.on_message
         gc.collect()
+        if "--gc-freeze" in sys.argv:  # what server.py could do after start-up
+            gc.freeze()
+            gc.set_threshold(20000, 20, 20)
         rss0 = rss_kb()
         prof = None
         if profile:
@@ -154,16 +158,19 @@ async def run(total: int, users: int, profile: bool) -> None:
         rss1 = rss_kb()
         print(f"{ok}/{total} registrations OK, {users} users, bindings {len(pbx.location)}, "
               f"live transactions {len(core.layer)}")
-        print(f"PBX CPU per registration (2 requests in, 2 responses out): {cpu / total * 1e6:.0f} us"
-              f" -> {total / cpu:,.0f} registrations per CPU second (excl. sendto)")
-        print(f"  of which the event-loop thread in on_message: {main_cpu / total * 1e6:.0f} us; "
-              f"whole process incl. client side and store flushes: {total_cpu / total * 1e6:.0f} us")
+        print(f"PBX CPU per registration (2 requests in, 2 responses out): "
+              f"{cpu / total * 1e6:.0f} us -> {total / cpu:,.0f} registrations per CPU second "
+              f"(excl. sendto)")
+        print(f"  of which the event-loop thread in on_message: {main_cpu / total * 1e6:.0f} us;"
+              f" whole process incl. client side and store flushes: "
+              f"{total_cpu / total * 1e6:.0f} us")
         print(f"RSS {rss0 / 1024:.1f} MB before, {rss1 / 1024:.1f} MB after "
               f"({(rss1 - rss0) / total:.2f} kB per registration; wall {wall:.1f} s)")
         if prof:
             import pstats
 
-            pstats.Stats(prof).sort_stats(sys.argv[-1] if sys.argv[-1] in ("cumtime", "tottime") else "tottime").print_stats(45)
+            order = sys.argv[-1] if sys.argv[-1] in ("cumtime", "tottime") else "tottime"
+            pstats.Stats(prof).sort_stats(order).print_stats(45)
         await pbx.stop()
 
 

@@ -86,7 +86,8 @@ class Location:
             for b in list(contacts.values()):
                 if b.expires_at <= now:
                     self.remove(aor, b.contact)
-        live.sort(key=lambda b: b.registered_at, reverse=True)
+        if len(live) > 1:
+            live.sort(key=lambda b: b.registered_at, reverse=True)
         return live
 
     def get(self, aor: str, contact: str) -> Binding | None:

@@ -228,16 +228,20 @@ class SipCore:
     # --- output --------------------------------------------------------------
     def respond(self, tx: ServerTransaction, response: Response) -> None:
         """Send a response within its server transaction."""
-        # Read To before adding Server: any header change drops the parsed views.
+        # Read To and Call-ID before adding Server: a header change drops the parsed
+        # views and the first-value index.
         untagged = response.status > 100 and response.to_addr.tag is None
         headers = response.headers
+        if untagged:
+            to_value = headers.first("to")
+            call_id = response.call_id
         if self.user_agent and headers.first("server") is None:
             headers.add("Server", self.user_agent)
         if untagged:
             # RFC 3261 8.2.6.2: a UAS tags To in every response but 100. Derived
             # from the request so every response of one transaction agrees.
-            tag = format(zlib.crc32(f"{tx.key}{response.call_id}".encode()), "08x")
-            headers.set("To", f"{headers.first('to')};tag={tag}")
+            tag = format(zlib.crc32(f"{tx.key}{call_id}".encode()), "08x")
+            headers.set("To", f"{to_value};tag={tag}")
         self._run(self.layer.respond(tx, response, self.now()))
         self._arm_timer()
 

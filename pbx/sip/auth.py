@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import struct
@@ -87,7 +88,7 @@ class NonceFactory:
         """A new nonce stamped with ``now``."""
         # The salt keeps two nonces issued in the same millisecond distinct, so
         # their nonce-counts never collide in NonceCounter.
-        head = _TS.pack(int(now * 1000)) + secrets.token_bytes(_SALT_LEN)
+        head = _TS.pack(int(now * 1000)) + os.urandom(_SALT_LEN)  # = secrets.token_bytes
         return base64.urlsafe_b64encode(head + self._mac(head)).rstrip(b"=").decode("ascii")
 
     def verify(self, nonce: str, now: float) -> NonceStatus:
@@ -174,38 +175,32 @@ class DigestCredentials:
 _TOKEN_END = frozenset(' \t\r\n,="')
 # One auth-param: name [LWS] = [LWS] (quoted-string | token), then optional LWS. The
 # token branch may not start with '"' so an unterminated quoted-string is refused.
-_PARAM_RE = re.compile(
-    r'[ \t\r\n,]*([^ \t\r\n,="]+)[ \t\r\n]*=[ \t\r\n]*'
-    r'(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(?!")([^ \t\r\n,]*))[ \t\r\n]*',
-    re.DOTALL,
-)
+_PARAM = (r'[ \t\r\n,]*([^ \t\r\n,="]+)[ \t\r\n]*=[ \t\r\n]*'
+          r'("[^"\\]*(?:\\.[^"\\]*)*"|(?!")[^ \t\r\n,]*)[ \t\r\n]*')
+_PARAM_RE = re.compile(_PARAM, re.DOTALL)
+# The whole list: params each followed by a comma or the end, then only separators.
+_PARAMS_RE = re.compile(rf"(?:{_PARAM}(?=,|\Z))*[ \t\r\n,]*", re.DOTALL)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def _parse_params(s: str, i: int) -> dict[str, str] | None:
-    """Parse ``name=value`` pairs (value token or quoted-string) from ``s[i:]``."""
+    """Parse ``name=value`` pairs (value token or quoted-string) from ``s[i:]``.
+
+    One regex checks the whole list, one more extracts it: no per-character Python.
+    """
+    if _PARAMS_RE.fullmatch(s, i) is None:
+        return None
     params: dict[str, str] = {}
-    n = len(s)
-    match = _PARAM_RE.match
-    while True:
-        m = match(s, i)
-        if m is None:
-            # Only separators left: done; anything else is malformed.
-            return None if s[i:].strip(" \t\r\n,") else params
-        name, quoted, token = m.groups()
+    for name, value in _PARAM_RE.findall(s, i):
         name = name.lower()
-        if quoted is None:
-            value = token
-        elif "\\" in quoted:
-            value = _QUOTED_PAIR_RE.sub(r"\1", quoted)
-        else:
-            value = quoted
         if name in params:
             return None  # a repeated parameter is ambiguous: refuse it
+        if value[:1] == '"':
+            value = value[1:-1]
+            if "\\" in value:
+                value = _QUOTED_PAIR_RE.sub(r"\1", value)
         params[name] = value
-        i = m.end()
-        if i < n and s[i] != ",":
-            return None
+    return params
 
 
 def auth_scheme(value: str) -> str:

@@ -206,8 +206,12 @@ class SipMessage:
         return self._cached("vias", self._parse_vias)
 
     def _parse_vias(self) -> list[Via]:
+        values = self.headers.get_all("Via")
+        if len(values) == 1:
+            # One Via value: it is the top one, usually parsed already by parse_message.
+            return [self.top_via]
         try:
-            vias = [parse_via(v) for v in self.headers.get_all("Via")]
+            vias = [parse_via(v) for v in values]
         except Exception as exc:  # any parser failure on odd input is a 400
             raise self._error("Bad Request - Malformed Via") from exc
         return vias

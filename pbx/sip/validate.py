@@ -51,10 +51,15 @@ def _structure(msg: Request | Response) -> str | None:
         msg.cseq  # noqa: B018
         msg.from_addr  # noqa: B018
         msg.to_addr  # noqa: B018
-        msg.contacts  # noqa: B018
-        msg.routes  # noqa: B018
-        msg.record_routes  # noqa: B018
-        msg.max_forwards  # noqa: B018
+        # Absent headers cannot be malformed: skip their (empty) parse.
+        if first("contact") is not None:
+            msg.contacts  # noqa: B018
+        if first("route") is not None:
+            msg.routes  # noqa: B018
+        if first("record-route") is not None:
+            msg.record_routes  # noqa: B018
+        if first("max-forwards") is not None:
+            msg.max_forwards  # noqa: B018
     except ParseError as exc:
         return exc.reason
     if not vias:
@@ -96,7 +101,10 @@ def check_request(req: Request, *, allowed_methods: set[str] | frozenset[str],
     if req.cseq[1] != req.method:
         return 400, "Bad Request - CSeq method does not match", []
 
-    if req.uri.scheme not in _SIP_SCHEMES:
+    # A Request-URI not parsed yet has the common sip/sips shape: read the scheme off it.
+    uri = req.__dict__.get("_uri", req)
+    scheme = req.uri_text.partition(":")[0] if uri is None else req.uri.scheme
+    if scheme not in _SIP_SCHEMES:
         return 416, "Unsupported URI Scheme", []
 
     if req.method not in ("ACK", "CANCEL"):

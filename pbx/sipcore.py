@@ -60,8 +60,6 @@ class SipCore:
         self.handlers: dict[str, RequestHandler] = {}
         self.ack_handler: Callable[[Request, ServerTransaction | None, Address], None] | None = None
         self.cancel_handler: Callable[[CancelReceived], bool] | None = None
-        self.server_timeout_handler: Callable[[ServerTransaction], None] | None = None
-        self.stray_response_handler: Callable[[Response], None] | None = None
         self._callbacks: dict[int, ResponseCallback] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -164,9 +162,7 @@ class SipCore:
             elif kind is DeliverResponse:
                 tx = action.client_tx
                 if tx is None:
-                    if self.stray_response_handler is not None:
-                        self.stray_response_handler(action.response)
-                    continue
+                    continue  # a stray response (e.g. a 2xx retransmission): nothing waits
                 cb = self._callbacks.get(id(tx))
                 if cb is not None:
                     self._safe(cb, action.response)
@@ -176,8 +172,6 @@ class SipCore:
                     cb = self._callbacks.pop(id(tx), None)
                     if cb is not None:
                         self._safe(cb, None)
-                elif self.server_timeout_handler is not None:
-                    self.server_timeout_handler(tx)
             elif kind is Terminated:
                 self._callbacks.pop(id(action.tx), None)
             elif kind is CancelReceived:
@@ -260,10 +254,6 @@ class SipCore:
         self._run(actions)
         self._arm_timer()
         return tx
-
-    def send_stateless(self, msg: Request | Response, dest: Address) -> None:
-        """Send outside any transaction (ACK for 2xx, proxied responses)."""
-        self.send_bytes(msg.to_bytes(), dest)
 
     # --- timers --------------------------------------------------------------
     @staticmethod

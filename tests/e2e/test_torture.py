@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pbx.sip.message import StreamFramer
 from tests.e2e.harness import PbxProcess, options_ok
 
 TORTURE = Path(__file__).resolve().parents[1] / "torture"
@@ -80,7 +81,9 @@ def prepare(name: str, port: int) -> bytes:
 
 
 def first_final(sock: socket.socket, timeout: float) -> int | None:
-    """Status of the first final response (skipping 1xx), or None."""
+    """Status of the first final response (skipping 1xx), or None. On TCP one
+    recv() may hold several messages (100 and 407 together): frame the stream."""
+    framer = StreamFramer() if sock.type == socket.SOCK_STREAM else None
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -93,11 +96,12 @@ def first_final(sock: socket.socket, timeout: float) -> int | None:
             return None
         if not data:
             return None
-        m = re.match(rb"SIP/2\.0 (\d{3}) ", data)
-        assert m, f"not a SIP response: {data[:80]!r}"
-        status = int(m.group(1))
-        if status >= 200:
-            return status
+        for message in framer.feed(data) if framer else [data]:
+            m = re.match(rb"SIP/2\.0 (\d{3}) ", message)
+            assert m, f"not a SIP response: {message[:80]!r}"
+            status = int(m.group(1))
+            if status >= 200:
+                return status
 
 
 def matches(expected: object, status: int | None) -> bool:

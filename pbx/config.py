@@ -324,18 +324,20 @@ class Peer:
 class SipConfig:
     general: SipGeneral = field(default_factory=SipGeneral)
     peers: dict[str, Peer] = field(default_factory=dict)
+    _by_host: dict[str, list[Peer]] | None = None
 
     def peer_by_address(self, host: str, port: int) -> Peer | None:
         """A `host=<address>` peer matching a source address (port optional match)."""
-        fallback = None
-        for peer in self.peers.values():
-            if peer.dynamic or not peer.can_call:
-                continue
-            if peer.host == host:
-                if peer.port == port:
-                    return peer
-                fallback = fallback or peer
-        return fallback
+        if self._by_host is None:
+            # Indexed once: every INVITE from a non-peer asks (1,000-peer configs).
+            self._by_host = {}
+            for peer in self.peers.values():
+                if not peer.dynamic and peer.can_call:
+                    self._by_host.setdefault(peer.host, []).append(peer)
+        candidates = self._by_host.get(host)
+        if not candidates:
+            return None
+        return next((p for p in candidates if p.port == port), candidates[0])
 
 
 _CALLERID_RE = re.compile(r'^\s*(?:"(?P<q>[^"]*)"|(?P<n>[^<]*?))\s*(?:<(?P<num>[^>]*)>)?\s*$')

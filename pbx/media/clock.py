@@ -36,8 +36,12 @@ class MediaClock:
         self.slow_every = max(1, round(1.0 / interval))
         self._tickers: dict[Ticker, None] = {}
         self._slow: dict[Ticker, None] = {}
-        self._calls: tuple = ()  # bound tick methods, rebuilt on change only
+        # Bound tick methods, rebuilt at the next tick after a change: rebuilding
+        # on every add/remove made call set-up O(sessions).
+        self._calls: tuple = ()
         self._slow_calls: tuple = ()
+        self._dirty = False  # fast tickers changed
+        self._slow_dirty = False
         self._handle: asyncio.TimerHandle | None = None
         self._start = 0.0
         self.n = 0  # number of the next tick
@@ -57,26 +61,26 @@ class MediaClock:
         """Call `ticker.tick(n)` every interval from the next tick on."""
         if ticker not in self._tickers:
             self._tickers[ticker] = None
-            self._calls = tuple(t.tick for t in self._tickers)
+            self._dirty = True
             self._ensure_running()
 
     def remove(self, ticker: Ticker) -> None:
         """Stop ticking `ticker` (safe from inside its own tick)."""
         if self._tickers.pop(ticker, 0) is None:
-            self._calls = tuple(t.tick for t in self._tickers)
+            self._dirty = True
             self._maybe_stop()
 
     def add_slow(self, ticker: Ticker) -> None:
         """Call `ticker.tick(n)` about once a second (timeouts, RTCP)."""
         if ticker not in self._slow:
             self._slow[ticker] = None
-            self._slow_calls = tuple(t.tick for t in self._slow)
+            self._slow_dirty = True
             self._ensure_running()
 
     def remove_slow(self, ticker: Ticker) -> None:
         """Stop the once-a-second calls for `ticker`."""
         if self._slow.pop(ticker, 0) is None:
-            self._slow_calls = tuple(t.tick for t in self._slow)
+            self._slow_dirty = True
             self._maybe_stop()
 
     def tick_time(self, n: int) -> float:
@@ -123,12 +127,18 @@ class MediaClock:
         self._in_run = True
         try:
             for _ in range(behind + 1):
+                if self._dirty:
+                    self._dirty = False
+                    self._calls = tuple(t.tick for t in self._tickers)
                 for call in self._calls:
                     try:
                         call(n)
                     except Exception:
                         log.exception("media ticker failed")
                 if n % self.slow_every == 0:
+                    if self._slow_dirty:
+                        self._slow_dirty = False
+                        self._slow_calls = tuple(t.tick for t in self._slow)
                     for call in self._slow_calls:
                         try:
                             call(n)

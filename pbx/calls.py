@@ -161,8 +161,7 @@ class CallManager:
         if header is None:
             return None, self._challenge(req, now, stale=False)
         result = auth.check(header, "INVITE", now)
-        if result.stale or (not result.ok and result.reason in (
-                "unsupported scheme", "malformed credentials", "wrong realm", "bad nonce")):
+        if result.challenge_again:
             return None, self._challenge(req, now, stale=result.stale)
         caller = sip.peers.get(result.username or "") if result.ok else None
         if caller is None or not caller.can_call:

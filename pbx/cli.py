@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from pbx.diagnostics import ConfigError
 
@@ -239,21 +240,28 @@ def parse_since(text: str | None, now: float | None = None) -> float:
                          "or 30m/2h/1d") from exc
 
 
-def cmd_cdr(args: argparse.Namespace) -> int:
+def _query_store(args: argparse.Namespace, query: Any) -> Any:
+    """Open the store of the config dir (the PBX may be running), run `query`, close."""
     from pbx.config import load_settings
-    from pbx.store import CDR_FIELDS, Store
+    from pbx.store import Store
 
     settings = load_settings(Path(args.config_dir), [])
-    since = parse_since(args.since)
 
-    async def fetch() -> list[dict]:
+    async def run() -> Any:
         store = await Store.open(settings.db_path)
         try:
-            return await store.cdrs(since)
+            return await query(store)
         finally:
             await store.close()
 
-    rows = asyncio.run(fetch())
+    return asyncio.run(run())
+
+
+def cmd_cdr(args: argparse.Namespace) -> int:
+    from pbx.store import CDR_FIELDS
+
+    since = parse_since(args.since)
+    rows = _query_store(args, lambda store: store.cdrs(since))
     if args.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(CDR_FIELDS)
@@ -271,21 +279,9 @@ def cmd_cdr(args: argparse.Namespace) -> int:
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
-    from pbx.config import load_settings
-    from pbx.store import Store
+    from voicemail.notify import outbox_rows
 
-    settings = load_settings(Path(args.config_dir), [])
-
-    async def fetch() -> list[dict]:
-        store = await Store.open(settings.db_path)
-        try:
-            from voicemail.notify import outbox_rows
-
-            return await outbox_rows(store)
-        finally:
-            await store.close()
-
-    rows = asyncio.run(fetch())
+    rows = _query_store(args, outbox_rows)
     for row in rows:
         print(f"{row['id']:>5} {row['mailbox']:<16} {row['to']:<30} tries={row['attempts']} "
               f"next={row['next_try']} last error: {row['last_error'] or '-'}")

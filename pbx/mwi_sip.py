@@ -26,7 +26,6 @@ log = logging.getLogger("pbx.mwi")
 
 EVENT = "message-summary"
 CONTENT_TYPE = "application/simple-message-summary"
-_CHALLENGE_AGAIN = {"unsupported scheme", "malformed credentials", "wrong realm", "bad nonce"}
 
 
 @dataclass(slots=True)
@@ -138,7 +137,7 @@ class MwiSip:
         now = self.pbx.core.now()
         header = req.headers.get("Authorization")
         result = auth.check(header, "SUBSCRIBE", now) if header else None
-        if result is None or result.stale or (not result.ok and result.reason in _CHALLENGE_AGAIN):
+        if result is None or result.challenge_again:
             return None, make_response(req, 401, "Unauthorized", headers=[
                 ("WWW-Authenticate", v) for v in auth.challenge(now, stale=bool(
                     result and result.stale))])

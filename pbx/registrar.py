@@ -20,7 +20,6 @@ from pbx.sip.uri import NameAddr
 log = logging.getLogger("pbx.registrar")
 
 MAX_CONTACTS_PER_AOR = 20
-_CHALLENGE_AGAIN = {"unsupported scheme", "malformed credentials", "wrong realm", "bad nonce"}
 
 
 @dataclass(slots=True)
@@ -76,12 +75,8 @@ class Registrar:
         if authorization is None:
             return self._challenge(req, now, stale=False)
         result = self.auth.check(authorization, "REGISTER", now)
-        if result.stale:
-            return self._challenge(req, now, stale=True)
-        if not result.ok and result.reason in _CHALLENGE_AGAIN:
-            # Not a verdict on the password: a nonce from before a restart, a
-            # realm the phone cached, or a scheme we do not speak (RFC 4475 3.3.7).
-            return self._challenge(req, now, stale=False)
+        if result.challenge_again:
+            return self._challenge(req, now, stale=result.stale)
         if not result.ok or peer is None or result.username != aor:
             log.info("REGISTER for %r from %s:%s refused: %s", aor, source.host, source.port,
                      result.reason if not result.ok else "username does not match To")

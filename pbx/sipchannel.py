@@ -58,7 +58,9 @@ class SipChannel(Channel):
         self.local_tag = new_tag()
         self.remote_offer: SessionDescription | None = None
         self.negotiated: Answer | None = None
-        self.local_sdp: SessionDescription | None = None
+        self.local_sdp_offer: SessionDescription | None = None  # ours: outbound or late offer
+        self.ended_at: float | None = None
+        self.stats: Any = None  # MediaStats at hangup, for the CDR
         self.sdp_version = 0
         self.sdp_session_id = manager.session_id()
         self.sdp_ip = media.local_ip  # external_ip of pbx.yaml when set (NAT)
@@ -218,7 +220,6 @@ class SipChannel(Channel):
             self._apply(answer)
         self.acked.set()
 
-    local_sdp_offer: SessionDescription | None = None
 
     def on_cancel(self) -> None:
         """The caller cancelled before we answered: 487, then hang up."""
@@ -336,9 +337,6 @@ class SipChannel(Channel):
         self.media.close()
         self.manager.remove(self)
         self.hungup.set()
-
-    ended_at: float | None = None
-    stats: Any = None
 
     # --- media ---------------------------------------------------------------
     async def play(self, prompts: list[str], interrupt: str = "") -> str:

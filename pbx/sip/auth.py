@@ -429,6 +429,16 @@ class AuthResult:
     stale: bool
     reason: str
 
+    @property
+    def challenge_again(self) -> bool:
+        """Answer with a fresh challenge rather than 403: not a verdict on the
+        password (a stale or pre-restart nonce, a realm the phone cached, a
+        scheme we do not speak: RFC 4475 3.3.7)."""
+        return self.stale or (not self.ok and self.reason in _RECHALLENGE)
+
+
+_RECHALLENGE = frozenset({"unsupported scheme", "malformed credentials", "wrong realm",
+                          "bad nonce"})
 
 # One reason for both "no such user" and "wrong password": nothing to enumerate.
 _BAD_CREDENTIALS = "bad credentials"

@@ -42,7 +42,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if not data.strip(b"\r\n\x00 "):
+        if len(data) < 8 and not data.strip(b"\r\n\x00 "):
             return  # RFC 5626 keep-alive (CRLF) or empty: nothing to answer
         try:
             self.sink.on_message(data, Address("udp", addr[0], addr[1]), self.local)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pbx.config import load_config
 from pbx.server import Pbx
-from pbx.transport.base import Address
+from pbx.sip.address import Address
 
 ETC = Path(__file__).resolve().parent / "etc"
 

@@ -19,11 +19,11 @@ from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
 from pbx.media.session import MediaSession
+from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.sdp import NoCommonCodec, SdpError
 from pbx.sip.transaction import CancelReceived, ServerTransaction
 from pbx.sipchannel import SipChannel
-from pbx.transport.base import Address
 
 if TYPE_CHECKING:
     from pbx.server import Pbx

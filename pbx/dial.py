@@ -16,12 +16,12 @@ from pbx import q850
 from pbx.channel import ChannelState, DialResult, DialTarget
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
+from pbx.sip.address import Address
 from pbx.sip.dialog import Dialog
 from pbx.sip.message import Response, parse_message
 from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
 from pbx.sip.sdp import SdpError, accept_answer, make_offer
 from pbx.sip.transaction import build_cancel_bytes
-from pbx.transport.base import Address
 
 if TYPE_CHECKING:
     from pbx.config import Peer

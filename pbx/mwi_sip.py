@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pbx.sip.address import Address
 from pbx.sip.dialog import Dialog, new_via
 from pbx.sip.message import Request, make_response
 from pbx.sip.requests import host_port, new_request, new_tag
 from pbx.sip.transaction import ServerTransaction
-from pbx.transport.base import Address
 
 if TYPE_CHECKING:
     from pbx.server import Pbx

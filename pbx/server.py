@@ -16,13 +16,13 @@ from pbx.config import Config, load_config
 from pbx.diagnostics import ConfigError
 from pbx.location import Location
 from pbx.registrar import Registrar, Source
+from pbx.sip.address import Address
 from pbx.sip.auth import DigestAuthenticator
 from pbx.sip.message import Request, make_response
 from pbx.sip.requests import new_request
 from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
 from pbx.store import Store
-from pbx.transport.base import Address
 from pbx.transport.tcp import TcpTransport
 from pbx.transport.udp import UdpTransport
 

@@ -17,11 +17,11 @@ from pbx.channel import Channel, ChannelState, Hangup, RecordResult
 from pbx.media.echo import Echo
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
+from pbx.sip.address import Address
 from pbx.sip.dialog import Dialog, new_via
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.requests import host_port, new_tag
 from pbx.sip.sdp import Answer, NoCommonCodec, SdpError, SessionDescription, negotiate, parse_sdp
-from pbx.transport.base import Address
 
 if TYPE_CHECKING:
     from pbx.calls import CallManager

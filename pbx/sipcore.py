@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from pbx.sip.address import Address
 from pbx.sip.message import ParseError, Request, Response, make_response, parse_message
 from pbx.sip.transaction import (
     AckReceived,
@@ -28,9 +29,9 @@ from pbx.sip.transaction import (
     Timeout,
     TransactionLayer,
     TransportError,
+    TxState,
 )
 from pbx.sip.validate import check_request, check_response
-from pbx.transport.base import Address
 
 log = logging.getLogger("pbx.sip")
 trace_log = logging.getLogger("pbx.sip.trace")
@@ -76,18 +77,28 @@ class SipCore:
             (t for (k, _), t in self.transports.items() if k == kind), None)
         return t.local if t else None
 
-    def send_bytes(self, data: bytes, dest: Address) -> None:
-        """Send raw bytes to a transport address."""
+    def send_bytes(self, data: bytes, dest: Address,
+                   tx: ClientTransaction | None = None) -> None:
+        """Send raw bytes to a transport address; a delivery failure fails ``tx``."""
         family = 6 if ":" in dest.host else 4
         transport = self.transports.get((dest.transport, family))
         if transport is None:
             log.warning("no %s transport for IPv%d to send to %s", dest.transport, family, dest)
+            if tx is not None:  # later: the sender is still inside send_request()
+                (self.loop or asyncio.get_running_loop()).call_soon(self._send_failed, tx)
             return
         if self.sip_trace:
             trace_log.info("<--- send to %s --->\n%s", dest,
                            data.decode("utf-8", "replace").rstrip("\r\n"))
         self.stats["sent"] += 1
-        transport.send(data, dest.host, dest.port)
+        transport.send(data, dest.host, dest.port,
+                       None if tx is None else lambda: self._send_failed(tx))
+
+    def _send_failed(self, tx: ClientTransaction) -> None:
+        if tx.state is TxState.TERMINATED:
+            return
+        self._run(self.layer.transport_error(tx))
+        self._arm_timer()
 
     # --- input ---------------------------------------------------------------
     def on_message(self, data: bytes, source: Address, local: Address) -> None:
@@ -115,6 +126,7 @@ class SipCore:
             if problem is not None:
                 self.send_bytes(make_response(msg, 400, problem).to_bytes(), source)
                 return
+            msg.stamp_received(source.host, source.port)
             reply_to = self._reply_address(msg, source)
             self._run(self.layer.receive(msg, reply_to, self.now(), source.transport != "udp"))
         self._arm_timer()
@@ -143,7 +155,7 @@ class SipCore:
         if source.transport != "udp" or msg is None:
             return source
         try:
-            via = msg.vias[0]
+            via = msg.top_via
         except Exception:
             return source
         if via.rport is not None:
@@ -156,7 +168,7 @@ class SipCore:
         for action in actions:
             kind = type(action)
             if kind is Send:
-                self.send_bytes(action.data, action.dest)
+                self.send_bytes(action.data, action.dest, action.tx)
             elif kind is DeliverRequest:
                 self._dispatch(action.request, action.server_tx, action.source)
             elif kind is DeliverResponse:
@@ -203,7 +215,7 @@ class SipCore:
             handler(req, tx, source)
         except Exception:
             log.exception("error handling %s from %s", req.method, source)
-            if tx.state in ("trying", "proceeding"):
+            if tx.state is TxState.TRYING or tx.state is TxState.PROCEEDING:
                 self.respond(tx, make_response(req, 500, "Server Internal Error"))
 
     def allow_header(self) -> str:
@@ -211,7 +223,7 @@ class SipCore:
 
     def _on_cancel(self, action: CancelReceived) -> None:
         cancel = action.cancel
-        if action.invite_tx is None or action.invite_tx.state not in ("proceeding", "trying"):
+        if action.invite_tx is None or action.invite_tx.state is not TxState.PROCEEDING:
             self.respond(action.server_tx, make_response(cancel, 481,
                                                          "Call/Transaction Does Not Exist"))
             return

@@ -226,6 +226,20 @@ class Headers:
         self.gen += 1
         self._idx = None
 
+    def replace_top(self, name: str, value: str) -> None:
+        """Replace the first list element of ``name`` (e.g. the top Via), keep the rest."""
+        key, canon = canonical_name(name)
+        value = _check_value(value)
+        for i, (k, _, v) in enumerate(self._items):
+            if k != key:
+                continue
+            parts = split_list(v) if "," in v and key in LIST_HEADERS else [v]
+            self._items[i] = (k, canon, ", ".join([value, *parts[1:]]))
+            self.gen += 1
+            self._idx = None
+            return
+        self.add(name, value)
+
     def remove(self, name: str) -> None:
         """Remove every field called ``name`` (no error if absent)."""
         key = self._key(name)

@@ -238,6 +238,27 @@ class SipMessage:
         except Exception as exc:  # any parser failure on odd input is a 400
             raise self._error("Bad Request - Malformed Via") from exc
 
+    def stamp_received(self, host: str, port: int) -> None:
+        """Record where the request came from in its top Via (RFC 3261 18.2.1, RFC 3581).
+
+        ``received`` is added when the sent-by host differs from ``host``, or
+        always when the client asked for ``rport``, which gets the source port.
+        Every response built from the request then carries both. The parsed
+        views stay cached: only the top Via changes.
+        """
+        via = self.top_via
+        params = via.params
+        asked = "rport" in params
+        if not asked and via.host == host:
+            return
+        params["received"] = host
+        if asked:
+            params["rport"] = str(port)
+        cache = self._cache
+        cache.pop("vias", None)
+        self.headers.replace_top("Via", str(via))
+        self._gen = self.headers.gen
+
     @property
     def call_id(self) -> str:
         """The Call-ID value."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 
+from pbx.sip.address import Address
 from pbx.sip.headers import Headers
 from pbx.sip.message import Request
 from pbx.sip.transaction import new_branch
-from pbx.transport.base import Address
 
 
 def host_port(address: Address) -> str:

@@ -30,9 +30,10 @@ Messages are duck-typed against ``pbx.sip.message``: the layer reads
 
 from __future__ import annotations
 
+import enum
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pbx.sip.timers import TimerHandle, TimerHeap
@@ -58,6 +59,7 @@ __all__ = [
     "Timeout",
     "TransactionLayer",
     "TransportError",
+    "TxState",
     "build_ack",
     "build_cancel_bytes",
     "check_max_forwards",
@@ -66,14 +68,29 @@ __all__ = [
 
 MAGIC_COOKIE = "z9hG4bK"
 
-# States (plain strings: cheap to compare, readable in logs and reprs).
-CALLING = "calling"
-TRYING = "trying"
-PROCEEDING = "proceeding"
-COMPLETED = "completed"
-CONFIRMED = "confirmed"
-ACCEPTED = "accepted"
-TERMINATED = "terminated"
+class TxState(enum.StrEnum):
+    """Transaction states (17.1, 17.2, RFC 6026 Accepted).
+
+    Members are singletons compared with ``is`` on the hot path; as ``str``
+    they print as the RFC's names in logs and reprs.
+    """
+
+    CALLING = "calling"
+    TRYING = "trying"
+    PROCEEDING = "proceeding"
+    COMPLETED = "completed"
+    CONFIRMED = "confirmed"
+    ACCEPTED = "accepted"
+    TERMINATED = "terminated"
+
+
+CALLING = TxState.CALLING
+TRYING = TxState.TRYING
+PROCEEDING = TxState.PROCEEDING
+COMPLETED = TxState.COMPLETED
+CONFIRMED = TxState.CONFIRMED
+ACCEPTED = TxState.ACCEPTED
+TERMINATED = TxState.TERMINATED
 
 
 def new_branch() -> str:
@@ -86,10 +103,16 @@ def new_branch() -> str:
 
 @dataclass(slots=True)
 class Send:
-    """Send ``data`` to ``dest`` (whatever address form the transport uses)."""
+    """Send ``data`` to ``dest`` (whatever address form the transport uses).
+
+    ``tx`` is the client transaction sending a request: when the transport
+    cannot deliver (a TCP connect fails), the edge reports it with
+    :meth:`TransactionLayer.transport_error` (RFC 3261 8.1.3.1).
+    """
 
     data: bytes
     dest: Any
+    tx: ClientTransaction | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -193,7 +216,7 @@ class _Transaction:
         self.is_invite = method == "INVITE"
         self.peer = peer
         self.reliable = reliable
-        self.state = ""
+        self.state: TxState | None = None
         self.last: bytes | None = None  # bytes the transaction retransmits
         self.interval = 0.0  # current retransmit interval (A, E or G)
         # One handle per timer role: retransmit (A/E/G), failure (B/F/H/C),
@@ -476,7 +499,7 @@ class TransactionLayer:
                 tx._rtx = self._at(tx, t1, "E", now)
             tx._fail = self._at(tx, 64 * t1, "F", now)
         self.client[key] = tx
-        return tx, [Send(data, dest)]
+        return tx, [Send(data, dest, tx)]
 
     def _receive_response(self, resp: Any, now: float) -> list[Action]:
         try:
@@ -553,12 +576,12 @@ class TransactionLayer:
         state = tx.state
         if kind == "A":
             if state is CALLING and tx.last is not None:
-                out.append(Send(tx.last, tx.peer))
+                out.append(Send(tx.last, tx.peer, tx))
                 tx.interval *= 2  # A doubles without the T2 cap (17.1.1.2)
                 tx._rtx = self._at(tx, tx.interval, "A", now)
         elif kind == "E":
             if (state is TRYING or state is PROCEEDING) and tx.last is not None:
-                out.append(Send(tx.last, tx.peer))
+                out.append(Send(tx.last, tx.peer, tx))
                 tx.interval = self.t2 if state is PROCEEDING else min(2 * tx.interval, self.t2)
                 tx._rtx = self._at(tx, tx.interval, "E", now)
         elif kind in ("B", "F", "C"):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """A transport-level peer: where bytes came from or go to."""
-
-    transport: str  # "udp" | "tcp"
-    host: str  # IPv6 without brackets
-    port: int
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.transport}:{host}:{self.port}"
+from pbx.sip.address import Address
 
 
 class MessageSink(Protocol):

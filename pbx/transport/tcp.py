@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
+from pbx.sip.address import Address
 from pbx.sip.message import FramingError, StreamFramer
-from pbx.transport.base import Address, MessageSink
+from pbx.transport.base import MessageSink
 
 log = logging.getLogger("pbx.transport.tcp")
 
@@ -85,7 +87,8 @@ class TcpTransport:
         self.connections: dict[tuple[str, int], TcpConnection] = {}
         self.server: asyncio.base_events.Server | None = None
         self.idle_timeout = IDLE_TIMEOUT
-        self._connecting: dict[tuple[str, int], asyncio.Future[TcpConnection]] = {}
+        # Messages waiting for a connection being opened, with their error callbacks.
+        self._connecting: dict[tuple[str, int], list[tuple[bytes, Callable[[], None] | None]]] = {}
 
     @classmethod
     async def listen(cls, sink: MessageSink, host: str, port: int) -> TcpTransport:
@@ -99,35 +102,38 @@ class TcpTransport:
         self.local = Address("tcp", host, bound)
         return self
 
-    def send(self, data: bytes, host: str, port: int) -> None:
-        """Send on the existing connection to host:port, opening one if needed."""
+    def send(self, data: bytes, host: str, port: int,
+             on_error: Callable[[], None] | None = None) -> None:
+        """Send on the existing connection to host:port, opening one if needed.
+
+        ``on_error`` is called when no connection can be made, so the
+        transaction fails at once instead of waiting out its timer.
+        """
         conn = self.connections.get((host, port))
         if conn is not None:
             conn.send(data)
             return
-        asyncio.get_running_loop().create_task(self._connect_and_send(data, host, port))
-
-    async def _connect_and_send(self, data: bytes, host: str, port: int) -> None:
         key = (host, port)
-        pending = self._connecting.get(key)
+        waiting = self._connecting.get(key)
+        if waiting is not None:  # a connect is under way: queue behind it
+            waiting.append((data, on_error))
+            return
+        self._connecting[key] = [(data, on_error)]
+        asyncio.get_running_loop().create_task(self._connect(host, port))
+
+    async def _connect(self, host: str, port: int) -> None:
+        key = (host, port)
+        loop = asyncio.get_running_loop()
         try:
-            if pending is None:
-                loop = asyncio.get_running_loop()
-                fut: asyncio.Future[TcpConnection] = loop.create_future()
-                self._connecting[key] = fut
-                try:
-                    _, conn = await loop.create_connection(lambda: TcpConnection(self), host, port)
-                    fut.set_result(conn)
-                except OSError as exc:
-                    fut.set_exception(exc)
-                    raise
-                finally:
-                    self._connecting.pop(key, None)
-            else:
-                conn = await pending
-            conn.send(data)
+            _, conn = await loop.create_connection(lambda: TcpConnection(self), host, port)
         except OSError as exc:
-            log.warning("cannot connect to tcp:%s:%s: %s", host, port, exc)
+            log.warning("cannot connect to tcp:%s:%s: %s", host, port, exc.strerror or exc)
+            for _, on_error in self._connecting.pop(key, []):
+                if on_error is not None:
+                    on_error()
+            return
+        for data, _ in self._connecting.pop(key, []):
+            conn.send(data)
 
     def close(self) -> None:
         if self.server is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
-from pbx.transport.base import Address, MessageSink
+from pbx.sip.address import Address
+from pbx.transport.base import MessageSink
 
 log = logging.getLogger("pbx.transport.udp")
 
@@ -52,8 +54,9 @@ class UdpTransport(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error on %s: %s", self.local, exc)
 
-    def send(self, data: bytes, host: str, port: int) -> None:
-        """Send one datagram."""
+    def send(self, data: bytes, host: str, port: int,
+             on_error: Callable[[], None] | None = None) -> None:
+        """Send one datagram (UDP has no delivery failure to report)."""
         if self.transport is not None:
             self.transport.sendto(data, (host, port))
 

@@ -359,3 +359,26 @@ def test_repeated_content_length_on_both_parse_paths() -> None:
     for _ in range(2):  # first parse learns the header names, the second takes the fast path
         with pytest.raises(ParseError, match="Multiple Content-Length"):
             parse_message(data)
+
+
+def test_stamp_received_fills_rport_and_received_in_every_response() -> None:
+    req = parse_message(INVITE)
+    assert isinstance(req, Request)
+    req.stamp_received("198.51.100.7", 40123)
+    resp = make_response(req, 180, to_tag="t1")
+    vias = resp.headers.get_all("Via")
+    assert vias[0] == ("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc;rport=40123"
+                       ";received=198.51.100.7")
+    assert "proxy.example.com" in resp.to_bytes().decode()  # the other Via is kept
+    assert req.top_via.rport == 40123 and req.cseq[1] == "INVITE"
+
+
+def test_stamp_received_only_when_host_differs_without_rport() -> None:
+    data = INVITE.replace(b";rport\r\n", b"\r\n", 1)
+    same = parse_message(data)
+    same.stamp_received("192.0.2.1", 5060)
+    assert same.headers.get_all("Via")[0] == "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc"
+    other = parse_message(data)
+    other.stamp_received("2001:db8::1", 5060)
+    assert other.top_via.received == "2001:db8::1"
+    assert "received=2001:db8::1" in make_response(other, 200).to_bytes().decode()

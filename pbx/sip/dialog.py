@@ -53,13 +53,15 @@ class Dialog:
     def request(self, method: str, via: str, *, contact: str | None = None,
                 extra: list[tuple[str, str]] = (), body: bytes = b"",
                 content_type: str | None = None, cseq: int | None = None) -> Request:
-        """An in-dialog request; ACK reuses the INVITE's CSeq, others take the next."""
+        """An in-dialog request with the next CSeq number.
+
+        An ACK must be given ``cseq``: the number of the INVITE it acknowledges
+        (13.2.2.4), which is not the dialog's first INVITE after a re-INVITE."""
         if cseq is None:
             if method == "ACK":
-                cseq = self.invite_seq
-            else:
-                self.local_seq += 1
-                cseq = self.local_seq
+                raise ValueError("an ACK takes the CSeq number of its INVITE")
+            self.local_seq += 1
+            cseq = self.local_seq
         remote = self.remote_uri + (f";tag={self.remote_tag}" if self.remote_tag else "")
         headers = Headers([
             ("Via", via),

@@ -1,76 +1,69 @@
-"""Calls: the B2BUA. Every INVITE becomes an inbound SipChannel running the
-dialplan; Dial makes outbound SipChannels (pbx.dial). One task per call (the
-dialplan), none per message or packet.
+"""Calls: the B2BUA's front door. Every new INVITE becomes an inbound leg running
+the dialplan; in-dialog requests, ACKs, CANCELs and stray 2xx retransmissions
+go to the leg whose dialog they belong to. One task per call (the dialplan),
+none per message or packet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
-from pbx.channel import CallerId, ChannelState, new_channel_name
-from pbx.config import Config, Peer
+from pbx.cdr import cdr_row
+from pbx.channel import CallerId
+from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
-from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
-from pbx.media.session import MediaSession
 from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.sdp import NoCommonCodec, SdpError
 from pbx.sip.transaction import CancelReceived, ServerTransaction
-from pbx.sipchannel import SipChannel
 
 if TYPE_CHECKING:
-    from pbx.server import Pbx
+    from pbx.config import Config, Peer
+    from pbx.location import Location
+    from pbx.sip.auth import DigestAuthenticator
+    from pbx.sipchannel import SipChannel
+    from pbx.sipcore import SipCore
+    from pbx.store import Store
 
 log = logging.getLogger("pbx.calls")
 
 
 class CallManager:
-    """Owns every channel and dialog; the SIP core hands it call requests."""
+    """Routes call requests to legs and runs inbound calls through the dialplan."""
 
-    def __init__(self, pbx: Pbx) -> None:
-        self.pbx = pbx
-        self.core = pbx.core
-        self.t1 = self.core.layer.t1
+    def __init__(self, *, core: SipCore, config: Config, location: Location,
+                 auth: DigestAuthenticator, store: Store | None) -> None:
+        self.core = core
+        self.config = config
+        self.location = location
+        self.auth = auth
+        self.store = store
         self.channels: dict[str, SipChannel] = {}
         self.dialogs: dict[tuple[str, str], SipChannel] = {}
         self.by_invite_tx: dict[int, SipChannel] = {}
         self.tasks: set[asyncio.Task] = set()
-        self.ports: PortAllocator | None = None
-        self.clock: MediaClock | None = None
-        self.prompts = self._prompt_library(pbx.config)
-        from dialplan.apps import load_all
-
-        load_all()
-
-    @staticmethod
-    def _prompt_library(config: Config) -> PromptLibrary:
-        from pbx.dialplan_loader import _repo_root
-
-        settings = config.settings
-        return PromptLibrary(settings.sounds_path or default_path(_repo_root()), settings.language)
-
-    @property
-    def config(self) -> Config:
-        return self.pbx.config
+        self.prompts = _prompt_library(config)
+        self.legs: LegMaker | None = None
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
-        self.ports = PortAllocator(lo, hi)
-        self.clock = MediaClock(asyncio.get_running_loop())
+        self.legs = LegMaker(signalling=self.core, config=lambda: self.config,
+                             location=self.location, ports=PortAllocator(lo, hi),
+                             media_clock=MediaClock(asyncio.get_running_loop()),
+                             dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
-        core.handlers["BYE"] = self.on_bye
-        core.handlers["INFO"] = self.on_info
-        core.handlers["UPDATE"] = self.on_update
+        for method in ("BYE", "INFO", "UPDATE"):
+            core.handlers[method] = self.on_in_dialog
         core.ack_handler = self.on_ack
         core.cancel_handler = self.on_cancel
+        core.stray_response_handler = self.on_stray_response
 
     async def stop(self) -> None:
         """Hang up every call (BYE/final answers go out), then stop."""
@@ -81,24 +74,28 @@ class CallManager:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=1.0)
 
-    def reload(self, config: Config) -> None:
+    def reload(self, config: Config, auth: DigestAuthenticator) -> None:
         """New calls use the new config and dialplan; calls in progress keep theirs."""
-        self.prompts = self._prompt_library(config)
+        self.config = config
+        self.auth = auth
+        self.prompts = _prompt_library(config)
 
-    def session_id(self) -> int:
-        return secrets.randbelow(2**31)
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run a coroutine as a task the manager keeps (and cancels at stop)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
-    # --- registry ------------------------------------------------------------
-    def add_dialog(self, ch: SipChannel) -> None:
-        assert ch.dialog is not None
-        self.dialogs[(ch.dialog.call_id, ch.dialog.local_tag)] = ch
+    # --- DialogIndex: (Call-ID, our tag) -> leg ---------------------------------------
+    def add(self, call_id: str, local_tag: str, leg: SipChannel) -> None:
+        self.dialogs[(call_id, local_tag)] = leg
+        self.channels[leg.name] = leg
 
-    def remove(self, ch: SipChannel) -> None:
-        self.channels.pop(ch.name, None)
-        if ch.dialog is not None:
-            self.dialogs.pop((ch.dialog.call_id, ch.dialog.local_tag), None)
-        if ch.server_tx is not None:
-            self.by_invite_tx.pop(id(ch.server_tx), None)
+    def remove(self, call_id: str, local_tag: str) -> None:
+        leg = self.dialogs.pop((call_id, local_tag), None)
+        if leg is not None and self.channels.get(leg.name) is leg:
+            del self.channels[leg.name]
 
     def channel_rows(self) -> list[dict]:
         return [{"name": c.name, "context": c.context, "exten": c.exten,
@@ -106,21 +103,38 @@ class CallManager:
                  "lastdata": c.lastdata, "bridged": c.bridged_to.name if c.bridged_to else ""}
                 for c in self.channels.values()]
 
-    def _find(self, req: Request) -> SipChannel | None:
-        tag = req.to_addr.tag
-        return self.dialogs.get((req.call_id, tag)) if tag else None
+    # --- routing ----------------------------------------------------------------------
+    def _leg_for(self, msg: Request) -> SipChannel | None:
+        tag = msg.to_addr.tag
+        return self.dialogs.get((msg.call_id, tag)) if tag else None
 
-    # --- requests --------------------------------------------------------------
+    def on_in_dialog(self, req: Request, tx: ServerTransaction, source: Address) -> None:
+        leg = self._leg_for(req)
+        if leg is None:
+            self.core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
+            return
+        leg.on_request(req, tx)
+
+    def on_ack(self, ack: Request, invite_tx: ServerTransaction | None, source: Address) -> None:
+        leg = self._leg_for(ack)
+        if leg is not None:
+            leg.on_ack(ack)
+
+    def on_cancel(self, action: CancelReceived) -> None:
+        leg = self.by_invite_tx.get(id(action.invite_tx))
+        if leg is not None:
+            leg.on_cancel()
+
+    def on_stray_response(self, resp: Response) -> None:
+        # Our requests carry our tag in From: that names the leg.
+        leg = self.dialogs.get((resp.call_id, resp.from_addr.tag or ""))
+        if leg is not None:
+            leg.on_stray_response(resp)
+
+    # --- new calls ------------------------------------------------------------------
     def on_invite(self, req: Request, tx: ServerTransaction, source: Address) -> None:
         if req.to_addr.tag:
-            ch = self._find(req)
-            if ch is None:
-                self.core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
-            elif ch.dialog is not None and not ch.dialog.accepts(req):
-                self.core.respond(tx, make_response(req, 500, "Server Internal Error",
-                                                    headers=[("Retry-After", "1")]))
-            else:
-                ch.on_reinvite(req, tx)
+            self.on_in_dialog(req, tx, source)
             return
         self.core.send_trying(tx)
         peer, refusal = self.identify(req, source)
@@ -128,13 +142,6 @@ class CallManager:
             self.core.respond(tx, refusal)
             return
         self.spawn(self._inbound_call(req, tx, source, peer))
-
-    def spawn(self, coro: Any) -> asyncio.Task:
-        """Run a coroutine as a task the manager keeps (and cancels at stop)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
 
     def identify(self, req: Request, source: Address) -> tuple[Peer | None, Response | None]:
         """Who is calling: (peer, None) to go on, or (None, response) to refuse.
@@ -156,11 +163,10 @@ class CallManager:
             if by_address is None and sip.general.allowguest:
                 return None, None
         header = req.headers.get("Proxy-Authorization")
-        auth = self.pbx.auth
         now = self.core.now()
         if header is None:
             return None, self._challenge(req, now, stale=False)
-        result = auth.check(header, "INVITE", now)
+        result = self.auth.check(header, "INVITE", now)
         if result.challenge_again:
             return None, self._challenge(req, now, stale=result.stale)
         caller = sip.peers.get(result.username or "") if result.ok else None
@@ -170,7 +176,7 @@ class CallManager:
 
     def _challenge(self, req: Request, now: float, *, stale: bool) -> Response:
         return make_response(req, 407, "Proxy Authentication Required", headers=[
-            ("Proxy-Authenticate", v) for v in self.pbx.auth.challenge(now, stale=stale)])
+            ("Proxy-Authenticate", v) for v in self.auth.challenge(now, stale=stale)])
 
     async def _inbound_call(self, req: Request, tx: ServerTransaction, source: Address,
                             peer: Peer | None) -> None:
@@ -178,177 +184,71 @@ class CallManager:
         dialplan = config.dialplan
         context = peer.context if peer else config.sip.general.context
         exten = req.uri.user or "s"
-        callerid = self._caller_id(req, peer)
+        callerid = _caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
         if not exists(dialplan, context, exten, callerid.num):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
+        assert self.legs is not None
         try:
-            ch = await self.new_channel(peer.name if peer else source.host, inbound=True,
-                                        peer=peer, local=self._local_for(source),
-                                        destination=source)
-        except PortsExhausted as exc:
+            leg = await self.legs.new_leg(peer.name if peer else source.host, inbound=True,
+                                          peer=peer, local=self.legs.local_for(source))
+        except (PortsExhausted, OSError) as exc:
             log.error("call to %s refused: %s", exten, exc)
             self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
             return
-        ch.invite, ch.server_tx = req, tx
-        ch.context, ch.exten, ch.priority = context, exten, 1
-        ch.callerid = callerid
-        ch.language = (peer.language if peer and peer.language else config.settings.language)
-        self.by_invite_tx[id(tx)] = ch
-        if req.body:
-            try:
-                ch.take_offer(req.body)
-            except NoCommonCodec:
-                ch._respond(488, "Not Acceptable Here")
-                ch._gone(q850.BEARER_NOT_AVAIL)
-                return
-            except SdpError as exc:
-                ch._respond(400, f"Bad Request - Bad SDP: {exc}")
-                ch._gone(q850.INTERWORKING)
-                return
-        log.info("%s: call from %s to %s@%s", ch.name, callerid.num or "?", exten, context)
+        self.legs.answer_invite(leg, req, tx, source)
+        self.by_invite_tx[id(tx)] = leg
         try:
-            result = await Interpreter(dialplan).run(ch)
-            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
-        except Exception:
-            log.exception("%s: dialplan failed", ch.name)
-            cause = q850.TEMPORARY_FAILURE
-        await ch.hangup(cause)
-        await self.write_cdr(ch)
+            leg.context, leg.exten, leg.priority = context, exten, 1
+            leg.callerid = callerid
+            leg.language = peer.language if peer and peer.language else config.settings.language
+            if req.body:
+                try:
+                    leg.take_offer(req.body)
+                except NoCommonCodec:
+                    await leg.hangup(q850.BEARER_NOT_AVAIL)  # 488 Not Acceptable Here
+                    return
+                except SdpError as exc:
+                    log.info("%s: bad SDP from %s: %s", leg.name, source, exc)
+                    await leg.hangup(q850.INTERWORKING)
+                    return
+            log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
+            try:
+                result = await Interpreter(dialplan).run(leg)
+                cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+            except Exception:
+                log.exception("%s: dialplan failed", leg.name)
+                cause = q850.TEMPORARY_FAILURE
+            await leg.hangup(cause)
+            await self.write_cdr(leg)
+        finally:
+            self.by_invite_tx.pop(id(tx), None)
 
-    def _caller_id(self, req: Request, peer: Peer | None) -> CallerId:
-        if peer is not None and (peer.callerid.num or peer.callerid.name):
-            return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
-        frm = req.from_addr
-        return CallerId(num=frm.uri.user or "", name=frm.display or "")
-
-    def _local_for(self, remote: Address) -> Address:
-        family = 6 if ":" in remote.host else 4
-        local = self.core.local_address(remote.transport, family)
-        assert local is not None
-        return local
-
-    async def new_channel(self, peer_name: str, *, inbound: bool, peer: Peer | None,
-                          local: Address, destination: Address) -> SipChannel:
-        """A channel with its media session (ports from rtp.ports)."""
-        assert self.ports is not None and self.clock is not None
-        settings = self.config.settings
-        media_ip = local.host if local.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        media = await MediaSession.open(asyncio.get_running_loop(), self.ports, media_ip,
-                                        self.clock, rtp_timeout=settings.rtp_timeout or
-                                        float(self.config.sip.general.rtptimeout))
-        ch = SipChannel(self, new_channel_name("SIP", peer_name), inbound=inbound, peer=peer,
-                        media=media, local=local, destination=destination)
-        if settings.external_ip:
-            ch.sdp_ip = settings.external_ip
-        self.channels[ch.name] = ch
-        return ch
-
-    def on_bye(self, req: Request, tx: ServerTransaction, source: Address) -> None:
-        ch = self._find(req)
-        if ch is None:
-            self.core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
-            return
-        ch.on_bye(req, tx)
-
-    def on_info(self, req: Request, tx: ServerTransaction, source: Address) -> None:
-        ch = self._find(req)
-        if ch is None:
-            self.core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
-            return
-        digit = parse_dtmf_info(req.content_type or "", req.body)
-        if digit is None and req.body:
-            self.core.respond(tx, make_response(req, 415, "Unsupported Media Type", headers=[
-                ("Accept", "application/dtmf-relay, application/dtmf")]))
-            return
-        self.core.respond(tx, make_response(req, 200, "OK"))
-        if digit:
-            ch.media.digit_received(digit)
-
-    def on_update(self, req: Request, tx: ServerTransaction, source: Address) -> None:
-        ch = self._find(req)
-        if ch is None:
-            self.core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
-            return
-        ch.on_reinvite(req, tx)
-
-    def on_ack(self, ack: Request, invite_tx: ServerTransaction | None, source: Address) -> None:
-        ch = self._find(ack)
-        if ch is not None:
-            ch.on_ack(ack)
-
-    def on_cancel(self, action: CancelReceived) -> None:
-        ch = self.by_invite_tx.get(id(action.invite_tx))
-        if ch is not None:
-            ch.on_cancel()
-
-    # --- outbound legs (used by pbx.dial) ------------------------------------
-    def send_ack(self, ch: SipChannel, response: Response) -> None:
-        """ACK a 2xx (end to end, outside the transaction)."""
-        assert ch.dialog is not None
-        ack = ch.dialog.request("ACK", ch.via())
-        ch.ack_bytes = ack.to_bytes()
-        self.core.send_bytes(ch.ack_bytes, ch.destination)
-
-    def end_outbound(self, ch: SipChannel) -> None:
-        """BYE an answered outbound leg, CANCEL one still ringing."""
-        if ch.state is ChannelState.UP:
-            ch.send_bye()
-        elif getattr(ch, "client_tx", None) is not None:
-            from pbx.dial import cancel_leg
-
-            cancel_leg(ch)
-
-    # --- CDR -------------------------------------------------------------------
+    # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
         """One record per call, written when the calling leg ends."""
-        store = self.pbx.store
-        if store is None:
+        if self.store is None:
             return
-        end = ch.ended_at or time.time()
-        dst = ch.dst_channel
-        answer = ch.answered_at
-        if dst is not None and dst.answered_at:
-            answer = dst.answered_at
-        disposition = _disposition(ch)
-        rtp = {"a": _rtp_stats(ch.stats)}
-        if dst is not None:
-            rtp["b"] = _rtp_stats(dst.stats or dst.media.stats())
-        row = {
-            "uniqueid": ch.uniqueid, "start": ch.created_at, "answer": answer, "end": end,
-            "src": ch.callerid.num, "dst": ch.exten, "dcontext": ch.context,
-            "clid": f'"{ch.callerid.name}" <{ch.callerid.num}>',
-            "channel": ch.name, "dstchannel": dst.name if dst else "",
-            "lastapp": ch.lastapp, "lastdata": ch.lastdata,
-            "duration": round(end - ch.created_at),
-            "billsec": round(end - answer) if answer else 0,
-            "disposition": disposition, "hangupcause": ch.hangup_cause, "rtp": rtp,
-        }
         try:
-            await store.add_cdr(row)
+            await self.store.add_cdr(cdr_row(ch))
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
 
 
-def _disposition(ch: SipChannel) -> str:
-    if ch.answered_at:
-        return "ANSWERED"
-    status = ch.variables.get("DIALSTATUS", "")
-    if status == "BUSY" or ch.hangup_cause == q850.USER_BUSY:
-        return "BUSY"
-    if status in ("CHANUNAVAIL", "CONGESTION"):
-        return "FAILED"  # even when the dialplan then ends with a plain Hangup()
-    if status in ("NOANSWER", "CANCEL") or ch.hangup_cause in (q850.NORMAL_CLEARING,
-                                                                q850.NO_ANSWER):
-        return "NO ANSWER"
-    return "FAILED"
+def _caller_id(req: Request, peer: Peer | None) -> CallerId:
+    if peer is not None and (peer.callerid.num or peer.callerid.name):
+        return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
+    frm = req.from_addr
+    return CallerId(num=frm.uri.user or "", name=frm.display or "")
 
 
-def _rtp_stats(stats: Any) -> dict:
-    if stats is None:
-        return {}
-    fields = ("packets_sent", "packets_received", "lost", "jitter_ms")
-    return {f: getattr(stats, f) for f in fields if hasattr(stats, f)}
+def _prompt_library(config: Config) -> PromptLibrary:
+    from pbx.dialplan_loader import _repo_root
+
+    settings = config.settings
+    return PromptLibrary(settings.sounds_path or default_path(_repo_root()), settings.language)
+
+

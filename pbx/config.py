@@ -70,6 +70,12 @@ class Settings:
     language: str = "en"
     voicemail_retry_min: float = 30.0  # first retry of a mail the server refused
     voicemail_retry_max: float = 3600.0  # back-off doubles up to this
+    # RFC 3261 timers: retransmissions start at T1 and double up to T2.
+    t1: float = 0.5
+    t2: float = 4.0
+    # RFC 4028 session timers (what we ask for; 0: off) and the least we accept.
+    session_expires: int = 1800
+    min_se: int = 90
 
     @property
     def db_path(self) -> Path:
@@ -126,7 +132,8 @@ class _YamlDoc:
 
 
 _KNOWN_YAML = {
-    "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms"},
+    "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "t1", "t2",
+            "session_expires", "min_se"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -193,6 +200,21 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
         value = get("sip", key, str)
         if value is not None:
             setattr(settings, attr, value)
+
+    for key, low, high in (("t1", 0.05, 5.0), ("t2", 1.0, 32.0)):
+        v = get("sip", key, (int, float),
+                lambda v, lo=low, hi=high: None if lo <= v <= hi else f"must be {lo}..{hi} s")
+        if v is not None:
+            setattr(settings, key, float(v))
+    if settings.t2 < settings.t1:
+        if "t2" in sections["sip"]:
+            doc.error(sections["sip"]["t2"][1], "sip.t2 must not be less than sip.t1")
+        settings.t2 = settings.t1
+    for key, low in (("session_expires", 90), ("min_se", 90)):
+        v = get("sip", key, int,
+                lambda v, lo=low: None if v == 0 or v >= lo else f"must be 0 (off) or >= {lo} s")
+        if v is not None:
+            setattr(settings, key, v)
 
     def port_range(value: list) -> str | None:
         if (len(value) != 2 or not all(isinstance(v, int) for v in value)

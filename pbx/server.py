@@ -39,7 +39,8 @@ class Pbx:
         self.config = config
         self.sip_trace = sip_trace
         self.store: Store | None = None
-        self.core = SipCore(user_agent=config.settings.user_agent, sip_trace=sip_trace)
+        self.core = SipCore(user_agent=config.settings.user_agent, sip_trace=sip_trace,
+                            t1=config.settings.t1, t2=config.settings.t2)
         self.location = Location()
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
@@ -69,7 +70,7 @@ class Pbx:
         """Open the store, restore registrations, listen."""
         settings = self.config.settings
         loop = asyncio.get_running_loop()
-        self.core.loop = loop
+        self.core.use_loop(loop)
         self.store = await Store.open(settings.db_path)
         self.location.store = self.store
         restored = await self.location.load(time.time())
@@ -100,7 +101,8 @@ class Pbx:
     async def _start_calls(self) -> None:
         from pbx.calls import CallManager
 
-        self.calls = CallManager(self)
+        self.calls = CallManager(core=self.core, config=self.config, location=self.location,
+                                 auth=self.auth, store=self.store)
         await self.calls.start()
 
     async def _start_voicemail(self) -> None:
@@ -232,7 +234,7 @@ class Pbx:
         if config.realm != old.realm:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
-            self.calls.reload(config)
+            self.calls.reload(config, self.auth)
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})

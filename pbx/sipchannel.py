@@ -1,151 +1,224 @@
-"""SipChannel: one call leg = a SIP dialog + a media session, as a Channel.
+"""SipChannel: one call leg as the dialplan sees it, on SIP.
 
-Inbound legs answer an INVITE (100, 180, 183, 200 retransmitted until ACK);
-outbound legs (made by Dial) send one. Dialplan applications only see the
-Channel methods; everything SIP stays here and in pbx.calls.
+The SIP side of the leg is an :class:`~pbx.sip.invite_usage.InviteUsage`
+(sans-I/O); this class is its edge. It carries out the usage's actions through
+the :class:`~pbx.signalling.Signalling` port and maps the usage's events to
+media (:class:`~pbx.offer_answer.LegSdp`, the media session, the bridge) and
+to the dialplan (hangup). Dialplan applications only see the Channel methods.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
-from pbx.channel import Channel, ChannelState, Hangup, RecordResult
+from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
+from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
+from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
-from pbx.sip.dialog import Dialog, new_via
+from pbx.sip.invite import (
+    Accepted,
+    AckReceived,
+    AckTimeout,
+    Cancelled,
+    Failed,
+    InviteSettings,
+    OfferAnswered,
+    OfferFailed,
+    OfferReceived,
+    OtherRequest,
+    Progress,
+    RemoteBye,
+    Respond,
+    SendRequest,
+    SendStateless,
+    SessionExpired,
+    UsageState,
+)
 from pbx.sip.message import Request, Response, make_response
-from pbx.sip.requests import host_port, new_tag
-from pbx.sip.sdp import Answer, NoCommonCodec, SdpError, SessionDescription, negotiate, parse_sdp
+from pbx.sip.sdp import NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
-    from pbx.calls import CallManager
     from pbx.config import Peer
+    from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
     from pbx.media.session import MediaSession
-    from pbx.sip.transaction import ServerTransaction
+    from pbx.signalling import Signalling
+    from pbx.sip.invite_usage import InviteUsage
 
 log = logging.getLogger("pbx.channel")
 
-SDP = "application/sdp"
+IN_DIALOG_METHODS = "INVITE, ACK, BYE, CANCEL, INFO, UPDATE"
+
+
+class DialogIndex(Protocol):
+    """Where in-dialog requests find their leg: (Call-ID, our tag) -> leg."""
+
+    def add(self, call_id: str, local_tag: str, leg: SipChannel) -> None: ...
+
+    def remove(self, call_id: str, local_tag: str) -> None: ...
+
+
+class Dialer(Protocol):
+    """What Dial() needs from the PBX (pbx.dial)."""
+
+    async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
+                   options: str) -> DialResult: ...
+
+
+@dataclass(slots=True)
+class LegServices:
+    """What a leg needs from the PBX, and nothing more."""
+
+    signalling: Signalling
+    dialogs: DialogIndex
+    prompts: Callable[[], PromptLibrary]  # the current library (a reload replaces it)
+    spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
+    settings: InviteSettings
+    dialer: Dialer
 
 
 class SipChannel(Channel):
-    """A call leg on SIP. Create through CallManager, not directly."""
+    """A call leg on SIP. Inbound legs come from pbx.calls, outbound ones from pbx.dial."""
 
     # Legs are identities, not values: Dial keeps them in sets and dicts, and the
     # dataclass __eq__ of Channel would compare every field (and unset __hash__).
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 
-    def __init__(self, manager: CallManager, name: str, *, inbound: bool, peer: Peer | None,
-                 media: MediaSession, local: Address, destination: Address) -> None:
+    def __init__(self, name: str, *, services: LegServices, inbound: bool, peer: Peer | None,
+                 media: MediaSession, local: Address, sdp_address: str,
+                 session_id: int) -> None:
         super().__init__(name=name)
-        self.manager = manager
+        self.services = services
         self.inbound = inbound
         self.peer = peer
         self.media = media
         self.local = local  # our SIP transport address for this leg
-        self.destination = destination  # where in-dialog requests go (NAT-safe)
-        self.dialog: Dialog | None = None
-        self.invite: Request | None = None
-        self.server_tx: ServerTransaction | None = None
-        self.local_tag = new_tag()
-        self.remote_offer: SessionDescription | None = None
-        self.negotiated: Answer | None = None
-        self.local_sdp_offer: SessionDescription | None = None  # ours: outbound or late offer
+        self.sdp = LegSdp(media, sdp_address, session_id)
+        self.usage: InviteUsage | None = None
+        self.call_id = ""
+        self.local_tag = ""
         self.ended_at: float | None = None
         self.stats: Any = None  # MediaStats at hangup, for the CDR
-        self.sdp_version = 0
-        self.sdp_session_id = manager.session_id()
-        self.sdp_ip = media.local_ip  # external_ip of pbx.yaml when set (NAT)
-        self.client_tx: Any = None
-        self.ack_bytes = b""
-        self.cancelled = False
-        # Outbound: a provisional arrived (RFC 3261 9.1: no CANCEL before one);
-        # a CANCEL asked for before it waits in cancel_pending.
-        self.provisional = False
-        self.cancel_pending = False
-        self.dial_done = False  # Dial stopped reading this leg's responses
-        self.early = False  # 183 with SDP sent: media flows before answer
-        self.acked = asyncio.Event()
+        self.early = False  # early media flows (183 with SDP sent or received)
         self.player = Player(media)
         self.relay: Relay | None = None
         self.bridged_to: SipChannel | None = None
-        self._retransmit: asyncio.TimerHandle | None = None
-        self._ok_bytes: bytes | None = None
-        self.dial_status = ""
-        self.dialed_peer = ""
-        self.dst_channel: SipChannel | None = None
+        self.dst_channel: SipChannel | None = None  # the CDR's dstchannel
+        # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
+        self.dial_events: Callable[[SipChannel, Any], None] | None = None
+        self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
+        self._indexed = False
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
-    # --- helpers -----------------------------------------------------------
-    @property
-    def contact(self) -> str:
-        user = self.exten if self.inbound else "pbx"
-        transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
-        return f"<sip:{user or 'pbx'}@{host_port(self.local)}{transport}>"
+    # --- the edge: the usage's actions out, its events in ----------------------
+    def attach(self, usage: InviteUsage, call_id: str, local_tag: str) -> None:
+        """Give the leg its INVITE usage; in-dialog requests find it from now on."""
+        self.usage = usage
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.services.dialogs.add(call_id, local_tag, self)
+        self._indexed = True
 
-    def via(self) -> str:
-        return new_via(self.local.transport, host_port(self.local))
+    def now(self) -> float:
+        return self.services.signalling.now()
 
-    def on_digit(self, digit: str) -> None:
-        """A DTMF digit from RFC 4733 or SIP INFO."""
-        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
-            self.digits.put_nowait(digit)
+    def run(self, actions: list[Any]) -> None:
+        """Carry out what the usage returned: wire actions, then its events."""
+        sig = self.services.signalling
+        for action in actions:
+            kind = type(action)
+            if kind is Respond:
+                sig.respond(action.tx, action.response)
+            elif kind is SendStateless:
+                sig.send_bytes(action.data, action.dest)
+            elif kind is SendRequest:
+                req = action.request
+                sig.send_request(req, action.dest, self._on_response,
+                                 functools.partial(self._on_failure, req.method, req.cseq[0]))
+            else:
+                self._event(action)
+        if self._indexed and self.state is ChannelState.HUNGUP and self.usage is not None \
+                and self.usage.state is UsageState.TERMINATED:
+            self.services.dialogs.remove(self.call_id, self.local_tag)
+            self._indexed = False
 
-    def _rtp_timeout(self) -> None:
-        log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
-        self.manager.spawn(self.hangup(q850.TEMPORARY_FAILURE))
+    def _on_response(self, resp: Response | None) -> None:
+        if resp is not None and self.usage is not None:
+            self.run(self.usage.on_response(resp, self.now()))
 
-    def _local_sdp(self, direction: str = "sendrecv") -> SessionDescription:
-        """Our answer (or offer, on late offer) for the current negotiation."""
-        from pbx.sip.sdp import make_offer
+    def _on_failure(self, method: str, cseq: int, status: int) -> None:
+        if self.usage is not None:
+            self.run(self.usage.on_failure(method, cseq, self.now(), status))
 
-        self.sdp_version += 1
-        if self.negotiated is not None:
-            sdp = self.negotiated.sdp
-            sdp.origin.session_version = self.sdp_version
-            return sdp
-        if self.local_sdp_offer is None:  # late offer: ours goes in the 200
-            self.local_sdp_offer = make_offer(self.sdp_ip, self.media.local_port, dtmf_pt=101,
-                                              direction=direction,
-                                              session_id=self.sdp_session_id,
-                                              version=self.sdp_version)
-        return self.local_sdp_offer
+    def on_timer(self, kind: str, now: float) -> None:
+        """A usage timer fired (this leg owns its entries on the core's heap)."""
+        if self.usage is not None:
+            self.run(self.usage.on_timer(kind, now))
 
+    def on_request(self, req: Request, tx: Any) -> None:
+        """An in-dialog request (BYE, re-INVITE, UPDATE, INFO...)."""
+        if self.usage is not None:
+            self.run(self.usage.on_request(req, tx, self.now()))
+
+    def on_ack(self, ack: Request) -> None:
+        if self.usage is not None:
+            self.run(self.usage.on_ack(ack, self.now()))
+
+    def on_cancel(self) -> None:
+        if self.usage is not None:
+            self.run(self.usage.on_cancel(self.now()))
+
+    def on_stray_response(self, resp: Response) -> None:
+        """A response whose transaction is over (a retransmitted 2xx to re-ACK)."""
+        self._on_response(resp)
+
+    def _event(self, ev: Any) -> None:
+        kind = type(ev)
+        if kind is AckReceived:
+            self._ack_received(ev.ack)
+        elif kind is OfferReceived:
+            self._offer_received(ev.request)
+        elif kind is OfferAnswered:
+            self._offer_answered(ev.response)
+        elif kind is OfferFailed:
+            log.info("%s: our re-INVITE failed (%d)", self.name, ev.status)
+        elif kind is RemoteBye or kind is Cancelled:
+            self._gone(q850.NORMAL_CLEARING)
+        elif kind is AckTimeout:
+            log.warning("%s: no ACK for our 200 OK, hanging up", self.name)
+            self._gone(q850.TEMPORARY_FAILURE)
+        elif kind is SessionExpired:
+            log.warning("%s: session timer expired (no refresh), hanging up", self.name)
+            self._gone(q850.TEMPORARY_FAILURE)
+        elif kind is OtherRequest:
+            self._other_request(ev.request, ev.tx)
+        elif kind is Progress:
+            self._progress(ev.response)
+        elif kind is Accepted:
+            self._accepted(ev.response)
+        elif kind is Failed:
+            self._failed(ev.status)
+
+    # --- inbound: the INVITE we answer -----------------------------------------
     def take_offer(self, body: bytes) -> None:
-        """Negotiate an SDP offer from the remote; raises NoCommonCodec/SdpError."""
-        offer = parse_sdp(body)
-        answer = negotiate(offer, local_addr=self.sdp_ip,
-                           local_port=self.media.local_port,
-                           session_id=self.sdp_session_id, version=self.sdp_version)
-        self.remote_offer = offer
-        self.negotiated = answer
-        self._apply(answer)
+        """The initial INVITE's offer; raises NoCommonCodec/SdpError."""
+        self.sdp.answer(body)
 
-    def _apply(self, answer: Answer) -> None:
-        self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
-                              answer.ptime or 20, answer.remote_direction)
-
-    # --- inbound signalling ------------------------------------------------
-    def _respond(self, status: int, reason: str | None = None, *, sdp: bool = False,
-                 extra: list[tuple[str, str]] = ()) -> Response:
-        assert self.invite is not None and self.server_tx is not None
-        body = self._local_sdp().to_bytes() if sdp else b""
-        headers = list(extra)
-        if 100 < status < 300:
-            headers.append(("Contact", self.contact))
-        resp = make_response(self.invite, status, reason, to_tag=self.local_tag, headers=headers,
-                             body=body, content_type=SDP if sdp else None)
-        self.manager.core.respond(self.server_tx, resp)
-        return resp
+    def _respond(self, status: int, reason: str, body: bytes = b"") -> None:
+        assert self.usage is not None
+        self.run(self.usage.respond(status, reason, self.now(), body=body))
 
     async def ringing(self) -> None:
         if self.inbound and self.state in (ChannelState.RING, ChannelState.RINGING):
@@ -156,176 +229,145 @@ class SipChannel(Channel):
         self.check_hangup()
         # On a late offer there is no SDP to put in a 183 (no 100rel): no early media.
         if (self.inbound and self.state is not ChannelState.UP and not self.early
-                and self.negotiated is not None):
-            self._respond(183, "Session Progress", sdp=True)
+                and self.sdp.negotiated is not None):
+            self._respond(183, "Session Progress", self.sdp.local)
             self.early = True
 
     async def answer(self) -> None:
         self.check_hangup()
         if not self.inbound or self.state is ChannelState.UP:
             return
-        resp = self._respond(200, "OK", sdp=True)
-        self.dialog = Dialog.as_uas(self.invite, self.local_tag)  # type: ignore[arg-type]
-        self.manager.add_dialog(self)
-        self._ok_bytes = resp.to_bytes()
-        self._start_2xx_retransmit()
+        if self.sdp.negotiated is not None:
+            body = self.sdp.local
+        else:  # late offer: ours goes in the 200, the answer comes in the ACK
+            body = self.sdp.offer()
+            self._offer_in_2xx = True
+        self._respond(200, "OK", body)
         await super().answer()
 
-    def _start_2xx_retransmit(self) -> None:
-        """RFC 3261 13.3.1.4: resend the 2xx until the ACK; give up after 64*T1."""
-        if self.destination.transport != "udp":
-            self._schedule_ack_timeout(64 * self.manager.t1)
-            return
-        loop = asyncio.get_running_loop()
-        t1, t2 = self.manager.t1, 4.0
-        start = loop.time()
+    def _ack_received(self, ack: Request) -> None:
+        if self._offer_in_2xx:
+            self._offer_in_2xx = False
+            if ack.body:
+                self._take_answer(ack.body)
 
-        def resend(interval: float) -> None:
-            if self.acked.is_set() or self.state is ChannelState.HUNGUP:
-                return
-            if loop.time() - start >= 64 * t1:
-                log.warning("%s: no ACK for our 200 OK, hanging up", self.name)
-                self.manager.spawn(self.hangup(q850.TEMPORARY_FAILURE))
-                return
-            assert self._ok_bytes is not None
-            self.manager.core.send_bytes(self._ok_bytes, self.destination)
-            self._retransmit = loop.call_later(min(interval * 2, t2), resend, min(interval * 2, t2))
-
-        self._retransmit = loop.call_later(t1, resend, t1)
-
-    def _schedule_ack_timeout(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-
-        def check() -> None:
-            if not self.acked.is_set() and self.state is not ChannelState.HUNGUP:
-                self.manager.spawn(self.hangup(q850.TEMPORARY_FAILURE))
-
-        self._retransmit = loop.call_later(delay, check)
-
-    def on_ack(self, ack: Request) -> None:
-        """ACK for our 2xx: stop retransmitting; a late offer's answer is in it."""
-        if self._retransmit is not None:
-            self._retransmit.cancel()
-            self._retransmit = None
-        if ack.body and self.negotiated is None and self.local_sdp_offer is not None:
-            from pbx.sip.sdp import accept_answer
-
+    # --- outbound: the INVITE Dial sent ---------------------------------------
+    def _progress(self, resp: Response) -> None:
+        if resp.status == 183 and resp.body and not self.early:
             try:
-                answer = accept_answer(self.local_sdp_offer, ack.body)
+                self.sdp.take_answer(resp.body)
+                self.early = True
             except SdpError as exc:
-                log.warning("%s: bad SDP answer in ACK: %s", self.name, exc)
-                self.manager.spawn(self.hangup(q850.BEARER_NOT_AVAIL))
+                log.info("%s: unusable early SDP: %s", self.name, exc)
+        if self.state is ChannelState.RING:
+            self.state = ChannelState.RINGING
+        self._tell_dial(Progress(resp))
+
+    def _accepted(self, resp: Response) -> None:
+        if not self.early or resp.body:
+            try:
+                self.sdp.take_answer(resp.body)
+            except SdpError as exc:
+                log.warning("%s: unusable SDP answer: %s", self.name, exc)
+                self.services.spawn(self.hangup(q850.BEARER_NOT_AVAIL))
+                self._tell_dial(Failed(488, resp))
                 return
-            self.negotiated = answer
-            self._apply(answer)
-        self.acked.set()
+        self.state = ChannelState.UP
+        self.answered_at = time.time()
+        self._tell_dial(Accepted(resp))
 
+    def _failed(self, status: int) -> None:
+        self._gone(q850.cause_from_sip(status))
+        self._tell_dial(Failed(status, None))
 
-    def on_cancel(self) -> None:
-        """The caller cancelled before we answered: 487, then hang up."""
-        if self.state in (ChannelState.UP, ChannelState.HUNGUP):
-            return
-        self._respond(487, "Request Terminated")
+    def _tell_dial(self, ev: Any) -> None:
+        if self.dial_events is not None:
+            self.dial_events(self, ev)
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Give up an outbound leg still ringing (Dial's losers: CANCEL with Reason)."""
+        if self.usage is not None and self.state is not ChannelState.HUNGUP:
+            self.run(self.usage.hangup(self.now(), reason=reason))
         self._gone(q850.NORMAL_CLEARING)
 
-    def on_bye(self, req: Request, tx: ServerTransaction) -> None:
-        self.manager.core.respond(tx, make_response(req, 200, "OK"))
-        self._gone(q850.NORMAL_CLEARING)
-
-    def on_reinvite(self, req: Request, tx: ServerTransaction) -> None:
-        """Re-INVITE: hold/resume/refresh; answered with our SDP, reflected to a bridge."""
+    # --- mid-call offers: hold, resume, refresh ---------------------------------
+    def _offer_received(self, req: Request) -> None:
+        usage = self.usage
+        assert usage is not None
+        now = self.now()
         if not req.body:
-            # A refresh or a late-offer re-INVITE: offer our current SDP again.
-            self.manager.core.respond(tx, make_response(
-                req, 200, "OK", to_tag=self.local_tag, headers=[("Contact", self.contact)],
-                body=self._local_sdp().to_bytes(), content_type=SDP))
+            # A re-INVITE without SDP: we offer in the 2xx, the ACK answers.
+            body = self.sdp.offer()
+            self._offer_in_2xx = req.method == "INVITE"
+            self.run(usage.answer_offer(200, now, body=body))
             return
+        previous = self.sdp.remote_direction
         try:
-            offer = parse_sdp(req.body)
-            answer = negotiate(offer, local_addr=self.sdp_ip,
-                               local_port=self.media.local_port,
-                               session_id=self.sdp_session_id,
-                               version=self.sdp_version + 1)
+            body = self.sdp.answer(req.body)
         except NoCommonCodec:
-            self.manager.core.respond(tx, make_response(req, 488, "Not Acceptable Here"))
+            self.run(usage.answer_offer(488, now))
             return
         except SdpError as exc:
-            self.manager.core.respond(tx, make_response(req, 400, f"Bad Request - {exc}"))
+            self.run(usage.answer_offer(400, now, reason=f"Bad Request - {exc}"))
             return
-        previous = self.negotiated.remote_direction if self.negotiated else "sendrecv"
-        self.negotiated = answer
-        self.sdp_version += 1
-        answer.sdp.origin.session_version = self.sdp_version
-        self._apply(answer)
         if self.relay is not None:
             self.relay.refresh()
-        self.manager.core.respond(tx, make_response(
-            req, 200, "OK", to_tag=self.local_tag, headers=[("Contact", self.contact)],
-            body=answer.sdp.to_bytes(), content_type=SDP))
-        if answer.remote_direction != previous and self.bridged_to is not None:
+        self.run(usage.answer_offer(200, now, body=body))
+        direction = self.sdp.remote_direction
+        if direction != previous and self.bridged_to is not None:
             log.info("%s: %s; reflecting to %s", self.name,
-                     "on hold" if answer.remote_direction != "sendrecv" else "resumed",
-                     self.bridged_to.name)
-            self.bridged_to.send_reinvite(answer.remote_direction)
+                     "on hold" if direction != "sendrecv" else "resumed", self.bridged_to.name)
+            self.bridged_to.reflect_hold(direction)
 
-    # --- outbound signalling -----------------------------------------------
-    def send_reinvite(self, direction: str) -> None:
-        """Ask our remote to change direction (reflecting the other leg's hold)."""
-        if self.dialog is None or self.state is not ChannelState.UP:
+    def reflect_hold(self, direction: str) -> None:
+        """The other leg of our bridge holds or resumes: offer the same direction."""
+        if self.usage is None or self.state is not ChannelState.UP:
             return
-        from pbx.sip.sdp import accept_answer, make_offer
+        self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
 
-        self.sdp_version += 1
-        codec = self.media.codec
-        offer = make_offer(self.sdp_ip, self.media.local_port, codecs=[codec],
-                           dtmf_pt=101, direction=direction,
-                           session_id=self.sdp_session_id, version=self.sdp_version)
-        req = self.dialog.request("INVITE", self.via(), contact=self.contact,
-                                  body=offer.to_bytes(), content_type=SDP)
+    def _offer_answered(self, resp: Response) -> None:
+        if resp.body:
+            self._take_answer(resp.body)
 
-        def on_response(resp: Response | None) -> None:
-            if resp is None or resp.status < 200:
+    def _take_answer(self, body: bytes) -> None:
+        try:
+            self.sdp.take_answer(body)
+        except SdpError as exc:
+            log.warning("%s: unusable SDP answer: %s", self.name, exc)
+            return
+        if self.relay is not None:
+            self.relay.refresh()
+
+    def _other_request(self, req: Request, tx: Any) -> None:
+        sig = self.services.signalling
+        if req.method == "INFO":
+            digit = parse_dtmf_info(req.content_type or "", req.body)
+            if digit is None and req.body:
+                sig.respond(tx, make_response(req, 415, "Unsupported Media Type", headers=[
+                    ("Accept", "application/dtmf-relay, application/dtmf")]))
                 return
-            if resp.status < 300:
-                self.manager.send_ack(self, resp)
-                try:
-                    answer = accept_answer(offer, resp.body)
-                except SdpError:
-                    return
-                self.negotiated = answer
-                self._apply(answer)
-                if self.relay is not None:
-                    self.relay.refresh()
-
-        self.manager.core.send_request(req, self.destination, on_response)
-
-    def send_bye(self) -> None:
-        if self.dialog is None:
+            sig.respond(tx, make_response(req, 200, "OK"))
+            if digit:
+                self.media.digit_received(digit)
             return
-        req = self.dialog.request("BYE", self.via())
-        self.manager.core.send_request(req, self.destination, lambda resp: None)
+        sig.respond(tx, make_response(req, 405, "Method Not Allowed",
+                                      headers=[("Allow", IN_DIALOG_METHODS)]))
 
-    # --- hangup --------------------------------------------------------------
+    # --- hangup ------------------------------------------------------------------
     async def hangup(self, cause: int = q850.NORMAL_CLEARING) -> None:
-        """End this leg: BYE if up, final response if ringing inbound, CANCEL outbound."""
+        """End this leg: a final response if unanswered inbound, CANCEL if
+        ringing outbound, BYE once up."""
         if self.state is ChannelState.HUNGUP:
             return
-        if self.inbound:
-            if self.state is ChannelState.UP:
-                self.send_bye()
-            elif self.server_tx is not None:
-                status, reason = q850.sip_from_cause(cause)
-                self._respond(status, reason)
-        else:
-            self.manager.end_outbound(self)
+        if self.usage is not None:
+            status, phrase = q850.sip_from_cause(cause)
+            self.run(self.usage.hangup(self.now(), status=status, reason_phrase=phrase))
         self._gone(cause)
 
     def _gone(self, cause: int) -> None:
         """Local state when the leg ends, however it ended."""
         if self.state is ChannelState.HUNGUP:
             return
-        if self._retransmit is not None:
-            self._retransmit.cancel()
         self.hangup_cause = cause or q850.NORMAL_CLEARING
         self.state = ChannelState.HUNGUP
         self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
@@ -335,15 +377,24 @@ class SipChannel(Channel):
             self.relay.stop()
         self.stats = self.media.stats()
         self.media.close()
-        self.manager.remove(self)
         self.hungup.set()
+        self.run([])  # leaves the dialog index once the usage is over too
 
-    # --- media ---------------------------------------------------------------
+    def _rtp_timeout(self) -> None:
+        log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
+        self.services.spawn(self.hangup(q850.TEMPORARY_FAILURE))
+
+    # --- media ---------------------------------------------------------------------
+    def on_digit(self, digit: str) -> None:
+        """A DTMF digit from RFC 4733 or SIP INFO."""
+        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
+            self.digits.put_nowait(digit)
+
     async def play(self, prompts: list[str], interrupt: str = "") -> str:
         self.check_hangup()
         if self.state is not ChannelState.UP and not self.early:
             await self.progress()
-        library = self.manager.prompts
+        library = self.services.prompts()
         payloads = []
         for name in prompts:
             payload = library.get(name, self.media.codec)
@@ -410,8 +461,6 @@ class SipChannel(Channel):
         if not self.digits.empty() and self.digits._queue[0] == digit:  # type: ignore[attr-defined]
             self.digits.get_nowait()
 
-    async def dial(self, targets: list, timeout: float | None, options: str) -> Any:
-        from pbx.dial import dial
-
-        return await dial(self, targets, timeout, options)
-
+    async def dial(self, targets: list[DialTarget], timeout: float | None,
+                   options: str) -> DialResult:
+        return await self.services.dialer.dial(self, targets, timeout, options)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pbx.sip.address import Address
 from pbx.sip.message import ParseError, Request, Response, make_response, parse_message
+from pbx.sip.timers import TimerHeap
 from pbx.sip.transaction import (
     AckReceived,
     CancelReceived,
@@ -27,6 +28,7 @@ from pbx.sip.transaction import (
     ServerTransaction,
     Terminated,
     Timeout,
+    Transaction,
     TransactionLayer,
     TransportError,
     TxState,
@@ -47,25 +49,42 @@ ACCEPT_HEADER = "application/sdp, application/dtmf-relay, application/dtmf"
 
 RequestHandler = Callable[[Request, ServerTransaction, Address], None]
 ResponseCallback = Callable[[Response | None], None]  # None: timeout / transport error
+FailureCallback = Callable[[int], None]  # 408 timeout, 503 transport error
 
 
 class SipCore:
     """Receives every message, runs the transaction layer, dispatches."""
 
     def __init__(self, *, user_agent: str = "PBX", sip_trace: bool = False,
-                 t1: float = 0.5) -> None:
+                 t1: float = 0.5, t2: float = 4.0,
+                 clock: Callable[[], float] | None = None) -> None:
         self.user_agent = user_agent
         self.sip_trace = sip_trace
-        self.layer = TransactionLayer(t1=t1)
+        # One heap for every SIP timer: transactions, INVITE usages, registrations.
+        # Entries owned by a transaction go to the layer; any other owner has
+        # on_timer(kind, now).
+        self.timers = TimerHeap()
+        self.timers.on_earlier = self._earlier
+        self.layer = TransactionLayer(t1=t1, t2=t2, timers=self.timers)
         self.transports: dict[tuple[str, int], Any] = {}  # (transport, family 4/6) -> transport
         self.handlers: dict[str, RequestHandler] = {}
         self.ack_handler: Callable[[Request, ServerTransaction | None, Address], None] | None = None
         self.cancel_handler: Callable[[CancelReceived], bool] | None = None
-        self._callbacks: dict[int, ResponseCallback] = {}
+        # A response no transaction matches (a 2xx retransmitted after the INVITE
+        # client transaction ended): the dialog it belongs to must ACK it again.
+        self.stray_response_handler: Callable[[Response], None] | None = None
+        self._callbacks: dict[int, tuple[ResponseCallback, FailureCallback | None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._clock = clock
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+
+    def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run on ``loop``; its clock is the core's unless one was injected."""
+        self.loop = loop
+        if self._clock is None:
+            self._clock = loop.time
 
     # --- transports ---------------------------------------------------------
     def add_transport(self, kind: str, transport: Any) -> None:
@@ -174,16 +193,22 @@ class SipCore:
             elif kind is DeliverResponse:
                 tx = action.client_tx
                 if tx is None:
-                    continue  # a stray response (e.g. a 2xx retransmission): nothing waits
-                cb = self._callbacks.get(id(tx))
-                if cb is not None:
-                    self._safe(cb, action.response)
+                    if self.stray_response_handler is not None:
+                        self._safe(self.stray_response_handler, action.response)
+                    continue
+                cbs = self._callbacks.get(id(tx))
+                if cbs is not None:
+                    self._safe(cbs[0], action.response)
             elif kind is Timeout or kind is TransportError:
                 tx = action.tx
                 if isinstance(tx, ClientTransaction):
-                    cb = self._callbacks.pop(id(tx), None)
-                    if cb is not None:
-                        self._safe(cb, None)
+                    cbs = self._callbacks.pop(id(tx), None)
+                    if cbs is None:
+                        continue
+                    if cbs[1] is None:
+                        self._safe(cbs[0], None)
+                    else:  # 8.1.3.1: a transport failure is a 503, a timeout a 408
+                        self._safe(cbs[1], 503 if kind is TransportError else 408)
             elif kind is Terminated:
                 self._callbacks.pop(id(action.tx), None)
             elif kind is CancelReceived:
@@ -255,25 +280,31 @@ class SipCore:
         """100 Trying at once, so the caller stops retransmitting the INVITE."""
         self._run(self.layer.send_trying(tx, self.now()))
 
-    def send_request(self, req: Request, dest: Address,
-                     callback: ResponseCallback) -> ClientTransaction:
+    def send_request(self, req: Request, dest: Address, callback: ResponseCallback,
+                     on_failure: FailureCallback | None = None) -> ClientTransaction:
         """Send a request in a new client transaction; `callback` gets every
-        response, then None if the transaction times out."""
+        response. When no final response comes, `on_failure` gets 408 (timeout)
+        or 503 (the transport could not deliver); without it `callback` gets None."""
         if self.user_agent and "User-Agent" not in req.headers:
             req.headers.add("User-Agent", self.user_agent)
         tx, actions = self.layer.send_request(req, dest, self.now(), dest.transport != "udp")
-        self._callbacks[id(tx)] = callback
+        self._callbacks[id(tx)] = (callback, on_failure)
         self._run(actions)
         self._arm_timer()
         return tx
 
     # --- timers --------------------------------------------------------------
-    @staticmethod
-    def now() -> float:
-        return time.monotonic()
+    def now(self) -> float:
+        """The core's clock (the event loop's, or the one injected for tests)."""
+        clock = self._clock
+        return clock() if clock is not None else time.monotonic()
+
+    def _earlier(self, deadline: float) -> None:
+        if self.loop is not None:
+            self._arm_timer()
 
     def _arm_timer(self) -> None:
-        deadline = self.layer.next_deadline()
+        deadline = self.timers.next_deadline()
         if deadline is None or deadline == self._timer_at:
             return
         if self._timer_at is not None and self._timer_at <= deadline and self._timer is not None:
@@ -281,14 +312,24 @@ class SipCore:
         if self._timer is not None:
             self._timer.cancel()
         loop = self.loop or asyncio.get_running_loop()
-        # loop.time() is monotonic like self.now(); translate the absolute deadline.
+        # The deadline is on the core's clock: translate it to the loop's.
         self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.now()), self._on_timer)
         self._timer_at = deadline
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self._run(self.layer.timeout_due(self.now()))
+        now = self.now()
+        pop = self.timers.pop_one_due
+        layer = self.layer
+        while (handle := pop(now)) is not None:
+            owner = handle.owner
+            if isinstance(owner, Transaction):
+                actions: list = []
+                layer.fire(handle, now, actions)
+                self._run(actions)
+            else:
+                self._safe(owner.on_timer, handle.kind, now)
         self._arm_timer()
 
     def close(self) -> None:

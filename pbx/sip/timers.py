@@ -11,6 +11,7 @@ entries dominate so memory stays bounded.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["TimerHandle", "TimerHeap"]
@@ -40,12 +41,15 @@ class TimerHeap:
     ``seq`` breaks ties, so equal deadlines fire in scheduling order.
     """
 
-    __slots__ = ("_dead", "_heap", "_seq")
+    __slots__ = ("_dead", "_heap", "_seq", "on_earlier")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimerHandle]] = []
         self._seq = 0
         self._dead = 0
+        # Called with the new deadline when a timer becomes the earliest: the
+        # edge re-arms its one loop callback (machines schedule from anywhere).
+        self.on_earlier: Callable[[float], None] | None = None
 
     def __len__(self) -> int:
         """Number of live (not cancelled) timers."""
@@ -55,7 +59,11 @@ class TimerHeap:
         """Add a timer firing at absolute time ``when``."""
         seq = self._seq = self._seq + 1
         handle = TimerHandle(when, seq, owner, kind)
-        heapq.heappush(self._heap, (when, seq, handle))
+        heap = self._heap
+        earlier = not heap or when < heap[0][0]
+        heapq.heappush(heap, (when, seq, handle))
+        if earlier and self.on_earlier is not None:
+            self.on_earlier(when)
         return handle
 
     def cancel(self, handle: TimerHandle | None) -> None:

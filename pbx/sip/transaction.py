@@ -57,6 +57,7 @@ __all__ = [
     "ServerTransaction",
     "Terminated",
     "Timeout",
+    "Transaction",
     "TransactionLayer",
     "TransportError",
     "TxState",
@@ -191,7 +192,7 @@ Action = (
 # ----------------------------------------------------------------- transactions
 
 
-class _Transaction:
+class Transaction:
     """State shared by client and server transactions."""
 
     __slots__ = (
@@ -229,7 +230,7 @@ class _Transaction:
         return f"<{type(self).__name__} {self.method} {self.state} {self.key[0]}>"
 
 
-class ServerTransaction(_Transaction):
+class ServerTransaction(Transaction):
     """An INVITE or non-INVITE server transaction (17.2)."""
 
     __slots__ = ("merge_key",)
@@ -244,7 +245,7 @@ class ServerTransaction(_Transaction):
         return self.peer
 
 
-class ClientTransaction(_Transaction):
+class ClientTransaction(Transaction):
     """An INVITE or non-INVITE client transaction (17.1)."""
 
     __slots__ = ("ack", "branch", "final_response")
@@ -383,6 +384,7 @@ class TransactionLayer:
         timer_c: float | None = 180.0,
         reject_merged: bool = True,
         make_response: Callable[..., Any] | None = None,
+        timers: TimerHeap | None = None,
     ) -> None:
         self.t1 = t1
         self.t2 = t2
@@ -393,7 +395,7 @@ class TransactionLayer:
         self.client: dict[tuple, ClientTransaction] = {}
         self.server: dict[tuple, ServerTransaction] = {}
         self._merge: dict[tuple, ServerTransaction] = {}
-        self.timers = TimerHeap()
+        self.timers = timers if timers is not None else TimerHeap()
 
     def __len__(self) -> int:
         """Number of live transactions (client + server)."""
@@ -410,19 +412,24 @@ class TransactionLayer:
         actions: list[Action] = []
         pop = self.timers.pop_one_due
         while (handle := pop(now)) is not None:
-            tx = handle.owner
-            if tx.state is TERMINATED:
-                continue
-            if isinstance(tx, ClientTransaction):
-                self._fire_client(tx, handle.kind, now, actions)
-            else:
-                self._fire_server(tx, handle.kind, now, actions)
+            self.fire(handle, now, actions)
         return actions
 
-    def _at(self, tx: _Transaction, delay: float, kind: str, now: float) -> TimerHandle:
+    def fire(self, handle: TimerHandle, now: float, out: list[Action]) -> None:
+        """Run one due timer of a transaction (the edge popped it off the heap,
+        which other machines share: their entries have other owners)."""
+        tx = handle.owner
+        if tx.state is TERMINATED:
+            return
+        if isinstance(tx, ClientTransaction):
+            self._fire_client(tx, handle.kind, now, out)
+        else:
+            self._fire_server(tx, handle.kind, now, out)
+
+    def _at(self, tx: Transaction, delay: float, kind: str, now: float) -> TimerHandle:
         return self.timers.schedule(now + delay, tx, kind)
 
-    def _terminate(self, tx: _Transaction, actions: list[Action]) -> None:
+    def _terminate(self, tx: Transaction, actions: list[Action]) -> None:
         if tx.state is TERMINATED:
             return
         tx.state = TERMINATED

@@ -281,3 +281,41 @@ def windows_found(received: bytes, reference: bytes, seconds: float = 0.2,
     if not windows:
         return 0.0
     return sum(best_lag(received, w)[1] > threshold for w in windows) / len(windows)
+
+
+def tone(freq: float, seconds: float, amplitude: float = 8000.0) -> bytes:
+    """A sine tone as 8 kHz 16-bit PCM."""
+    t = np.arange(int(seconds * 8000)) / 8000.0
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
+
+
+def tone_present(pcm: bytes, freq: float, window: float = 0.2,
+                 threshold: float = 0.5) -> list[bool]:
+    """Per window: does most of the signal's energy sit at ``freq``? (A content
+    check that the phones' jitter buffers cannot fool: they shift and stretch
+    audio in time, not in frequency.)"""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    n = int(window * 8000)
+    out = []
+    for start in range(0, len(x) - n + 1, n):
+        frame = x[start:start + n]
+        total = float(np.dot(frame, frame))
+        if total < n * 200.0 ** 2:  # quieter than -44 dBFS: silence
+            out.append(False)
+            continue
+        t = np.arange(n) / 8000.0
+        c = float(np.dot(frame, np.cos(2 * np.pi * freq * t)))
+        s = float(np.dot(frame, np.sin(2 * np.pi * freq * t)))
+        out.append((c * c + s * s) * 2 / n / total > threshold)
+    return out
+
+
+def runs(flags: list[bool]) -> list[tuple[bool, int]]:
+    """Run-length encoding of a per-window flag list: [(value, windows), ...]."""
+    out: list[tuple[bool, int]] = []
+    for f in flags:
+        if out and out[-1][0] == f:
+            out[-1] = (f, out[-1][1] + 1)
+        else:
+            out.append((f, 1))
+    return out

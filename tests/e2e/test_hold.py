@@ -14,6 +14,7 @@ checks the other direction.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from tests.e2e.baresip import Baresip
 from tests.e2e.harness import PbxProcess, free_port, make_config
 from tests.e2e.media import runs, tone, tone_present
 
-import pjsua2  # noqa: F401 - the phone runs in its own process; a missing wheel fails here
+# The phone runs in its own process; a missing pjsua2-python wheel fails the run here.
+importlib.import_module("pjsua2")
 
 SIP_CONF = """\
 [general]
@@ -72,7 +74,7 @@ def pbx(tmp_path: Path):
         proc.stop()
 
 
-def pjsua2(pbx: PbxProcess, tmp: Path, user: str, *args: str) -> subprocess.Popen:
+def pjsua2_phone(pbx: PbxProcess, tmp: Path, user: str, *args: str) -> subprocess.Popen:
     """A pjsua2 phone process registered as ``user`` (password: user + "pass")."""
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("pjsua2_phone.py")),
@@ -118,7 +120,7 @@ def test_pjsua2_and_baresip_hold_each_other_three_times(pbx: PbxProcess,
     alice = None
     try:
         bob.wait_registered()
-        alice = pjsua2(pbx, tmp_path, "6001", "--call", "6002",
+        alice = pjsua2_phone(pbx, tmp_path, "6001", "--call", "6002",
                        "--play", str(tmp_path / "pj.wav"),
                        "--record", str(tmp_path / "pj-heard.wav"),
                        "--hold", ",".join(f"{t}:{HOLD}" for t in PJ_HOLDS),
@@ -152,13 +154,13 @@ def test_two_pjsua2_phones_hold_both_ways_and_keep_audio_both_ways(pbx: PbxProce
     recording has exactly three gaps: its own holds, not the other's."""
     write_wav(tmp_path / "a.wav", tone(PJ_TONE, CALL_SECONDS + 10))
     write_wav(tmp_path / "b.wav", tone(BARESIP_TONE, CALL_SECONDS + 10))
-    bob = pjsua2(pbx, tmp_path, "6002", "--answer", "--play", str(tmp_path / "b.wav"),
+    bob = pjsua2_phone(pbx, tmp_path, "6002", "--answer", "--play", str(tmp_path / "b.wav"),
                  "--record", str(tmp_path / "b-heard.wav"),
                  "--hold", ",".join(f"{t}:{HOLD}" for t in BARESIP_HOLDS))
     alice = None
     try:
         time.sleep(1.5)  # bob registers
-        alice = pjsua2(pbx, tmp_path, "6001", "--call", "6002",
+        alice = pjsua2_phone(pbx, tmp_path, "6001", "--call", "6002",
                        "--play", str(tmp_path / "a.wav"),
                        "--record", str(tmp_path / "a-heard.wav"),
                        "--hold", ",".join(f"{t}:{HOLD}" for t in PJ_HOLDS),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
@@ -38,7 +38,8 @@ class CallManager:
     """Routes call requests to legs and runs inbound calls through the dialplan."""
 
     def __init__(self, *, core: SipCore, config: Config, location: Location,
-                 auth: DigestAuthenticator, store: Store | None) -> None:
+                 auth: DigestAuthenticator, store: Store | None,
+                 unreachable: Callable[[Peer], bool] = lambda peer: False) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -50,13 +51,15 @@ class CallManager:
         self.tasks: set[asyncio.Task] = set()
         self.prompts = _prompt_library(config)
         self.legs: LegMaker | None = None
+        self.unreachable = unreachable  # qualify's verdict on a static peer
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
         self.legs = LegMaker(signalling=self.core, config=lambda: self.config,
                              location=self.location, ports=PortAllocator(lo, hi),
                              media_clock=MediaClock(asyncio.get_running_loop()),
-                             dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn)
+                             dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
+                             unreachable=self.unreachable)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE"):

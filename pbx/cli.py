@@ -193,7 +193,16 @@ def cmd_peers(args: argparse.Namespace) -> int:
             host = c.get("source", p.get("host", ""))
             status = c.get("status") or ("Unregistered" if p.get("dynamic") else "Static")
             print(f"{p['name']:<20} {host:<28} {status:<16} {c.get('contact', '')}")
-    print(f"{len(rows)} sip peers [Monitored: {sum(1 for p in rows if p.get('contacts'))} online]")
+    # chan_sip's summary line: qualify=yes peers are monitored, the others are not.
+    counts = {(m, o): 0 for m in (True, False) for o in (True, False)}
+    for p in rows:
+        statuses = [c.get("status", "") for c in p.get("contacts") or []]
+        online = any(s.startswith(("OK", "LAGGED")) for s in statuses) or (
+            not p.get("dynamic") and not p.get("qualify"))  # a static host is taken as there
+        counts[(bool(p.get("qualify")), online)] += 1
+    print(f"{len(rows)} sip peers [Monitored: {counts[(True, True)]} online, "
+          f"{counts[(True, False)]} offline Unmonitored: {counts[(False, True)]} online, "
+          f"{counts[(False, False)]} offline]")
     return 0
 
 

@@ -43,7 +43,8 @@ class LegMaker:
     def __init__(self, *, signalling: Signalling, config: Callable[[], Config],
                  location: Location, ports: PortAllocator, media_clock: MediaClock,
                  dialogs: DialogIndex, prompts: Callable[[], PromptLibrary],
-                 spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
+                 unreachable: Callable[[Peer], bool]) -> None:
         self.signalling = signalling
         self.config = config
         self.location = location
@@ -52,6 +53,7 @@ class LegMaker:
         self.dialogs = dialogs
         self.prompts = prompts
         self.spawn = spawn
+        self.unreachable = unreachable  # qualify's verdict on a static host= peer
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -122,7 +124,7 @@ class LegMaker:
                     out.append(Destination(peer, uri, f"sip:{target.exten or peer.name}@"
                                            f"{_host(b.source_host)}",
                                            Address(b.transport, b.source_host, b.source_port)))
-            elif getattr(peer, "reachable", None) is False:
+            elif self.unreachable(peer):
                 log.info("Dial: %s is UNREACHABLE (qualify)", peer.name)
             else:
                 host = _host(peer.host)

@@ -12,6 +12,8 @@ import logging
 import time
 from typing import Any
 
+from pbx.qualify import qualify_status
+
 log = logging.getLogger("pbx.management")
 
 
@@ -75,7 +77,16 @@ class ManagementServer:
                     contacts.append({
                         "contact": b.contact, "source": f"{b.source_host}:{b.source_port}",
                         "transport": b.transport, "expires": b.remaining(now),
-                        "user_agent": b.user_agent, "status": _status(b, peer.qualify)})
+                        "user_agent": b.user_agent,
+                        "status": qualify_status(b, peer.qualify_ms) if peer.qualify else "OK"})
+            elif peer.qualify:
+                state = self.pbx.qualifier.state_of(peer)
+                contacts.append({"contact": f"sip:{peer.host}:{peer.port}",
+                                 "source": f"{peer.host}:{peer.port}",
+                                 "transport": peer.transport, "expires": None,
+                                 "user_agent": "",
+                                 "status": qualify_status(state, peer.qualify_ms)
+                                 if state is not None else "UNKNOWN"})
             rows.append({"name": peer.name, "type": peer.type, "dynamic": peer.dynamic,
                          "host": peer.host if not peer.dynamic else "(Unspecified)",
                          "context": peer.context, "qualify": peer.qualify,
@@ -85,11 +96,3 @@ class ManagementServer:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
-
-
-def _status(binding: Any, qualify: bool) -> str:
-    if not qualify or binding.reachable is None:
-        return "OK" if not qualify else "Unknown"
-    if not binding.reachable:
-        return "UNREACHABLE"
-    return f"OK ({binding.rtt_ms:.0f} ms)"

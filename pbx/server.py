@@ -15,11 +15,11 @@ from typing import Any
 from pbx.config import Config, load_config
 from pbx.diagnostics import ConfigError
 from pbx.location import Location
+from pbx.qualify import Qualifier
 from pbx.registrar import Registrar, Source
 from pbx.sip.address import Address
 from pbx.sip.auth import DigestAuthenticator
 from pbx.sip.message import Request, make_response
-from pbx.sip.requests import new_request
 from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
 from pbx.store import Store
@@ -45,6 +45,7 @@ class Pbx:
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
+        self.qualifier = Qualifier(self.core, self.location, lambda: self.config)
         self.calls: Any = None  # pbx.calls.CallManager
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
@@ -96,13 +97,14 @@ class Pbx:
         self.mgmt = ManagementServer(self)
         await self.mgmt.start(settings.http_listen)
         self._tasks.append(loop.create_task(self._sweep()))
-        self._tasks.append(loop.create_task(self._qualify_loop()))
+        self._tasks.append(loop.create_task(self.qualifier.run()))
 
     async def _start_calls(self) -> None:
         from pbx.calls import CallManager
 
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
-                                 auth=self.auth, store=self.store)
+                                 auth=self.auth, store=self.store,
+                                 unreachable=self.qualifier.unreachable)
         await self.calls.start()
 
     async def _start_voicemail(self) -> None:
@@ -165,7 +167,7 @@ class Pbx:
     def _after_registration(self, aor: str) -> None:
         peer = self.config.sip.peers.get(aor)
         if peer is not None and peer.qualify:
-            self.qualify_peer(peer)  # like Asterisk: qualify as soon as it registers
+            self.qualifier.qualify_peer(peer)  # like Asterisk: qualify as soon as it registers
         for listener in self.binding_listeners:
             try:
                 listener(aor)
@@ -179,43 +181,6 @@ class Pbx:
             gone = self.location.expire(time.time())
             if gone:
                 log.info("%d registrations expired", gone)
-
-    async def _qualify_loop(self) -> None:
-        while True:
-            freq = max(5, self.config.sip.general.qualifyfreq)
-            self.qualify_all()
-            await asyncio.sleep(freq)
-
-    def qualify_all(self) -> None:
-        """Send OPTIONS to every contact of every qualify=yes peer."""
-        for peer in self.config.sip.peers.values():
-            if peer.qualify:
-                self.qualify_peer(peer)
-
-    def qualify_peer(self, peer: Any) -> None:
-        """OPTIONS to each contact of one peer; results kept for `pbx peers`."""
-        if peer.dynamic:
-            for binding in self.location.lookup(peer.name, time.time()):
-                dest = Address(binding.transport, binding.source_host, binding.source_port)
-                self._qualify(binding, binding.contact, dest)
-        else:
-            self._qualify(peer, f"sip:{peer.host}:{peer.port}",
-                          Address(peer.transport, peer.host, peer.port))
-
-    def _qualify(self, target: Any, uri: str, dest: Address) -> None:
-        local = self.core.local_address(dest.transport, 6 if ":" in dest.host else 4)
-        if local is None:
-            return
-        req = new_request("OPTIONS", uri, local=local, from_user="pbx",
-                          to_uri=uri, realm_host=local.host)
-        sent = time.monotonic()
-
-        def done(resp: Any) -> None:
-            target.reachable = resp is not None
-            target.rtt_ms = (time.monotonic() - sent) * 1000 if resp is not None else None
-            target.last_qualify = time.time()
-
-        self.core.send_request(req, dest, done)
 
     # --- reload --------------------------------------------------------------
     async def reload(self) -> tuple[bool, list[str], str]:

@@ -55,22 +55,27 @@ USED: dict[str, frozenset[str]] = {
                                "line", "endpoint"}),
 }
 
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Options Asterisk 22 has that the PBX does not act on (a warning each).
 UNUSED: dict[str, frozenset[str]] = {
-    "transport": frozenset(
+    "transport": _names(
         "async_operations ca_list_file ca_list_path cert_file priv_key_file password "
-        "external_signaling_hostname domain verify_server verify_client require_client_cert "
-        "allow_wildcard_certs method tcp_keepalive_enable tcp_keepalive_idle_time "
-        "tcp_keepalive_interval_time tcp_keepalive_probe_count cipher tos cos "
-        "websocket_write_timeout allow_reload symmetric_transport".split()),
-    "endpoint": frozenset(
+        "external_signaling_hostname domain verify_server verify_client "
+        "require_client_cert allow_wildcard_certs method tcp_keepalive_enable "
+        "tcp_keepalive_idle_time tcp_keepalive_interval_time tcp_keepalive_probe_count "
+        "cipher tos cos websocket_write_timeout allow_reload symmetric_transport"),
+    "endpoint": _names(
         "rtp_ipv6 ice_support use_ptime moh_suggest 100rel timers timers_min_se "
         "timers_sess_expires media_address bind_rtp_to_media_address identify_by "
-        "direct_media_method trust_connected_line send_connected_line connected_line_method "
-        "direct_media_glare_mitigation disable_direct_media_on_nat callerid_privacy "
-        "callerid_tag trust_id_outbound rpid_immediate send_diversion send_history_info "
-        "voicemail_extension aggregate_mwi mwi_subscribe_replaces_unsolicited use_avpf "
-        "force_avp media_use_received_transport rtp_keepalive rtp_timeout rtp_timeout_hold "
+        "direct_media_method trust_connected_line send_connected_line "
+        "connected_line_method direct_media_glare_mitigation disable_direct_media_on_nat "
+        "callerid_privacy callerid_tag trust_id_outbound rpid_immediate send_diversion "
+        "send_history_info voicemail_extension aggregate_mwi "
+        "mwi_subscribe_replaces_unsolicited use_avpf force_avp "
+        "media_use_received_transport rtp_keepalive rtp_timeout rtp_timeout_hold "
         "rtp_port_start rtp_port_end one_touch_recording inband_progress named_call_group "
         "named_pickup_group device_state_busy_at t38_udptl t38_udptl_ec "
         "t38_udptl_maxdatagram fax_detect fax_detect_timeout t38_udptl_nat t38_udptl_ipv6 "
@@ -78,29 +83,31 @@ UNUSED: dict[str, frozenset[str]] = {
         "allow_transfer user_eq_phone moh_passthrough sdp_owner sdp_session tos_audio "
         "tos_video cos_audio cos_video allow_subscribe sub_min_expiry mwi_from_user "
         "rtp_engine dtls_verify dtls_rekey dtls_auto_generate_cert dtls_cert_file "
-        "dtls_private_key dtls_cipher dtls_ca_file dtls_ca_path dtls_setup dtls_fingerprint "
-        "srtp_tag_32 media_encryption_optimistic g726_non_standard redirect_method "
-        "follow_redirect_methods set_var message_context accountcode deny permit acl "
-        "contact_deny contact_permit contact_acl subscribe_context contact_user "
-        "preferred_codec_only asymmetric_rtp_codec rtcp_mux allow_overlap overlap_context "
-        "refer_blind_progress notify_early_inuse_ringing max_audio_streams max_video_streams "
-        "bundle webrtc incoming_mwi_mailbox follow_early_media_fork "
-        "accept_multiple_sdp_answers suppress_q850_reason_headers ignore_183_without_sdp "
-        "incoming_call_offer_pref outgoing_call_offer_pref codec_prefs_incoming_offer "
-        "codec_prefs_outgoing_offer codec_prefs_incoming_answer codec_prefs_outgoing_answer "
-        "stir_shaken_profile allow_unauthenticated_options geoloc_incoming_call_profile "
+        "dtls_private_key dtls_cipher dtls_ca_file dtls_ca_path dtls_setup "
+        "dtls_fingerprint srtp_tag_32 media_encryption_optimistic g726_non_standard "
+        "redirect_method follow_redirect_methods set_var message_context accountcode deny "
+        "permit acl contact_deny contact_permit contact_acl subscribe_context "
+        "contact_user preferred_codec_only asymmetric_rtp_codec rtcp_mux allow_overlap "
+        "overlap_context refer_blind_progress notify_early_inuse_ringing "
+        "max_audio_streams max_video_streams bundle webrtc incoming_mwi_mailbox "
+        "follow_early_media_fork accept_multiple_sdp_answers suppress_q850_reason_headers "
+        "ignore_183_without_sdp incoming_call_offer_pref outgoing_call_offer_pref "
+        "codec_prefs_incoming_offer codec_prefs_outgoing_offer "
+        "codec_prefs_incoming_answer codec_prefs_outgoing_answer stir_shaken_profile "
+        "allow_unauthenticated_options geoloc_incoming_call_profile "
         "geoloc_outgoing_call_profile security_mechanisms security_negotiation send_aoc "
-        "tenantid suppress_moh_on_sendonly".split()),
-    "auth": frozenset("refresh_token oauth_clientid oauth_secret md5_cred nonce_lifetime "
-                      "password_digest supported_algorithms_uac supported_algorithms_uas"
-                      .split()),
-    "aor": frozenset("minimum_expiration maximum_expiration default_expiration qualify_timeout "
-                     "qualify_2xx_only authenticate_qualify remove_unavailable "
-                     "voicemail_extension outbound_proxy support_path".split()),
+        "tenantid suppress_moh_on_sendonly"),
+    "auth": _names(
+        "refresh_token oauth_clientid oauth_secret md5_cred nonce_lifetime "
+        "password_digest supported_algorithms_uac supported_algorithms_uas"),
+    "aor": _names(
+        "minimum_expiration maximum_expiration default_expiration qualify_timeout "
+        "qualify_2xx_only authenticate_qualify remove_unavailable voicemail_extension "
+        "outbound_proxy support_path"),
     "identify": frozenset({"match_header", "match_request_uri", "srv_lookups"}),
-    "registration": frozenset("contact_header_params max_random_initial_delay support_path "
-                              "support_outbound security_negotiation security_mechanisms "
-                              "user_agent".split()),
+    "registration": _names(
+        "contact_header_params max_random_initial_delay support_path support_outbound "
+        "security_negotiation security_mechanisms user_agent"),
 }
 
 _DTMF = {"rfc4733": "rfc2833", "inband": "inband", "info": "info", "auto": "auto",

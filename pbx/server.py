@@ -56,7 +56,7 @@ class Pbx:
     def _make_auth(self, config: Config) -> DigestAuthenticator:
         def password(user: str) -> str | None:
             # Reads the current config, so a reload changes passwords at once.
-            peer = self.config.sip.peers.get(user)
+            peer = self.config.sip.peer_by_auth_user(user)  # trunk-config: auth username
             return peer.secret if peer is not None and peer.dynamic else None
 
         # A fresh secret per start: nonces from a previous run are stale, which

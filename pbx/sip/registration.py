@@ -171,6 +171,11 @@ class RegistrationClient:
     def __repr__(self) -> str:
         return f"<RegistrationClient {self.spec.name} {self.state}>"
 
+    @property
+    def stop_pending(self) -> bool:
+        """stop() was called and Stopped is not reported yet."""
+        return self.stopping and not self._stopped_reported
+
     # --- inputs ----------------------------------------------------------------
     def start(self, now: float) -> list[Action]:
         """Register now."""
@@ -213,9 +218,11 @@ class RegistrationClient:
             return self._retry(now, self.spec.forbidden_retry_interval, reason)
         return self._retry(now, self.spec.fatal_retry_interval, reason)
 
-    def on_failure(self, now: float, reason: str = "no response (timeout)") -> list[Action]:
-        """The REGISTER in flight timed out or could not be sent."""
-        if not self._pending:
+    def on_failure(self, now: float, reason: str = "no response (timeout)", *,
+                   cseq: int | None = None) -> list[Action]:
+        """The REGISTER in flight (``cseq``, default: whichever) timed out or could
+        not be sent."""
+        if not self._pending or (cseq is not None and cseq != self._pending):
             return []
         self._pending = 0
         self._authed = False
@@ -231,6 +238,10 @@ class RegistrationClient:
         if self.state is RegState.REGISTERED or self._pending or bound:
             return self._send(now, expires=0)
         return self._finish_stop(None)
+
+    def disable(self, reason: str) -> list[Action]:
+        """The edge cannot run this registration (e.g. no listener for its transport)."""
+        return self._give_up(RegState.REJECTED, reason)
 
     # --- outcomes ------------------------------------------------------------
     def _on_success(self, response: Response, now: float) -> list[Action]:

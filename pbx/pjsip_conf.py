@@ -123,11 +123,21 @@ class PjsipConfig:
     transports: dict[str, TransportSpec] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Aor:
+    max_contacts: int = 0  # Asterisk's default: no registrations
+    remove_existing: bool = False
+    qualify_frequency: int = 0
+    contacts: list[str] = field(default_factory=list)
+    mailboxes: str | None = None
+
+
 class _Loader:
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         self.sections: dict[str, dict[str, Section]] = {t: {} for t in TYPES}
         self._auths: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._aors: dict[str, _Aor] = {}
 
     def error(self, entry: Entry, message: str) -> None:
         self.diagnostics.append(entry.diag(message))
@@ -365,41 +375,52 @@ class _Loader:
         for name in peer.aors:
             probe = Entry("aors", name, aor_entry.file, aor_entry.line, aor_entry.col,
                           aor_entry.value_col)
-            aor = self.ref(probe, "aor")
-            if aor is None:
+            section = self.ref(probe, "aor")
+            if section is None:
                 continue
-            max_contacts, remove_existing, contacts = 0, False, []
-            for entry in aor.entries:
-                key, value = entry.key, entry.value.strip()
-                if key == "max_contacts":
-                    n = self.uint(entry)
-                    if n is not None:
-                        max_contacts = n
-                elif key == "remove_existing":
-                    b = self.boolean(entry)
-                    if b is not None:
-                        remove_existing = b
-                elif key == "qualify_frequency":
-                    n = self.uint(entry)
-                    if n:
-                        peer.qualify, peer.qualify_frequency = True, n
-                elif key == "contact":
-                    for uri in value.split(","):
-                        uri = uri.strip()
-                        if not uri:
-                            continue
-                        if not uri.lower().startswith(("sip:", "sips:")):
-                            self.error(entry, f"contact {uri!r} is not a sip: URI")
-                            continue
-                        contacts.append(uri)
-                elif key == "mailboxes" and value and peer.mailbox is None:
-                    peer.mailbox = value
+            aor = self.aor(section)
             if first:  # bindings are kept per endpoint: the first aor sets the limits
-                peer.max_contacts, peer.remove_existing = max_contacts, remove_existing
+                peer.max_contacts, peer.remove_existing = aor.max_contacts, aor.remove_existing
                 first = False
-            peer.contacts.extend(contacts)
+            if aor.qualify_frequency:
+                peer.qualify, peer.qualify_frequency = True, aor.qualify_frequency
+            if aor.mailboxes and peer.mailbox is None:
+                peer.mailbox = aor.mailboxes
+            peer.contacts.extend(aor.contacts)
         if peer.contacts and peer.max_contacts == 0:
             self.make_static(peer, aor_entry)
+
+    def aor(self, section: Section) -> _Aor:
+        """A type=aor section's values (read and checked once)."""
+        if section.name in self._aors:
+            return self._aors[section.name]
+        aor = self._aors[section.name] = _Aor()
+        for entry in section.entries:
+            key, value = entry.key, entry.value.strip()
+            if key == "max_contacts":
+                n = self.uint(entry)
+                if n is not None:
+                    aor.max_contacts = n
+            elif key == "remove_existing":
+                b = self.boolean(entry)
+                if b is not None:
+                    aor.remove_existing = b
+            elif key == "qualify_frequency":
+                n = self.uint(entry)
+                if n is not None:
+                    aor.qualify_frequency = n
+            elif key == "contact":
+                for uri in value.split(","):
+                    uri = uri.strip()
+                    if not uri:
+                        continue
+                    if not uri.lower().startswith(("sip:", "sips:")):
+                        self.error(entry, f"contact {uri!r} is not a sip: URI")
+                        continue
+                    aor.contacts.append(uri)
+            elif key == "mailboxes":
+                aor.mailboxes = value or None
+        return aor
 
     def make_static(self, peer: Peer, entry: Entry) -> None:
         """An aor with only static contacts: the endpoint is reached at the first."""
@@ -538,6 +559,11 @@ def load_pjsip_conf(path: Path, diagnostics: list[Diagnostic]) -> PjsipConfig:
         config.transports[name] = loader.transport(section)
     for name, section in loader.sections["endpoint"].items():
         config.peers[name] = loader.endpoint(section, config.transports)
+    # Sections nobody refers to are still checked: a typo there is still a typo.
+    for section in loader.sections["auth"].values():
+        loader.auth(section)
+    for section in loader.sections["aor"].values():
+        loader.aor(section)
     for section in loader.sections["identify"].values():
         loader.identify(section, config.peers)
     for name, section in loader.sections["registration"].items():

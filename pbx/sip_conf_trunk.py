@@ -355,6 +355,8 @@ def _parse_register(entry: Entry, general: SipGeneral) -> Registration:
         transport = scheme.strip().lower()
         if transport not in ("udp", "tcp", "tls"):
             raise _RegisterError(f"transport {scheme!r} is not udp, tcp or tls")
+    if "/" in userpart:
+        raise _RegisterError(f"'/' in the user part: expected {REGISTER_FORMAT}")
     pieces = userpart.split(":", 2)
     userdomain = pieces[0]
     secret = pieces[1] if len(pieces) > 1 else ""

@@ -206,15 +206,18 @@ def cmd_peers(args: argparse.Namespace) -> int:
 def cmd_registry(args: argparse.Namespace) -> int:
     """Like Asterisk's `sip show registry` / `pjsip show registrations`."""
     rows = _mgmt(args, "/registry").get("registrations", [])
-    print(f"{'Name':<24} {'Username':<32} {'State':<18} {'Expires':>7}  Last error")
+    name_w = max([len("Name"), *(len(r["name"]) for r in rows)])
+    user_w = max([len("Username"), *(len(r["username"]) for r in rows)])
+    print(f"{'Name':<{name_w}}  {'Username':<{user_w}}  {'State':<17}  {'Expires':>9}  "
+          "Last error")
     for r in rows:
         expires = r.get("expires_in")
         if expires is None and r.get("next_attempt_in") is not None:
             expires_text = f"retry {r['next_attempt_in']}s"
         else:
             expires_text = f"{expires}s" if expires is not None else "-"
-        print(f"{r['name']:<24} {r['username']:<32} {r['state']:<18} {expires_text:>7}  "
-              f"{r.get('last_error') or '-'}")
+        print(f"{r['name']:<{name_w}}  {r['username']:<{user_w}}  {r['state']:<17}  "
+              f"{expires_text:>9}  {r.get('last_error') or '-'}")
     registered = sum(1 for r in rows if r["state"] == "Registered")
     print(f"{len(rows)} SIP registration{'s' if len(rows) != 1 else ''}, {registered} registered")
     return 0

@@ -1,6 +1,6 @@
 """pjsip.conf endpoints against the running PBX: SIPp registers with the auth section's
 username and password; max_contacts=1 with remove_existing; a wrong password is refused;
-the sample etc-pjsip/ passes `pbx check`."""
+the sample etc/pjsip/ passes `pbx check`."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_second_contact_refused_without_remove_existing(tmp_path: Path) -> None:
 
 def test_sample_etc_pjsip_passes_pbx_check() -> None:
     result = subprocess.run([sys.executable, "-m", "pbx.cli", "check", "--config-dir",
-                             str(REPO / "etc-pjsip")], capture_output=True, text=True,
+                             str(REPO / "etc/pjsip")], capture_output=True, text=True,
                             cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "configuration OK: 4 peers" in result.stdout

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("folder,conf,techs", [("etc", "sip.conf", {"SIP"}),
-                                               ("etc-pjsip", "pjsip.conf", {"PJSIP"})])
+                                               ("etc/pjsip", "pjsip.conf", {"PJSIP"})])
 def test_sample_loads_and_its_trunk_example_too(tmp_path: Path, folder: str, conf: str,
                                                 techs: set[str]) -> None:
     config = load_config(REPO / folder)

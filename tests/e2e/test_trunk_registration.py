@@ -240,3 +240,20 @@ def test_provider_that_comes_up_late_is_registered(tmp_dirs, cleanup) -> None:
     # the REGISTER's retransmissions (timer E) reach it once it listens
     row = wait_state(pbx, "provider", "Registered", timeout=40)
     assert row["retries"] == 0 and row["last_error"] is None
+
+
+def test_register_over_tcp(tmp_dirs, cleanup) -> None:
+    conf, tmp = tmp_dirs
+    provider = start_provider(tmp, "WITH_QOP")
+    cleanup.append(provider)
+    line = f"register => tcp://office:pwoffice@127.0.0.1:{provider.port}/5000~120"
+    pbx = make_config(conf, sip_conf=PEERS.format(register=line, port=provider.port),
+                      extensions=DIALPLAN)
+    cleanup.append(pbx)
+    pbx.start()
+    row = wait_state(pbx, f"office@127.0.0.1:{provider.port}", "Registered")
+    assert row["contact"].endswith(";transport=tcp")
+    contacts = wait_contacts(provider, "office", 1)
+    assert len(contacts) == 1 and "transport=tcp" in contacts[0]
+    pbx.stop()
+    assert wait_contacts(provider, "office", 0) == []

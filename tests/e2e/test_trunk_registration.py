@@ -108,7 +108,17 @@ def wait_state(pbx: PbxProcess, name: str, state: str, timeout: float = 10.0) ->
     deadline = time.monotonic() + timeout
     row: dict = {}
     while time.monotonic() < deadline:
-        row = registry(pbx).get(name, {})
+        try:
+            row = registry(pbx).get(name, {})
+        except OSError as exc:
+            # The PBX answers OPTIONS (what start() waits for) a moment before its
+            # management endpoint listens: wait for it while the process lives.
+            code = pbx.proc.poll() if pbx.proc else None
+            if code is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise AssertionError(f"management endpoint: {exc} (pbx exit code {code}):\n"
+                                 f"{pbx.log()[-4000:]}") from exc
         if row.get("state") == state:
             return row
         time.sleep(0.05)

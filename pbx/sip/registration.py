@@ -467,8 +467,10 @@ class RegistrationSet:
         self.timers = TimerHeap()
         self.clients: dict[str, RegistrationClient] = {}
 
-    def add(self, spec: RegistrationSpec, local: Address, **kwargs: object) -> RegistrationClient:
-        client = RegistrationClient(spec, local, self.timers, **kwargs)  # type: ignore[arg-type]
+    def add(self, spec: RegistrationSpec, local: Address, *, user_agent: str | None = None,
+            contact_host: str | None = None) -> RegistrationClient:
+        client = RegistrationClient(spec, local, self.timers, user_agent=user_agent,
+                                    contact_host=contact_host)
         self.clients[spec.name] = client
         return client
 

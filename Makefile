@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
 APT_RUN  := asterisk-core-sounds-en-wav
-APT_TEST := sip-tester baresip sox
+APT_TEST := sip-tester baresip sox kamailio
 
 .PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test clean
 

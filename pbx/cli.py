@@ -1,4 +1,5 @@
-"""The `pbx` command: run, check, dialplan show/trace, peers, channels, reload, cdr, mail."""
+"""The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, reload, cdr,
+mail."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulated application result, e.g. Dial=NOANSWER")
 
     for name, help_text in (("peers", "list peers with registrations and reachability"),
+                            ("registry", "list the PBX's registrations to providers"),
                             ("channels", "list active channels"),
                             ("reload", "reload configuration in the running PBX")):
         p = sub.add_parser(name, help=help_text)
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
+        "registry": cmd_registry,
     }[args.command]
     try:
         return handler(args) or 0
@@ -114,7 +117,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         print(warning, file=sys.stderr)
     contexts = len(config.dialplan.contexts) if config.dialplan else 0
-    print(f"configuration OK: {len(config.sip.peers)} peers, {contexts} dialplan contexts"
+    regs = len(config.sip.registrations)
+    print(f"configuration OK: {len(config.sip.peers)} peers, "
+          + (f"{regs} registration{'s' if regs != 1 else ''}, " if regs else "")
+          + f"{contexts} dialplan contexts"
           + (f", {len(config.warnings)} warnings" if config.warnings else ""))
     return 0
 
@@ -203,6 +209,26 @@ def cmd_peers(args: argparse.Namespace) -> int:
     print(f"{len(rows)} sip peers [Monitored: {counts[(True, True)]} online, "
           f"{counts[(True, False)]} offline Unmonitored: {counts[(False, True)]} online, "
           f"{counts[(False, False)]} offline]")
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    """Like Asterisk's `sip show registry` / `pjsip show registrations`."""
+    rows = _mgmt(args, "/registry").get("registrations", [])
+    name_w = max([len("Name"), *(len(r["name"]) for r in rows)])
+    user_w = max([len("Username"), *(len(r["username"]) for r in rows)])
+    print(f"{'Name':<{name_w}}  {'Username':<{user_w}}  {'State':<17}  {'Expires':>9}  "
+          "Last error")
+    for r in rows:
+        expires = r.get("expires_in")
+        if expires is None and r.get("next_attempt_in") is not None:
+            expires_text = f"retry {r['next_attempt_in']}s"
+        else:
+            expires_text = f"{expires}s" if expires is not None else "-"
+        print(f"{r['name']:<{name_w}}  {r['username']:<{user_w}}  {r['state']:<17}  "
+              f"{expires_text:>9}  {r.get('last_error') or '-'}")
+    registered = sum(1 for r in rows if r["state"] == "Registered")
+    print(f"{len(rows)} SIP registration{'s' if len(rows) != 1 else ''}, {registered} registered")
     return 0
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import yaml
 
+from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic
+from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -297,6 +299,12 @@ class SipGeneral:
     qualify: bool = False
     useragent: str | None = None
     rtptimeout: int = 0
+    # outbound registrations (chan_sip names): retry every registertimeout seconds,
+    # registerattempts tries (0: forever), a 403 retried only with register_retry_403
+    registertimeout: int = 20
+    registerattempts: int = 0
+    register_retry_403: bool = False
+    outboundproxy: str | None = None
 
 
 @dataclass(slots=True)
@@ -321,6 +329,30 @@ class Peer:
     allow: list[str] = field(default_factory=list)
     dtmfmode: str = "rfc2833"
     language: str | None = None
+    # --- trunks (issue 11): both loaders fill these; types in pbx/sip_model.py ---
+    tech: str = "SIP"  # SIP (sip.conf) or PJSIP (pjsip.conf)
+    auth_username: str | None = None  # username of its inbound digest; None: the name
+    remotesecret: str | None = None
+    outbound_auth: OutboundAuth | None = None  # answers this peer's 401/407 (UAC)
+    insecure: frozenset[str] = frozenset()  # {"port", "invite"}: sip.conf insecure=
+    outbound_proxy: str | None = None  # sip:host[:port] requests to this peer go through
+    send_pai: bool = False  # P-Asserted-Identity on calls to it (sendrpid=pai, send_pai)
+    send_rpid: bool = False  # Remote-Party-ID (sendrpid=yes|rpid, send_rpid)
+    trust_id_inbound: bool = False  # take caller ID from its PAI/RPID (trustrpid)
+    call_limit: int | None = None  # concurrent calls (call-limit); None: no limit
+    force_rport: bool = True  # nat=force_rport (chan_sip's and pjsip's default)
+    rewrite_contact: bool = False  # reach it at the REGISTER's source (nat=yes)
+    rtp_symmetric: bool = False  # send RTP where its RTP comes from (nat=comedia)
+    direct_media: bool = True
+    match: list[IpNetwork] = field(default_factory=list)  # identify: source networks
+    contacts: list[str] = field(default_factory=list)  # static contact URIs (pjsip aor)
+    aors: list[str] = field(default_factory=list)  # what devices register as; []: [name]
+    max_contacts: int = 20
+    remove_existing: bool = False  # a new contact over max_contacts replaces the oldest
+    qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
+    call_group: str | None = None
+    pickup_group: str | None = None
+    media_encryption: str = "no"
     file: str = ""
     line: int = 0
     # qualify results for a static host= peer (dynamic peers keep them per binding)
@@ -346,7 +378,29 @@ class Peer:
 class SipConfig:
     general: SipGeneral = field(default_factory=SipGeneral)
     peers: dict[str, Peer] = field(default_factory=dict)
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    transports: dict[str, TransportSpec] = field(default_factory=dict)  # pjsip.conf
+    nat: NatSettings = field(default_factory=NatSettings)  # sip.conf [general]
     _by_host: dict[str, list[Peer]] | None = None
+    _by_aor: dict[str, Peer] | None = None
+    _by_auth: dict[str, Peer] | None = None
+
+    def peer_for_aor(self, aor: str) -> Peer | None:
+        """The peer/endpoint a REGISTER's To user belongs to (pjsip: one of its aors)."""
+        if self._by_aor is None:
+            self._by_aor = {}
+            for peer in self.peers.values():
+                for name in peer.aors or [peer.name]:
+                    self._by_aor.setdefault(name, peer)
+        return self._by_aor.get(aor)
+
+    def peer_by_auth_user(self, username: str) -> Peer | None:
+        """The peer whose inbound digest username is ``username``."""
+        if self._by_auth is None:
+            self._by_auth = {}
+            for peer in self.peers.values():
+                self._by_auth.setdefault(peer.auth_username or peer.name, peer)
+        return self._by_auth.get(username)
 
     def peer_by_address(self, host: str, port: int) -> Peer | None:
         """A `host=<address>` peer matching a source address (port optional match)."""
@@ -358,8 +412,21 @@ class SipConfig:
                     self._by_host.setdefault(peer.host, []).append(peer)
         candidates = self._by_host.get(host)
         if not candidates:
-            return None
+            return self._peer_by_match(host)
         return next((p for p in candidates if p.port == port), candidates[0])
+
+    def _peer_by_match(self, host: str) -> Peer | None:
+        """pjsip `identify` match= networks: the most specific network wins."""
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        best: tuple[int, Peer] | None = None
+        for peer in self.peers.values():
+            for net in peer.match:
+                if ip in net and (best is None or net.prefixlen > best[0]):
+                    best = (net.prefixlen, peer)
+        return best[1] if best else None
 
 
 _CALLERID_RE = re.compile(r'^\s*(?:"(?P<q>[^"]*)"|(?P<n>[^<]*?))\s*(?:<(?P<num>[^>]*)>)?\s*$')
@@ -411,6 +478,7 @@ def load_sip_conf(path: Path, diagnostics: list[Diagnostic]) -> SipConfig:
     general = conf.section("general")
     if general is not None:
         _load_general(general, config.general, diagnostics)
+        trunk.load_general_trunk_keys(general, config, diagnostics)
     for section in conf.sections:
         if section.name == "general" or section.is_template:
             continue
@@ -475,11 +543,18 @@ def _load_peer(section: Section, general: SipGeneral,
                diagnostics: list[Diagnostic]) -> Peer | None:
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
                 file=section.file, line=section.line)
+    trunk.start_peer(peer, general)
     for entry in section.entries:
         key, value = entry.key, entry.value
         if key not in _PEER_KEYS:
             diagnostics.append(entry.diag(f"unknown option '{key}' in [{section.name}]",
                                           on_value=False, severity="warning"))
+            continue
+        if key in trunk.TRUNK_PEER_KEYS:  # trunk and NAT keys: pbx/sip_conf_trunk.py
+            trunk.apply_peer_key(peer, entry, diagnostics)
+            continue
+        if key in trunk.UNUSED_PEER_KEYS:
+            diagnostics.append(trunk.unused_peer_key(entry, section.name))
             continue
         if key == "type":
             if value not in ("friend", "peer", "user"):
@@ -533,10 +608,9 @@ def _load_peer(section: Section, general: SipGeneral,
         elif key == "disallow":
             if value.strip().lower() == "all":
                 peer.allow.clear()
-        elif key == "dtmfmode":
-            peer.dtmfmode = value.lower()
         elif key == "language":
             peer.language = value
+    trunk.finish_peer(peer)
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.
         diagnostics.append(Diagnostic(section.file, section.line, section.col,
@@ -552,6 +626,15 @@ def _valid_host(value: str) -> bool:
         return True
     except ValueError:
         return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host))
+
+
+def _check_registrations(sip: SipConfig, diagnostics: list[Diagnostic]) -> None:
+    """A registration's endpoint (sip.conf `peer?`, pjsip endpoint=) must exist."""
+    for reg in sip.registrations.values():
+        if reg.endpoint is not None and reg.endpoint not in sip.peers:
+            diagnostics.append(Diagnostic(reg.file, reg.lineno, reg.col,
+                                          f"registration {reg.name} names peer "
+                                          f"'{reg.endpoint}' which is not defined"))
 
 
 # --- everything -------------------------------------------------------------
@@ -576,7 +659,17 @@ def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Conf
     if not config_dir.is_dir():
         raise ConfigError([Diagnostic(str(config_dir), 1, 1, "configuration folder not found")])
     settings = load_settings(config_dir, diagnostics)
-    sip = load_sip_conf(config_dir / "sip.conf", diagnostics)
+    pjsip_path = config_dir / "pjsip.conf"
+    if pjsip_path.exists() and not (config_dir / "sip.conf").exists():
+        sip = SipConfig()  # pjsip.conf alone is a whole configuration
+    else:
+        sip = load_sip_conf(config_dir / "sip.conf", diagnostics)
+    if pjsip_path.exists():
+        from pbx.pjsip_conf import load_pjsip_conf, merge_into
+
+        merge_into(sip, load_pjsip_conf(pjsip_path, diagnostics),
+                   [str(s) for s in settings.listen], diagnostics)
+    _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 

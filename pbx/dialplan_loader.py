@@ -1,7 +1,9 @@
 """Load extensions.conf and check it against everything else the PBX knows.
 
-Beyond the dialplan's own checks: every peer's `context=` must exist, and
-prompts named by Playback/Background must be somewhere on the sounds path.
+Beyond the dialplan's own checks: every peer's `context=` must exist,
+prompts named by Playback/Background must be somewhere on the sounds path, and
+`Dial(SIP/x)`, `Dial(PJSIP/x)` and hints must name a sip.conf peer or a
+pjsip.conf endpoint.
 """
 
 from __future__ import annotations
@@ -38,7 +40,49 @@ def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) 
                                           f"peer [{peer.name}] uses context '{peer.context}' "
                                           "which extensions.conf does not define"))
     diagnostics.extend(_missing_prompts(dialplan, config))
+    diagnostics.extend(_unknown_sip_targets(dialplan, config.sip.peers))
     return dialplan
+
+
+_SIP_TECHS = {"sip", "pjsip"}
+
+
+def sip_target_peer(part: str) -> tuple[str, str] | None:
+    """`SIP/peer`, `SIP/peer/EXTEN`, `PJSIP/EXTEN@endpoint` -> (tech, peer name);
+    None for another technology or a name built from variables."""
+    tech, slash, rest = part.strip().partition("/")
+    if not slash or tech.lower() not in _SIP_TECHS or "${" in rest or "$[" in rest:
+        return None
+    if "/" in rest:
+        rest = rest.split("/", 1)[0]
+    elif "@" in rest:
+        rest = rest.split("@", 1)[1]
+    return tech.upper(), rest.strip()
+
+
+def _unknown_sip_targets(dialplan: Any, peers: dict[str, Any]) -> list[Diagnostic]:
+    """Dial(SIP/x) / Dial(PJSIP/x) and hints naming a peer or endpoint nobody defines."""
+    out = []
+
+    def check(text: str, pos: Any, what: str) -> None:
+        for part in text.split("&"):
+            found = sip_target_peer(part)
+            if found is None or found[1] in peers:
+                continue
+            tech, name = found
+            kind = "endpoint" if tech == "PJSIP" else "peer"
+            out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                  f"{what} {part.strip()}: no {kind} '{name}' in sip.conf or "
+                                  "pjsip.conf", "warning"))
+
+    for context in dialplan.contexts.values():
+        for extension in context.extensions.values():
+            if extension.hint and extension.pos is not None:
+                check(extension.hint, extension.pos, "hint")
+            for step in extension.steps.values():
+                if step.app.lower() == "dial":
+                    check(_first_arg(step.args), step.app_pos, "Dial target")
+    return out
 
 
 def _missing_prompts(dialplan: Any, config: Any) -> list[Diagnostic]:

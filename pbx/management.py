@@ -1,4 +1,4 @@
-"""Management endpoint on `http.listen`: what `pbx peers|channels|reload` ask.
+"""Management endpoint on `http.listen`: what `pbx peers|channels|registry|reload` ask.
 
 A few JSON routes over HTTP/1.0, on loopback by default. Hand-written on
 asyncio streams: three routes do not justify a web framework dependency.
@@ -57,6 +57,9 @@ class ManagementServer:
         """Answer one request: (status, JSON body)."""
         if path == "/peers":
             return 200, {"peers": self.peers()}
+        if path == "/registry":
+            regs = self.pbx.registrations
+            return 200, {"registrations": regs.rows() if regs is not None else []}
         if path == "/channels":
             calls = self.pbx.calls
             return 200, {"channels": calls.channel_rows() if calls is not None else []}

@@ -19,8 +19,6 @@ from pbx.sip.uri import NameAddr
 
 log = logging.getLogger("pbx.registrar")
 
-MAX_CONTACTS_PER_AOR = 20
-
 
 @dataclass(slots=True)
 class Source:
@@ -45,8 +43,10 @@ class Registrar:
         self.config = config
 
     def _peer(self, name: str) -> Peer | None:
-        peer = self.config.sip.peers.get(name)
-        if peer is None or not peer.dynamic:
+        """The peer a REGISTER's To user binds to (a pjsip endpoint by one of its aors);
+        None when there is none or it takes no registrations (host=, max_contacts=0)."""
+        peer = self.config.sip.peer_for_aor(name)
+        if peer is None or not peer.dynamic or peer.max_contacts < 1:
             return None
         return peer
 
@@ -77,7 +77,10 @@ class Registrar:
         result = self.auth.check(authorization, "REGISTER", now)
         if result.challenge_again:
             return self._challenge(req, now, stale=result.stale)
-        if not result.ok or peer is None or result.username != aor:
+        # The digest username must be this peer's (pjsip: its auth's username=,
+        # which may differ from the aor in To; sip.conf: the peer name).
+        if (not result.ok or peer is None
+                or self.config.sip.peer_by_auth_user(result.username or "") is not peer):
             log.info("REGISTER for %r from %s:%s refused: %s", aor, source.host, source.port,
                      result.reason if not result.ok else "username does not match To")
             return make_response(req, 403, "Forbidden")
@@ -109,10 +112,23 @@ class Registrar:
             call_id = req.call_id
             cseq = req.cseq[0]
             user_agent = req.headers.get("User-Agent") or ""
-            existing = {b.contact for b in self.location.lookup(peer.name, wall)}
+            current = self.location.lookup(peer.name, wall)
+            existing = {b.contact for b in current}
             adding = {uri for _, uri, e in wanted if e > 0} - existing
-            if len(existing) + len(adding) > MAX_CONTACTS_PER_AOR:
-                return make_response(req, 403, "Forbidden - Too Many Contacts")
+            removing = {uri for _, uri, e in wanted if e == 0} & existing
+            over = len(existing) - len(removing) + len(adding) - peer.max_contacts
+            if over > 0:
+                if not peer.remove_existing or len(adding) > peer.max_contacts:
+                    return make_response(req, 403, "Forbidden - Too Many Contacts")
+                # pjsip remove_existing: the contacts closest to expiring make room.
+                keep = {uri for _, uri, _e in wanted}
+                for old_binding in sorted(current, key=lambda b: b.expires_at):
+                    if over <= 0:
+                        break
+                    if old_binding.contact not in keep:
+                        self.location.remove(peer.name, old_binding.contact)
+                        changed = True
+                        over -= 1
             for contact, uri, expires in wanted:
                 if expires == 0:
                     if self.location.get(peer.name, uri) is not None:

@@ -50,6 +50,7 @@ class Pbx:
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
+        self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
         self._tasks: list[asyncio.Task] = []
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
@@ -58,7 +59,7 @@ class Pbx:
     def _make_auth(self, config: Config) -> DigestAuthenticator:
         def password(user: str) -> str | None:
             # Reads the current config, so a reload changes passwords at once.
-            peer = self.config.sip.peers.get(user)
+            peer = self.config.sip.peer_by_auth_user(user)  # trunk-config: auth username
             return peer.secret if peer is not None and peer.dynamic else None
 
         # A fresh secret per start: nonces from a previous run are stale, which
@@ -92,6 +93,7 @@ class Pbx:
                 continue
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
+        self._start_registrations()
         from pbx.management import ManagementServer
 
         self.mgmt = ManagementServer(self)
@@ -123,6 +125,15 @@ class Pbx:
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
 
+    def _start_registrations(self) -> None:
+        """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
+        from pbx.outbound_registrations import OutboundRegistrations
+
+        sip = self.config.sip
+        self.registrations = OutboundRegistrations(
+            self.core, user_agent=self.config.settings.user_agent, nat=sip.nat)
+        self.registrations.start(sip.registrations)
+
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -134,12 +145,18 @@ class Pbx:
         """Close sockets, flush the store: well within 2 s."""
         for task in self._tasks:
             task.cancel()
+        unregister = None
+        if self.registrations is not None:  # Expires: 0 to providers, alongside the calls
+            unregister = asyncio.ensure_future(self.registrations.stop(SHUTDOWN_GRACE / 2))
         if self.calls is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.calls.stop(), SHUTDOWN_GRACE)
         if self.voicemail is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.voicemail.stop(), SHUTDOWN_GRACE / 2)
+        if unregister is not None:
+            with contextlib.suppress(Exception):
+                await unregister
         for task in self._spawned:
             task.cancel()
         if self.mgmt is not None:
@@ -200,6 +217,9 @@ class Pbx:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
             self.calls.reload(config, self.auth)
+        if self.registrations is not None:
+            self.registrations.nat = config.sip.nat
+            self.registrations.reload(config.sip.registrations)
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})

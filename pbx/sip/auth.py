@@ -39,6 +39,7 @@ __all__ = [
     "build_authorization",
     "build_challenge",
     "build_challenges",
+    "choose_challenge",
     "compute_ha1",
     "compute_response",
     "parse_authorization",
@@ -225,6 +226,26 @@ def parse_challenge(value: str) -> dict[str, str] | None:
     return p
 
 
+def choose_challenge(values: list[str]) -> dict[str, str] | None:
+    """The challenge a client answers among a 401/407's values (RFC 8760 sec. 2.4).
+
+    The server lists its preferred algorithm first; the first Digest challenge
+    with an algorithm and qop this module can compute wins. None when there is
+    no such challenge (the caller reports "no authentication").
+    """
+    for value in values:
+        challenge = parse_challenge(value)
+        if challenge is None:
+            continue
+        if challenge.get("algorithm", "MD5").upper() not in ALGORITHMS:
+            continue
+        qops = [q.strip().lower() for q in challenge.get("qop", "").split(",") if q.strip()]
+        if qops and "auth" not in qops:
+            continue
+        return challenge
+    return None
+
+
 def build_authorization(
     challenge: dict[str, str],
     username: str,
@@ -244,7 +265,8 @@ def build_authorization(
     if qops and "auth" not in qops:
         return None
     use_qop = "auth" if qops else None
-    if use_qop is not None and cnonce is None:
+    sess = algorithm.upper().endswith("-SESS")
+    if (use_qop is not None or sess) and cnonce is None:
         cnonce = secrets.token_hex(8)
     creds = DigestCredentials(
         username=username,
@@ -255,7 +277,7 @@ def build_authorization(
         algorithm=algorithm,
         qop=use_qop,
         nc=f"{nc:08x}" if use_qop else None,
-        cnonce=cnonce if use_qop else None,
+        cnonce=cnonce if use_qop or sess else None,
         opaque=challenge.get("opaque"),
     )
     response = compute_response(creds, method, password=password)
@@ -271,6 +293,8 @@ def build_authorization(
     ]
     if use_qop:
         parts += [f"qop={use_qop}", f"nc={creds.nc}", f'cnonce="{_quote(cnonce or "")}"']
+    elif sess:
+        parts.append(f'cnonce="{_quote(cnonce or "")}"')
     if creds.opaque is not None:
         parts.append(f'opaque="{_quote(creds.opaque)}"')
     return ", ".join(parts)

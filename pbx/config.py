@@ -70,6 +70,7 @@ class Settings:
     language: str = "en"
     voicemail_retry_min: float = 30.0  # first retry of a mail the server refused
     voicemail_retry_max: float = 3600.0  # back-off doubles up to this
+    tls: Any = None  # pbx.transport.tls.TlsFiles from sip.tls, None when not set
 
     @property
     def db_path(self) -> Path:
@@ -126,7 +127,7 @@ class _YamlDoc:
 
 
 _KNOWN_YAML = {
-    "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms"},
+    "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "tls"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -188,6 +189,15 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 doc.error(item_node, f"sip.listen: {exc}")
         if specs:
             settings.listen = specs
+    if "tls" in sections["sip"]:
+        settings.tls = _load_tls(doc, sections["sip"]["tls"][1], config_dir)
+    if settings.tls is None and listen is not None:
+        node = sections["sip"]["listen"][1]
+        for i, spec in enumerate(settings.listen):
+            if spec.transport == "tls":
+                item_node = node.value[i] if isinstance(node, yaml.SequenceNode) else node
+                doc.error(item_node, f"sip.listen: {spec} needs a certificate: set "
+                                     "sip.tls.cert and sip.tls.key (`make cert` makes a pair)")
     for key, attr in (("realm", "realm"), ("user_agent", "user_agent"),
                       ("external_ip", "external_ip")):
         value = get("sip", key, str)
@@ -251,6 +261,56 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
         if v is not None:
             setattr(settings, f"voicemail_{key}", float(v))
     return settings
+
+
+_TLS_KEYS = ("cert", "key", "ca", "verify_server")
+
+
+def _load_tls(doc: _YamlDoc, node: yaml.Node, config_dir: Path) -> Any:
+    """`sip.tls: {cert, key, ca, verify_server}` -> TlsFiles (None on any error)."""
+    from pbx.transport.tls import TlsFiles, check_files
+
+    keys = doc.mapping(node, "sip.tls")
+    ok = True
+    for key, (key_node, _) in keys.items():
+        if key not in _TLS_KEYS:
+            doc.error(key_node, f"unknown key 'sip.tls.{key}' (known: {', '.join(_TLS_KEYS)})")
+            ok = False
+    paths: dict[str, Path] = {}
+    for key in ("cert", "key", "ca"):
+        if key not in keys:
+            if key != "ca" and keys:
+                doc.error(node, f"sip.tls needs '{key}' (a PEM file)")
+                ok = False
+            continue
+        value_node = keys[key][1]
+        value = doc.value(value_node)
+        if not isinstance(value, str) or not value:
+            doc.error(value_node, f"sip.tls.{key} must be a file path, got {value!r}")
+            ok = False
+            continue
+        p = Path(value)
+        paths[key] = p if p.is_absolute() else config_dir / p
+        if not paths[key].is_file():
+            doc.error(value_node, f"sip.tls.{key}: {paths[key]} not found")
+            ok = False
+    verify = True
+    if "verify_server" in keys:
+        value_node = keys["verify_server"][1]
+        value = doc.value(value_node)
+        if not isinstance(value, bool):
+            doc.error(value_node, f"sip.tls.verify_server must be true or false, got {value!r}")
+            ok = False
+        else:
+            verify = value
+    if not ok or "cert" not in paths:
+        return None
+    files = TlsFiles(paths["cert"], paths["key"], paths.get("ca"), verify)
+    problem = check_files(files)
+    if problem is not None:
+        doc.error(keys["cert"][1], f"sip.tls: {problem}")
+        return None
+    return files
 
 
 # --- sip.conf ---------------------------------------------------------------
@@ -515,6 +575,8 @@ def _load_peer(section: Section, general: SipGeneral,
             peer.dtmfmode = value.lower()
         elif key == "language":
             peer.language = value
+    if peer.transport == "tls" and section.entry("port") is None:
+        peer.port = 5061  # the sips: port (RFC 3261 sec. 19.1.2), as Asterisk defaults
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.
         diagnostics.append(Diagnostic(section.file, section.line, section.col,

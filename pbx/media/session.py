@@ -355,9 +355,7 @@ class MediaSession(asyncio.DatagramProtocol):
         pt = data[1] & 0x7F
         if pt != self.stream.pt and pt != self.dtmf_pt and pt not in CODECS_BY_PT:
             return False
-        if data[0] & 0x3F and _payload_slow(data, data[0]) is None:
-            return False
-        return True
+        return not (data[0] & 0x3F and _payload_slow(data, data[0]) is None)
 
     def _latch(self, addr: Any) -> None:
         if self._latched and addr != self.remote:

@@ -141,6 +141,8 @@ class MediaSession(asyncio.DatagramProtocol):
         self._last_sr_ntp = 0  # middle 32 bits of the remote's last SR
         self._last_sr_time = 0.0
         self._close_callbacks: list[Callable[[], None]] = []
+        self.srtp: Any = None  # pbx.media.srtp.SrtpContext while the leg is RTP/SAVP
+        self._sock_sendto: Callable[..., Any] | None = None
         self._rx_prev_received = 0  # totals of earlier sources (SSRC changes)
         self._rx_prev_bytes = 0
         self._rx_prev_lost = 0
@@ -171,7 +173,7 @@ class MediaSession(asyncio.DatagramProtocol):
         # Send with the socket itself: it skips the transport's layers (about
         # 1 us a packet with uvloop); when the kernel buffer is full the
         # packet goes through the transport, which queues it (_send_slow).
-        self._sendto = pair.rtp_sock.sendto
+        self._sendto = self._sock_sendto = pair.rtp_sock.sendto
         clock.add_slow(self)
         return self
 
@@ -253,6 +255,47 @@ class MediaSession(asyncio.DatagramProtocol):
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
             self.stream.mark = True  # resuming after hold starts a talkspurt
+
+    def set_srtp(self, suite: str | None, tx_key: bytes = b"", rx_key: bytes = b"") -> None:
+        """Use SRTP with these SDES keys (suite None: plain RTP again).
+
+        Nothing changes when the keys are the ones in use (a re-INVITE that
+        repeats them): the contexts keep their rollover counters. A plain leg
+        pays nothing per packet: the SRTP paths are swapped in as instance
+        attributes, not tested for on every packet."""
+        if suite is None:
+            self.srtp = None
+            self.__dict__.pop("datagram_received", None)
+            self._sendto = self._sock_sendto
+            return
+        current = self.srtp
+        if current is not None and current.suite == suite and current.keys == (tx_key, rx_key):
+            return
+        from pbx.media.srtp import SrtpContext
+
+        self.srtp = SrtpContext(suite, tx_key, rx_key)
+        self.datagram_received = self._srtp_received  # type: ignore[method-assign]
+        self._sendto = self._srtp_sendto
+        self._candidates.clear()  # probation restarts with authenticated packets only
+
+    def _srtp_received(self, data: bytes, addr: Any) -> None:
+        """datagram_received of an SRTP leg: authenticate and decrypt, then as RTP.
+        A packet failing authentication (garbage, a forgery, a replay) is
+        dropped before anything else looks at it, so it never counts for strict RTP."""
+        plain = self.srtp.unprotect(data)
+        if plain is None:
+            self.errors += 1
+            return
+        MediaSession.datagram_received(self, plain, addr)
+
+    def _srtp_sendto(self, packet: bytes, addr: Any) -> None:
+        """Every RTP send of an SRTP leg goes through here (never raises OSError:
+        a full buffer queues the *protected* packet, never the plain one)."""
+        data = self.srtp.protect(packet)
+        try:
+            self._sock_sendto(data, addr)  # type: ignore[misc]
+        except OSError as exc:
+            self._send_slow(data, exc)
 
     @property
     def samples_per_frame(self) -> int:
@@ -558,6 +601,8 @@ class MediaSession(asyncio.DatagramProtocol):
             sender = rtcp.SenderInfo(rtcp.ntp_now(), st.last_ts, st.packets_sent, st.bytes_sent)
         data = rtcp.build_compound(st.ssrc, self.cname, sender,
                                    [block] if block is not None else [], bye)
+        if self.srtp is not None:
+            data = self.srtp.protect_rtcp(data)
         try:
             tr.sendto(data, self.rtcp_remote)
             self.rtcp_sent += 1
@@ -565,6 +610,12 @@ class MediaSession(asyncio.DatagramProtocol):
             self.errors += 1
 
     def _rtcp_received(self, data: bytes, addr: Any) -> None:
+        if self.srtp is not None:
+            plain = self.srtp.unprotect_rtcp(data)
+            if plain is None:
+                self.errors += 1
+                return
+            data = plain
         try:
             rep = rtcp.parse_compound(data)
         except rtcp.RtcpError:

@@ -359,6 +359,9 @@ class Peer:
     allow: list[str] = field(default_factory=list)
     dtmfmode: str = "rfc2833"
     language: str | None = None
+    # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
+    # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
+    media_encryption: str = "no"
     file: str = ""
     line: int = 0
     # qualify results for a static host= peer (dynamic peers keep them per binding)
@@ -378,6 +381,11 @@ class Peer:
     @property
     def can_be_called(self) -> bool:
         return self.type in ("friend", "peer")
+
+    @property
+    def requires_srtp(self) -> bool:
+        """Calls to and from this peer must use SRTP (488 to a plain RTP offer)."""
+        return self.media_encryption == "sdes"
 
 
 @dataclass(slots=True)
@@ -575,6 +583,8 @@ def _load_peer(section: Section, general: SipGeneral,
             peer.dtmfmode = value.lower()
         elif key == "language":
             peer.language = value
+        elif key == "encryption" and _bool_ok(entry, diagnostics):
+            peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
         peer.port = 5061  # the sips: port (RFC 3261 sec. 19.1.2), as Asterisk defaults
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:

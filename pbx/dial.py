@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pbx import q850
+from pbx import q850, srtp_policy
 from pbx.channel import ChannelState, DialResult, DialTarget
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
@@ -132,7 +132,8 @@ async def originate(a: SipChannel, dest: Destination, events: asyncio.Queue) -> 
     leg.context, leg.exten = a.context, dest.to_uri
     leg.callerid = a.callerid
     offer = make_offer(leg.sdp_ip, leg.media.local_port, dtmf_pt=101,
-                       session_id=leg.sdp_session_id, version=0)
+                       session_id=leg.sdp_session_id, version=0,
+                       srtp_key=srtp_policy.offer_key(dest.peer))  # security-media (issue 14)
     leg.local_sdp_offer = offer
     cid = a.callerid
     req = new_request("INVITE", dest.uri, local=local, from_user=cid.num or "anonymous",

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from pbx import q850
+from pbx import q850, srtp_policy
 from pbx.channel import Channel, ChannelState, Hangup, RecordResult
 from pbx.media.echo import Echo
 from pbx.media.player import Player
@@ -117,7 +117,9 @@ class SipChannel(Channel):
             self.local_sdp_offer = make_offer(self.sdp_ip, self.media.local_port, dtmf_pt=101,
                                               direction=direction,
                                               session_id=self.sdp_session_id,
-                                              version=self.sdp_version)
+                                              version=self.sdp_version,
+                                              # security-media: SDES key (issue 14)
+                                              srtp_key=srtp_policy.offer_key(self.peer))
         return self.local_sdp_offer
 
     def take_offer(self, body: bytes) -> None:
@@ -125,7 +127,9 @@ class SipChannel(Channel):
         offer = parse_sdp(body)
         answer = negotiate(offer, local_addr=self.sdp_ip,
                            local_port=self.media.local_port,
-                           session_id=self.sdp_session_id, version=self.sdp_version)
+                           session_id=self.sdp_session_id, version=self.sdp_version,
+                           # security-media: encryption=yes / SDES (issue 14)
+                           **srtp_policy.answer_options(self.peer))
         self.remote_offer = offer
         self.negotiated = answer
         self._apply(answer)
@@ -133,6 +137,8 @@ class SipChannel(Channel):
     def _apply(self, answer: Answer) -> None:
         self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
                               answer.ptime or 20, answer.remote_direction)
+        # security-media: SRTP keys of the negotiation, or plain RTP (issue 14)
+        srtp_policy.apply(self.media, answer, self.name, self.destination.transport)
 
     # --- inbound signalling ------------------------------------------------
     def _respond(self, status: int, reason: str | None = None, *, sdp: bool = False,
@@ -245,7 +251,9 @@ class SipChannel(Channel):
             answer = negotiate(offer, local_addr=self.sdp_ip,
                                local_port=self.media.local_port,
                                session_id=self.sdp_session_id,
-                               version=self.sdp_version + 1)
+                               version=self.sdp_version + 1,
+                               # security-media: keep our SDES key (issue 14)
+                               **srtp_policy.answer_options(self.peer, self.negotiated))
         except NoCommonCodec:
             self.manager.core.respond(tx, make_response(req, 488, "Not Acceptable Here"))
             return
@@ -279,7 +287,9 @@ class SipChannel(Channel):
         codec = self.media.codec
         offer = make_offer(self.sdp_ip, self.media.local_port, codecs=[codec],
                            dtmf_pt=101, direction=direction,
-                           session_id=self.sdp_session_id, version=self.sdp_version)
+                           session_id=self.sdp_session_id, version=self.sdp_version,
+                           # security-media: keep our SDES key (issue 14)
+                           srtp_key=srtp_policy.offer_key(self.peer, self.negotiated))
         req = self.dialog.request("INVITE", self.via(), contact=self.contact,
                                   body=offer.to_bytes(), content_type=SDP)
 

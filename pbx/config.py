@@ -613,6 +613,7 @@ class Config:
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
     warnings: list[Diagnostic] = field(default_factory=list)
+    prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
 
     @property
     def realm(self) -> str:
@@ -637,6 +638,9 @@ def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Conf
         load_voicemail_conf = None
     if load_voicemail_conf is not None and (config_dir / "voicemail.conf").exists():
         config.voicemail = load_voicemail_conf(config_dir / "voicemail.conf", diagnostics)
+        from voicemail.config import check_references
+
+        diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
     errors = [d for d in diagnostics if d.severity == "error"]
     config.warnings = [d for d in diagnostics if d.severity != "error"]
     if errors:

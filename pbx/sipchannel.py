@@ -356,10 +356,14 @@ class SipChannel(Channel):
         library = self.manager.prompts
         payloads = []
         for name in prompts:
-            payload = library.get(name, self.media.codec)
-            if payload is None:
-                log.warning("%s: prompt '%s' not found (searched %s)", self.name, name,
-                            ", ".join(library.searched(name)))
+            try:  # security-media: a corrupt prompt file is a warning, not a traceback (issue 14)
+                payload = library.get(name, self.media.codec)
+                problem = None if payload is not None else \
+                    f"not found (searched {', '.join(library.searched(name))})"
+            except ValueError as exc:  # WavError, naming the file
+                payload, problem = None, f"cannot be played: {exc}"
+            if problem is not None:
+                log.warning("%s: prompt '%s' %s", self.name, name, problem)
                 self.variables["PLAYBACKSTATUS"] = "FAILED"
             payloads.append(payload)
         done = self.player.play(payloads, prompts)

@@ -142,6 +142,11 @@ async def leave_voicemail(service: VoicemailService, ch: Channel, spec: str, opt
     stop_digits = "#" + ("0" if has_exten("o") else "")
     try:
         write_pending(pending)
+    except OSError as exc:
+        log.error("VoiceMail: message for %s not stored: %s", first.key, exc)
+        await tell_failure(ch)
+        return _status(ch, DepositResult("FAILED", reason=f"storage: {exc}"))
+    try:
         rec = await ch.record(str(tmp), max_seconds=first.maxsecs,
                               silence_seconds=general.maxsilence,
                               silence_threshold=general.silencethreshold,

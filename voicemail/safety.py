@@ -81,9 +81,13 @@ def write_pending(pending: PendingMessage) -> Path:
     """Write the sidecar (atomically) before the recording starts."""
     path = sidecar_path(Path(pending.recording))
     tmp = path.with_suffix(".json.tmp")
-    data = asdict(pending)
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(asdict(pending)), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
 
 

@@ -37,9 +37,13 @@ def offer_key(peer: Any, negotiated: Any = None) -> bytes | None:
 
 
 def answer_options(peer: Any, negotiated: Any = None) -> dict[str, Any]:
-    """Keyword arguments for sdp.negotiate() when answering this leg's offer."""
+    """Keyword arguments for sdp.negotiate() when answering this leg's offer.
+
+    The key is the leg's current one, else a fresh one chosen here, once: an
+    answer built twice (to compare it with the last one sent) stays the same.
+    negotiate() only uses it when the offer is RTP/SAVP."""
     return {"require_srtp": bool(peer is not None and peer.requires_srtp),
-            "srtp_key": _current_key(negotiated)}
+            "srtp_key": _current_key(negotiated) or sdes.new_key()}
 
 
 def apply(media: Any, answer: Any, channel_name: str = "", transport: str = "") -> None:

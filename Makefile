@@ -8,9 +8,10 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
 APT_RUN  := asterisk-core-sounds-en-wav
-APT_TEST := sip-tester baresip sox kamailio
+APT_TEST := sip-tester baresip sox kamailio openssl
+CERT_DIR ?= $(CONFIG)/tls
 
-.PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test clean
+.PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test cert clean
 
 run: venv sysdeps-run
 	$(BIN)/pbx run --config-dir $(CONFIG)
@@ -60,6 +61,12 @@ sounds:
 	  dpkg -x asterisk-core-sounds-en-wav_*.deb root; \
 	  mkdir -p $(CURDIR)/sounds/asterisk && cp -r root/usr/share/asterisk/sounds/en_US_f_Allison/. $(CURDIR)/sounds/asterisk/; \
 	  rm -rf $$tmp; echo "prompts unpacked into sounds/asterisk"
+
+# A self-signed certificate for the TLS listener: $(CERT_DIR)/pbx.crt and pbx.key
+# (names: CERT_NAMES="pbx.example.com 203.0.113.5"; default 127.0.0.1 ::1 localhost).
+cert: venv
+	$(call apt_install,openssl)
+	$(BIN)/python -m pbx.tlscert $(CERT_DIR) $(CERT_NAMES)
 
 bench: venv
 	@echo "see bench/README.md: each benchmark is run on demand"

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration; exit 1 on any error")
     _add_config_dir(check, top=False)
+    check.add_argument("-v", "--verbose", action="count", default=0,
+                       help="also list every prompt the dialplan plays, with its duration")
 
     dp = sub.add_parser("dialplan", help="show or trace the dialplan")
     dp_sub = dp.add_subparsers(dest="dialplan_command", required=True)
@@ -118,10 +120,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     contexts = len(config.dialplan.contexts) if config.dialplan else 0
     regs = len(config.sip.registrations)
+    for name, file, seconds in config.prompts if args.verbose else ():
+        print(f"prompt {name}: {file} ({seconds:.2f} s)")
+    prompts = (f", {len(config.prompts)} prompt files decoded "
+               f"({sum(s for _, _, s in config.prompts):.1f} s)" if config.prompts else "")
     print(f"configuration OK: {len(config.sip.peers)} peers, "
           + (f"{regs} registration{'s' if regs != 1 else ''}, " if regs else "")
           + f"{contexts} dialplan contexts"
-          + (f", {len(config.warnings)} warnings" if config.warnings else ""))
+          + prompts + (f", {len(config.warnings)} warnings" if config.warnings else ""))
     return 0
 
 

@@ -78,6 +78,7 @@ class Settings:
     # RFC 4028 session timers (what we ask for; 0: off) and the least we accept.
     session_expires: int = 1800
     min_se: int = 90
+    tls: Any = None  # pbx.transport.tls.TlsFiles from sip.tls, None when not set
 
     @property
     def db_path(self) -> Path:
@@ -135,7 +136,7 @@ class _YamlDoc:
 
 _KNOWN_YAML = {
     "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "t1", "t2",
-            "session_expires", "min_se"},
+            "session_expires", "min_se", "tls"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -197,6 +198,15 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 doc.error(item_node, f"sip.listen: {exc}")
         if specs:
             settings.listen = specs
+    if "tls" in sections["sip"]:
+        settings.tls = _load_tls(doc, sections["sip"]["tls"][1], config_dir)
+    if settings.tls is None and listen is not None:
+        node = sections["sip"]["listen"][1]
+        for i, spec in enumerate(settings.listen):
+            if spec.transport == "tls":
+                item_node = node.value[i] if isinstance(node, yaml.SequenceNode) else node
+                doc.error(item_node, f"sip.listen: {spec} needs a certificate: set "
+                                     "sip.tls.cert and sip.tls.key (`make cert` makes a pair)")
     for key, attr in (("realm", "realm"), ("user_agent", "user_agent"),
                       ("external_ip", "external_ip")):
         value = get("sip", key, str)
@@ -277,6 +287,56 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
     return settings
 
 
+_TLS_KEYS = ("cert", "key", "ca", "verify_server")
+
+
+def _load_tls(doc: _YamlDoc, node: yaml.Node, config_dir: Path) -> Any:
+    """`sip.tls: {cert, key, ca, verify_server}` -> TlsFiles (None on any error)."""
+    from pbx.transport.tls import TlsFiles, check_files
+
+    keys = doc.mapping(node, "sip.tls")
+    ok = True
+    for key, (key_node, _) in keys.items():
+        if key not in _TLS_KEYS:
+            doc.error(key_node, f"unknown key 'sip.tls.{key}' (known: {', '.join(_TLS_KEYS)})")
+            ok = False
+    paths: dict[str, Path] = {}
+    for key in ("cert", "key", "ca"):
+        if key not in keys:
+            if key != "ca" and keys:
+                doc.error(node, f"sip.tls needs '{key}' (a PEM file)")
+                ok = False
+            continue
+        value_node = keys[key][1]
+        value = doc.value(value_node)
+        if not isinstance(value, str) or not value:
+            doc.error(value_node, f"sip.tls.{key} must be a file path, got {value!r}")
+            ok = False
+            continue
+        p = Path(value)
+        paths[key] = p if p.is_absolute() else config_dir / p
+        if not paths[key].is_file():
+            doc.error(value_node, f"sip.tls.{key}: {paths[key]} not found")
+            ok = False
+    verify = True
+    if "verify_server" in keys:
+        value_node = keys["verify_server"][1]
+        value = doc.value(value_node)
+        if not isinstance(value, bool):
+            doc.error(value_node, f"sip.tls.verify_server must be true or false, got {value!r}")
+            ok = False
+        else:
+            verify = value
+    if not ok or "cert" not in paths:
+        return None
+    files = TlsFiles(paths["cert"], paths["key"], paths.get("ca"), verify)
+    problem = check_files(files)
+    if problem is not None:
+        doc.error(keys["cert"][1], f"sip.tls: {problem}")
+        return None
+    return files
+
+
 # --- sip.conf ---------------------------------------------------------------
 
 def _yes(value: str) -> bool:
@@ -352,13 +412,11 @@ class Peer:
     qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
     call_group: str | None = None
     pickup_group: str | None = None
+    # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
+    # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
     file: str = ""
     line: int = 0
-    # qualify results for a static host= peer (dynamic peers keep them per binding)
-    reachable: bool | None = None
-    rtt_ms: float | None = None
-    last_qualify: float = 0.0
 
     @property
     def dynamic(self) -> bool:
@@ -372,6 +430,11 @@ class Peer:
     @property
     def can_be_called(self) -> bool:
         return self.type in ("friend", "peer")
+
+    @property
+    def requires_srtp(self) -> bool:
+        """Calls to and from this peer must use SRTP (488 to a plain RTP offer)."""
+        return self.media_encryption == "sdes"
 
 
 @dataclass(slots=True)
@@ -610,6 +673,10 @@ def _load_peer(section: Section, general: SipGeneral,
                 peer.allow.clear()
         elif key == "language":
             peer.language = value
+        elif key == "encryption" and _bool_ok(entry, diagnostics):
+            peer.media_encryption = "sdes" if _yes(value) else "no"
+    if peer.transport == "tls" and section.entry("port") is None:
+        peer.port = 5061  # the sips: port (RFC 3261 sec. 19.1.2), as Asterisk defaults
     trunk.finish_peer(peer)
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.
@@ -646,6 +713,7 @@ class Config:
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
     warnings: list[Diagnostic] = field(default_factory=list)
+    prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
 
     @property
     def realm(self) -> str:
@@ -680,6 +748,9 @@ def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Conf
         load_voicemail_conf = None
     if load_voicemail_conf is not None and (config_dir / "voicemail.conf").exists():
         config.voicemail = load_voicemail_conf(config_dir / "voicemail.conf", diagnostics)
+        from voicemail.config import check_references
+
+        diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
     errors = [d for d in diagnostics if d.severity == "error"]
     config.warnings = [d for d in diagnostics if d.severity != "error"]
     if errors:

@@ -14,8 +14,8 @@ from typing import Any
 
 from pbx.diagnostics import Diagnostic
 
-# Applications whose first argument is a prompt list (`a&b&c`).
-_PROMPT_APPS = {"playback", "background", "controlplayback"}
+# Applications naming a prompt list (`a&b&c`) -> the argument that holds it.
+_PROMPT_APPS = {"playback": 0, "background": 0, "controlplayback": 0, "read": 1}
 
 
 def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) -> Any:
@@ -81,38 +81,65 @@ def _unknown_sip_targets(dialplan: Any, peers: dict[str, Any]) -> list[Diagnosti
                 check(extension.hint, extension.pos, "hint")
             for step in extension.steps.values():
                 if step.app.lower() == "dial":
-                    check(_first_arg(step.args), step.app_pos, "Dial target")
+                    check(_arg(step.args, 0), step.app_pos, "Dial target")
     return out
 
 
 def _missing_prompts(dialplan: Any, config: Any) -> list[Diagnostic]:
+    """Every prompt the dialplan names must be found and decodable (a WAV with
+    random bytes or an MP3 renamed .wav is an error naming the file, not a
+    traceback at call time); config.prompts gets (name, file, seconds) of each."""
     from pbx.media.prompts import PromptLibrary, default_path
+    from pbx.media.wav import WavError
 
     settings = config.settings
     library = PromptLibrary(settings.sounds_path or default_path(_repo_root()),
                             settings.language)
     out = []
+    decoded: dict[str, float | str] = {}  # file -> seconds, or the error
+    checked: list[tuple[str, str, float]] = []
     for context in dialplan.contexts.values():
         for extension in context.extensions.values():
             for step in extension.steps.values():
-                if step.app.lower() not in _PROMPT_APPS:
+                app = step.app.lower()
+                if app not in _PROMPT_APPS:
                     continue
-                first = _first_arg(step.args)
-                for name in first.split("&"):
+                names = _arg(step.args, _PROMPT_APPS[app])
+                for name in names.split("&"):
                     name = name.strip()
                     if not name or "${" in name or "$[" in name:
                         continue
-                    if not library.exists(name):
-                        out.append(Diagnostic(step.app_pos.file, step.app_pos.line,
-                                              step.app_pos.col,
+                    pos = step.app_pos
+                    file = library.find(name)
+                    if file is None:
+                        out.append(Diagnostic(pos.file, pos.line, pos.col,
                                               f"prompt '{name}' not found in "
                                               f"{', '.join(library.searched(name)) or 'no folder'}",
                                               "warning"))
+                        continue
+                    if file not in decoded:
+                        try:
+                            pcm = library.pcm(name)
+                            decoded[file] = len(pcm or b"") / 16000
+                            checked.append((name, file, decoded[file]))
+                        except (WavError, ValueError, OSError) as exc:
+                            decoded[file] = str(exc) if file in str(exc) else f"{file}: {exc}"
+                    result = decoded[file]
+                    if isinstance(result, str):
+                        out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                              f"prompt '{name}' cannot be played: {result}"))
+                    elif result == 0:
+                        out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                              f"prompt '{name}' ({file}) holds no audio",
+                                              "warning"))
+    if hasattr(config, "prompts"):
+        config.prompts = checked
     return out
 
 
-def _first_arg(args: str) -> str:
-    return re.split(r"(?<!\\),", args, maxsplit=1)[0]
+def _arg(args: str, index: int) -> str:
+    parts = re.split(r"(?<!\\),", args)
+    return parts[index] if len(parts) > index else ""
 
 
 def _repo_root() -> str:

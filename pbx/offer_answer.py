@@ -8,8 +8,9 @@ negotiated result, and it applies that result to the leg's media session.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pbx import srtp_policy
 from pbx.sip.sdp import (
     Answer,
     SdpError,
@@ -27,12 +28,19 @@ __all__ = ["LegSdp", "SdpError"]
 
 
 class LegSdp:
-    """Offers, answers and their effect on one media session."""
+    """Offers, answers and their effect on one media session.
 
-    def __init__(self, media: MediaSession, address: str, session_id: int) -> None:
+    ``peer`` decides SRTP (encryption=yes: SDES keys required, pbx.srtp_policy);
+    ``transport`` is the SIP transport the keys travel on (logged when not TLS)."""
+
+    def __init__(self, media: MediaSession, address: str, session_id: int, *,
+                 peer: Any = None, transport: str = "udp", label: str = "") -> None:
         self.media = media
         self.address = address  # c=/o= address: the media IP, or sip.external_ip
         self.session_id = session_id
+        self.peer = peer
+        self.transport = transport
+        self.label = label  # the channel name, for the log
         self.version = 0
         self.local: bytes = b""  # the last SDP we sent
         self.offered: SessionDescription | None = None  # ours, waiting for an answer
@@ -58,10 +66,12 @@ class LegSdp:
         offer = parse_sdp(offer_body)
         port = self.media.local_port
         result: list[Answer] = []
+        # Chosen once: an answer built twice (to compare it) keeps the same key.
+        srtp = srtp_policy.answer_options(self.peer, self.negotiated)
 
         def build(version: int) -> SessionDescription:
             answer = negotiate(offer, local_addr=self.address, local_port=port,
-                               session_id=self.session_id, version=version)
+                               session_id=self.session_id, version=version, **srtp)
             result.append(answer)
             return answer.sdp
 
@@ -77,11 +87,12 @@ class LegSdp:
         codecs = [self.media.codec] if self.negotiated is not None else None
         port = self.media.local_port
         offered: list[SessionDescription] = []
+        key = srtp_policy.offer_key(self.peer, self.negotiated)
 
         def build(version: int) -> SessionDescription:
             sdp = make_offer(self.address, port, codecs=codecs, dtmf_pt=101,
                              direction=direction, session_id=self.session_id,
-                             version=version)
+                             version=version, srtp_key=key)
             offered.append(sdp)
             return sdp
 
@@ -102,3 +113,4 @@ class LegSdp:
     def _apply(self, answer: Answer) -> None:
         self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
                               answer.ptime or 20, answer.remote_direction)
+        srtp_policy.apply(self.media, answer, self.label, self.transport)

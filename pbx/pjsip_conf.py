@@ -346,10 +346,10 @@ class _Loader:
                 if low not in ("no", "sdes", "dtls"):
                     self.error(entry, f"media_encryption must be no, sdes or dtls, "
                                       f"got {value!r}")
-                elif low != "no":
+                elif low == "dtls":
                     self.diagnostics.append(entry.diag(
-                        f"media_encryption={low} is not supported yet: calls with this "
-                        "endpoint are not encrypted", severity="warning"))
+                        "media_encryption=dtls is not supported: use sdes (SRTP with SDES "
+                        "keys, over a TLS transport)", severity="warning"))
                 else:
                     peer.media_encryption = low
             elif key == "transport":

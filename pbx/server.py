@@ -24,6 +24,7 @@ from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
 from pbx.store import Store
 from pbx.transport.tcp import TcpTransport
+from pbx.transport.tls import TlsTransport
 from pbx.transport.udp import UdpTransport
 
 log = logging.getLogger("pbx.server")
@@ -88,6 +89,8 @@ class Pbx:
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
             elif spec.transport == "tcp":
                 t = await TcpTransport.listen(self.core, spec.host, spec.port)
+            elif spec.transport == "tls" and settings.tls is not None:
+                t = await TlsTransport.listen_tls(self.core, spec.host, spec.port, settings.tls)
             else:
                 log.warning("transport %s is not supported yet; %s ignored", spec.transport, spec)
                 continue

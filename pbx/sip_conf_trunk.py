@@ -34,7 +34,7 @@ TRUNK_PEER_KEYS = frozenset({
 UNUSED_PEER_KEYS = frozenset({
     "callcounter", "busylevel", "subscribecontext", "videosupport", "defaultip", "deny",
     "permit", "acl", "accountcode", "amaflags", "namedcallgroup", "namedpickupgroup",
-    "allowtransfer", "description", "encryption", "avpf", "icesupport", "force_avp",
+    "allowtransfer", "description", "avpf", "icesupport", "force_avp",
     "dtlsenable", "rtptimeout", "rtpholdtimeout", "session-timers", "t38pt_udptl", "setvar",
     "cid_number", "fullname", "hasvoicemail", "vmexten", "mohsuggest", "mohinterpret",
     "progressinband", "promiscredir", "useclientcode", "registertrying", "regexten",

@@ -104,7 +104,8 @@ class SipChannel(Channel):
         self.peer = peer
         self.media = media
         self.local = local  # our SIP transport address for this leg
-        self.sdp = LegSdp(media, sdp_address, session_id)
+        self.sdp = LegSdp(media, sdp_address, session_id, peer=peer,
+                          transport=local.transport, label=name)
         self.usage: InviteUsage | None = None
         self.call_id = ""
         self.local_tag = ""
@@ -397,10 +398,14 @@ class SipChannel(Channel):
         library = self.services.prompts()
         payloads = []
         for name in prompts:
-            payload = library.get(name, self.media.codec)
-            if payload is None:
-                log.warning("%s: prompt '%s' not found (searched %s)", self.name, name,
-                            ", ".join(library.searched(name)))
+            try:
+                payload = library.get(name, self.media.codec)
+                problem = None if payload is not None else \
+                    f"not found (searched {', '.join(library.searched(name))})"
+            except ValueError as exc:  # a corrupt file (WavError names it): not a traceback
+                payload, problem = None, f"cannot be played: {exc}"
+            if problem is not None:
+                log.warning("%s: prompt '%s' %s", self.name, name, problem)
                 self.variables["PLAYBACKSTATUS"] = "FAILED"
             payloads.append(payload)
         done = self.player.play(payloads, prompts)

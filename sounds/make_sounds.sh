@@ -61,6 +61,7 @@ demo-congrats|Congratulations. You have successfully installed and executed your
 demo-thanks|Thank you for trying this demonstration. Goodbye.
 hello-world|Hello world.
 goodbye|Goodbye!
+an-error-has-occurred|An error has occurred.
 pls-try-again|Please try again.
 invalid|I am sorry, that's not a valid extension. Please try again.
 auth-thankyou|Thank you.

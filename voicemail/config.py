@@ -27,6 +27,8 @@ KNOWN_FORMATS = {"wav", "wav49", "gsm", "ulaw", "alaw", "g722", "g729", "g723", 
                  "siren14", "opus", "vox", "au", "pcm"}
 
 _BOOL_TRUE = {"yes", "true", "y", "t", "1", "on"}
+# `6001 => 1234,Name,...` (or `=`): a mailbox line, wherever it is written.
+_MAILBOX_LINE = re.compile(r"^[0-9][A-Za-z0-9_.+-]*=>?\s*[^,]*,")
 _BOOL_FALSE = {"no", "false", "n", "f", "0", "off"}
 
 # Options accepted in [general] that this PBX does not act on: no warning for them,
@@ -214,6 +216,12 @@ def _load_general(entries: list[Entry], general: VoicemailGeneral,
                 diagnostics.append(entry.diag("maxlogins must be at least 1"))
                 continue
             setattr(general, attr, n)
+        elif entry.arrow or _MAILBOX_LINE.match(f"{key}=>{value}"):
+            # A mailbox written in [general] (or before any context): Asterisk
+            # ignores it and the box silently does not exist. An error here.
+            diagnostics.append(entry.diag(f"mailbox {key} is not in a context: put mailbox "
+                                          "lines under a context such as [default]",
+                                          on_value=False))
         elif key not in _IGNORED_GENERAL:
             diagnostics.append(entry.diag(f"unknown voicemail.conf option '{key}' (ignored)",
                                           on_value=False, severity="warning"))
@@ -312,3 +320,44 @@ def load_voicemail_conf(path: Path, diagnostics: list[Diagnostic]) -> VoicemailC
 def with_pin(mailbox: MailboxConfig, pin: str) -> MailboxConfig:
     """A copy of `mailbox` with another PIN (a PIN changed by the user)."""
     return replace(mailbox, pin=pin, options=dict(mailbox.options))
+
+
+def check_references(config: VoicemailConfig | None, dialplan: object, peers: dict) -> \
+        list[Diagnostic]:
+    """Mailboxes named by the dialplan (VoiceMail, VoiceMailMain) and by sip.conf
+    `mailbox=` that voicemail.conf does not define: warnings, and an error when
+    voicemail.conf defines no mailbox at all (every message would be refused)."""
+    out: list[Diagnostic] = []
+    mailboxes = config.mailboxes if config is not None else {}
+    where = f" ({config.path})" if config is not None and config.path else ""
+    for context in getattr(dialplan, "contexts", {}).values():
+        for extension in context.extensions.values():
+            for step in extension.steps.values():
+                if step.app.lower() not in ("voicemail", "voicemailmain"):
+                    continue
+                spec = re.split(r"(?<!\\),", step.args)[0].strip()
+                pos = step.app_pos
+                if not mailboxes and step.app.lower() == "voicemail":
+                    out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                          f"{step.app}({spec}): voicemail.conf{where} defines "
+                                          "no mailbox (mailbox lines go under a context such "
+                                          "as [default])"))
+                    continue
+                for part in spec.split("&"):
+                    box = part.strip()
+                    if not box or "${" in box or "$[" in box:
+                        continue
+                    name, ctx = split_mailbox(box)
+                    if f"{name}@{ctx}" not in mailboxes:
+                        out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                              f"{step.app}: mailbox {name}@{ctx} is not in "
+                                              f"voicemail.conf{where}", "warning"))
+    for peer in peers.values():
+        if peer.mailbox and mailboxes:
+            for part in peer.mailbox.split("&"):
+                name, ctx = split_mailbox(part)
+                if f"{name}@{ctx}" not in mailboxes:
+                    out.append(Diagnostic(peer.file, peer.line, 1,
+                                          f"[{peer.name}] mailbox={part.strip()} is not in "
+                                          f"voicemail.conf{where}", "warning"))
+    return out

@@ -14,18 +14,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pbx.channel import Channel, ChannelState, Hangup
+from voicemail import safety
 from voicemail.config import MailboxConfig, split_mailbox
 from voicemail.mailbox import Message, Statement, callerid_string
 from voicemail.notify import build_email, enqueue_statement
+from voicemail.safety import PendingMessage, write_pending
 from voicemail.service import VoicemailService
 
 log = logging.getLogger("voicemail.deposit")
+
+# Told to a caller whose message cannot be stored (Asterisk's core prompts).
+STORAGE_FAILED_PROMPTS = ["an-error-has-occurred", "vm-goodbye"]
 
 
 @dataclass(slots=True)
@@ -112,6 +118,8 @@ async def leave_voicemail(service: VoicemailService, ch: Channel, spec: str, opt
             log.warning("VoiceMail: mailbox %s is full (%d messages)", first.key, new)
             await ch.play(["vm-mailboxfull"])
             return _status(ch, DepositResult("FAILED", reason="mailbox full"))
+        if not await check_storage(service, ch, first):
+            return _status(ch, DepositResult("FAILED", reason="voicemail storage unavailable"))
         ecodes = "#" + ("0" if has_exten("o") else "") + ("*" if has_exten("a") else "")
         prompts = greeting_prompts(service, first, busy="b" in opts, unavail="u" in opts)
         digit = await ch.play(prompts, interrupt=ecodes) if prompts else ""
@@ -126,10 +134,30 @@ async def leave_voicemail(service: VoicemailService, ch: Channel, spec: str, opt
         ch.variables["VMSTATUS"] = "FAILED"
         raise
     tmp = service.mailboxes.tmp_path(first.context, first.mailbox)
+    pending = PendingMessage(
+        mailboxes=[(mb.context, mb.mailbox) for mb in targets], origtime=time.time(),
+        callerid=callerid_string(ch.callerid.name, ch.callerid.num), cidnum=ch.callerid.num,
+        cidname=ch.callerid.name, exten=ch.exten, priority=ch.priority, channel=ch.name,
+        uniqueid=ch.uniqueid, flag="Urgent" if "U" in opts else "", recording=str(tmp))
     stop_digits = "#" + ("0" if has_exten("o") else "")
-    rec = await ch.record(str(tmp), max_seconds=first.maxsecs,
-                          silence_seconds=general.maxsilence,
-                          silence_threshold=general.silencethreshold, stop_digits=stop_digits)
+    try:
+        write_pending(pending)
+    except OSError as exc:
+        log.error("VoiceMail: message for %s not stored: %s", first.key, exc)
+        await tell_failure(ch)
+        return _status(ch, DepositResult("FAILED", reason=f"storage: {exc}"))
+    try:
+        rec = await ch.record(str(tmp), max_seconds=first.maxsecs,
+                              silence_seconds=general.maxsilence,
+                              silence_threshold=general.silencethreshold,
+                              stop_digits=stop_digits)
+    except OSError as exc:  # StorageError: the disk filled up while the caller spoke
+        log.error("VoiceMail: message for %s not stored: %s", first.key, exc)
+        await tell_failure(ch)
+        # What reached the disk before the failure is filed now if it can be, else
+        # at the next start (the sidecar stays until it is).
+        await service.recover_one(safety.sidecar_path(tmp))
+        return _status(ch, DepositResult("FAILED", reason=f"storage: {exc}"))
     # Channel.record already cut the trailing silence that ended the recording
     # (keeping 0.2 s, as Asterisk's play_and_record does): subtracting maxsilence
     # again discarded every short message left by a real caller.
@@ -138,32 +166,64 @@ async def leave_voicemail(service: VoicemailService, ch: Channel, spec: str, opt
     if not path.is_file() or seconds <= 0 or seconds < first.minsecs:
         with contextlib.suppress(OSError):
             path.unlink()
+        safety.done(tmp)
         log.info("VoiceMail: recording for %s was %.1f s, needs %d s: discarded", first.key,
                  seconds, first.minsecs)
         return _status(ch, DepositResult("FAILED", reason="message too short"))
-    result = DepositResult("SUCCESS")
+    try:
+        result = DepositResult("SUCCESS", messages=await file_message(service, targets, path,
+                                                                      seconds, pending))
+    except (OSError, sqlite3.Error) as exc:
+        log.error("VoiceMail: message for %s not stored (kept in %s for the next start): %s",
+                  first.key, path, exc)
+        await tell_failure(ch)
+        return _status(ch, DepositResult("FAILED", reason=f"storage: {exc}"))
+    safety.done(tmp)
+    if rec.stopped_by == "dtmf:0":
+        result.status, result.jump = "USEREXIT", "o"
+    return _status(ch, result)
+
+
+async def file_message(service: VoicemailService, targets: list[MailboxConfig], path: Path,
+                       seconds: float, info: PendingMessage) -> list[Message]:
+    """Put a finished recording into every target's INBOX (mail queued, MWI told)."""
+    saved_all: list[Message] = []
     duration = max(1, round(seconds))
-    now = time.time()
     for i, mb in enumerate(targets):
         msg = Message(context=mb.context, mailbox=mb.mailbox, folder="INBOX", msgnum=0,
-                      origtime=now, duration=duration,
-                      callerid=callerid_string(ch.callerid.name, ch.callerid.num),
-                      cidnum=ch.callerid.num, cidname=ch.callerid.name,
-                      origmailbox=first.mailbox, exten=ch.exten, priority=ch.priority,
-                      channel=ch.name, uniqueid=ch.uniqueid,
-                      flag="Urgent" if "U" in opts else "")
+                      origtime=info.origtime, duration=duration, callerid=info.callerid,
+                      cidnum=info.cidnum, cidname=info.cidname,
+                      origmailbox=targets[0].mailbox, exten=info.exten, priority=info.priority,
+                      channel=info.channel, uniqueid=info.uniqueid, flag=info.flag)
         last = i == len(targets) - 1
         saved = await service.mailboxes.deposit(msg, path, keep_source=not last,
                                                 extra=_mail_for(service, mb))
-        result.messages.append(saved)
+        saved_all.append(saved)
         log.info("VoiceMail: message %d (%d s) from %s left in %s", saved.msgnum + 1,
                  duration, msg.callerid, mb.key)
     service.outbox.kick()
     for mb in targets:
         await service.changed(mb.context, mb.mailbox)
-    if rec.stopped_by == "dtmf:0":
-        result.status, result.jump = "USEREXIT", "o"
-    return _status(ch, result)
+    return saved_all
+
+
+async def check_storage(service: VoicemailService, ch: Channel, mb: MailboxConfig) -> bool:
+    """The spool can take a message: else say so to the caller and the log, once."""
+    problem = safety.check_spool(service.mailboxes.dir(mb.context, mb.mailbox) / "tmp",
+                                 mb.maxsecs)
+    if problem is None:
+        return True
+    log.error("VoiceMail: cannot take a message for %s: %s", mb.key, problem)
+    await tell_failure(ch)
+    return False
+
+
+async def tell_failure(ch: Channel) -> None:
+    """"An error has occurred. Goodbye." while the caller is still there."""
+    if ch.state is ChannelState.HUNGUP:
+        return
+    with contextlib.suppress(Hangup):
+        await ch.play(STORAGE_FAILED_PROMPTS)
 
 
 def _mail_for(service: VoicemailService, mb: MailboxConfig

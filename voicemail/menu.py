@@ -361,11 +361,18 @@ class VoicemailMenu:
         boxes, general = self.service.mailboxes, self.service.config.general
         await self.ch.play([prompt])
         await self.ch.play(["beep"])
-        tmp = boxes.tmp_path(self.mb.context, self.mb.mailbox)
-        rec = await self.ch.record(str(tmp), max_seconds=self.max_greeting_seconds,
-                                   silence_seconds=general.maxsilence,
-                                   silence_threshold=general.silencethreshold,
-                                   stop_digits="#")
+        try:
+            tmp = boxes.tmp_path(self.mb.context, self.mb.mailbox)
+            rec = await self.ch.record(str(tmp), max_seconds=self.max_greeting_seconds,
+                                       silence_seconds=general.maxsilence,
+                                       silence_threshold=general.silencethreshold,
+                                       stop_digits="#")
+        except OSError as exc:  # StorageError: full or read-only spool
+            log.error("VoiceMailMain: %s greeting of %s not stored: %s", kind, self.mb.key, exc)
+            from voicemail.deposit import tell_failure
+
+            await tell_failure(self.ch)
+            return False
         path = Path(rec.path)
         if rec.seconds <= 0 or not path.is_file():
             with contextlib.suppress(OSError):

@@ -7,11 +7,17 @@ and makes it `current()` for the VoiceMail/VoiceMailMain applications), and
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from pbx.channel import AppError
+from pbx.media.wavstream import repair
 from pbx.store import Store
+from voicemail import safety
 from voicemail.config import MailboxConfig, VoicemailConfig, split_mailbox, with_pin
 from voicemail.mailbox import MailboxStore
 from voicemail.mwi import MwiNotifier
@@ -63,10 +69,64 @@ class VoicemailService:
         await self.outbox.init()
 
     async def start(self) -> None:
-        """Create tables, start the outbox sender, become current()."""
+        """Create tables, file messages a stop interrupted, start the outbox sender,
+        become current()."""
         await self.init()
+        await self.recover()
         self.outbox.start()
         set_current(self)
+
+    async def recover(self) -> int:
+        """File the recordings a crash (or kill) left in the mailboxes' tmp/ folders.
+
+        Each is repaired and becomes a message if longer than its mailbox's
+        minsecs, as if the caller had hung up; returns how many were filed."""
+        filed = 0
+        for sidecar in safety.leftovers(self.mailboxes.spool):
+            filed += await self.recover_one(sidecar)
+        return filed
+
+    async def recover_one(self, sidecar: Path) -> int:
+        """File one interrupted recording (see recover); 1 if filed."""
+        from voicemail.deposit import file_message
+
+        pending = safety.read_pending(sidecar)
+        if pending is None:
+            return 0
+        rec = Path(pending.recording)
+        part = Path(str(rec) + ".part")
+        try:
+            if not rec.is_file() and part.is_file():
+                os.replace(part, rec)
+            if not rec.is_file():
+                safety.done(rec)  # filed before the stop, or nothing was recorded
+                return 0
+            seconds = repair(str(rec))
+        except OSError as exc:
+            log.error("VoiceMail: cannot recover %s: %s", rec, exc)
+            return 0
+        targets = [mb for mb in (self.find(box, ctx) for ctx, box in pending.mailboxes) if mb]
+        if not targets:
+            log.warning("VoiceMail: %s was recorded for %s, no longer in voicemail.conf: "
+                        "left in place", rec, pending.mailboxes)
+            return 0
+        first = targets[0]
+        if seconds <= 0 or seconds < first.minsecs:
+            log.info("VoiceMail: interrupted recording for %s was %.1f s, needs %d s: "
+                     "discarded", first.key, seconds, first.minsecs)
+            with contextlib.suppress(OSError):
+                rec.unlink()
+            safety.done(rec)
+            return 0
+        try:
+            await file_message(self, targets, rec, seconds, pending)
+        except (OSError, sqlite3.Error) as exc:
+            log.error("VoiceMail: interrupted recording %s not filed yet: %s", rec, exc)
+            return 0
+        safety.done(rec)
+        log.info("VoiceMail: recovered an interrupted %.1f s message from %s for %s",
+                 seconds, pending.callerid or "unknown", ", ".join(m.key for m in targets))
+        return 1
 
     async def stop(self) -> None:
         """Stop the sender; stop being current()."""

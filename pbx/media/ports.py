@@ -7,7 +7,9 @@ another program is skipped rather than discovered later.
 
 from __future__ import annotations
 
+import random
 import socket
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -37,13 +39,17 @@ class PortPair:
 
 
 class PortAllocator:
-    """Hands out even RTP ports (RTCP = +1) in [low, high], round-robin.
+    """Hands out even RTP ports (RTCP = +1) in [low, high], chosen at random.
 
-    Round-robin rather than lowest-free so a just-released port is not reused
-    at once (late packets of the previous call would land in the new one).
+    Random, so an attacker cannot guess the next call's port from the last one
+    (sequential ports make RTP injection easy); a just-released port is held
+    back for a while (`quarantine`) so late packets of the previous call do
+    not land in the new one. `rng` is for tests; the default draws from the
+    OS (unpredictable, unlike the `random` module's seeded generator).
     """
 
-    def __init__(self, low: int = 10000, high: int = 20000) -> None:
+    def __init__(self, low: int = 10000, high: int = 20000,
+                 rng: random.Random | None = None) -> None:
         if low > high:
             raise ValueError(f"bad RTP port range {low}-{high}")
         self.low = low
@@ -53,8 +59,10 @@ class PortAllocator:
         self._ports = list(range(first, high, 2))
         if not self._ports:
             raise ValueError(f"RTP port range {low}-{high} holds no even/odd pair")
-        self._next = 0
+        self._rng = rng or random.SystemRandom()
         self._in_use: set[int] = set()
+        # Recently released ports, reused last: a quarter of the range, at most 1,000.
+        self._resting: deque[int] = deque(maxlen=min(1000, len(self._ports) // 4))
 
     @property
     def in_use(self) -> int:
@@ -70,23 +78,36 @@ class PortAllocator:
         """Bind a free pair on `host`; raise PortsExhausted when none is left."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         n = len(self._ports)
-        for _ in range(n):
-            port = self._ports[self._next]
-            self._next = (self._next + 1) % n
-            if port in self._in_use:
-                continue
-            rtp = _bind(family, host, port)
-            if rtp is None:
-                continue
-            rtcp = _bind(family, host, port + 1)
-            if rtcp is None:
-                rtp.close()
-                continue
-            self._in_use.add(port)
-            return PortPair(port, rtp, rtcp, self)
+        # A few random draws find a free pair at once in all but a nearly full range;
+        # then one walk from a random start, resting ports last, tries every pair.
+        for _ in range(8):
+            port = self._ports[self._rng.randrange(n)]
+            if port not in self._in_use and port not in self._resting:
+                pair = self._bind_pair(family, host, port)
+                if pair is not None:
+                    return pair
+        start = self._rng.randrange(n)
+        order = [self._ports[(start + i) % n] for i in range(n)]
+        resting = set(self._resting)
+        for port in [p for p in order if p not in resting] + list(self._resting):
+            if port not in self._in_use:
+                pair = self._bind_pair(family, host, port)
+                if pair is not None:
+                    return pair
         raise PortsExhausted(
             f"no free RTP port pair in {self.low}-{self.high} ({len(self._in_use)} in use)"
         )
+
+    def _bind_pair(self, family: int, host: str, port: int) -> PortPair | None:
+        rtp = _bind(family, host, port)
+        if rtp is None:
+            return None
+        rtcp = _bind(family, host, port + 1)
+        if rtcp is None:
+            rtp.close()
+            return None
+        self._in_use.add(port)
+        return PortPair(port, rtp, rtcp, self)
 
     def release(self, pair: PortPair, close: bool = True) -> None:
         """Close the pair's sockets (unless `close` is False) and free the port."""
@@ -97,6 +118,8 @@ class PortAllocator:
                 except OSError:
                     pass
         self._in_use.discard(pair.rtp_port)
+        if self._resting.maxlen:
+            self._resting.append(pair.rtp_port)
         pair._allocator = None
 
 

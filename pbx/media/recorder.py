@@ -1,10 +1,14 @@
-"""Recorder: incoming G.711 -> 16-bit PCM -> WAV, written atomically at the end.
+"""Recorder: incoming G.711 -> 16-bit PCM -> WAV, streamed to disk as it arrives.
 
 Stops on a DTMF terminator ('#'), on silence of a given length (mean
 absolute sample value below a threshold, like Asterisk's silencethreshold
 128), on a maximum duration, or on hangup; what was recorded is kept in every
-case. Frames are collected in memory (a voicemail is a few hundred KB) and
-written once to `<path>.tmp`, then renamed over `path` (os.replace).
+case. Frames go to `<path>.part` as they arrive (pbx/media/wavstream.py),
+flushed with a valid header every FLUSH_TICKS clock ticks, so a crash keeps
+all but the last fraction of a second; when the recording ends the file is
+fsynced and renamed to `path`. A write that fails (disk full, file size
+limit, read-only spool) ends the recording at once with StorageError, while
+the caller is still there to be told.
 """
 
 from __future__ import annotations
@@ -18,11 +22,22 @@ import numpy as np
 from pbx.media.clock import MediaClock
 from pbx.media.codecs import CODECS_BY_PT
 from pbx.media.session import MediaSession
+from pbx.media.wavstream import WavStream
 
 RATE = 8000
 BYTES_PER_SEC = RATE * 2
 # Like Asterisk's Record(): when stopped by silence, keep only this much of it.
 KEEP_SILENCE = 0.2
+# Clock ticks (20 ms) between flushes to disk: at most 200 ms lost in a crash.
+FLUSH_TICKS = 10
+PART_SUFFIX = ".part"
+
+
+class StorageError(OSError):
+    """The recording could not be written (the message names the file and why)."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
 
 
 @dataclass(slots=True)
@@ -48,7 +63,8 @@ class Recorder:
         self.silence_seconds = silence_seconds
         self.silence_threshold = silence_threshold
         self.max_seconds = max_seconds
-        self._pcm = bytearray()
+        self._wav: WavStream | None = None
+        self._ticks = 0
         self._fut: asyncio.Future[RecordResult] | None = None
         self._prev_consumer = None
         self._start = 0.0
@@ -61,6 +77,12 @@ class Recorder:
         loop = self.session.loop
         self._fut = loop.create_future()
         self._start = self._last_loud = loop.time()
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._wav = WavStream(self.path + PART_SUFFIX, RATE)
+        except OSError as exc:
+            self._fut.set_exception(_storage_error(self.path, exc))
+            return self._fut
         if self.session.closed:
             self._finish("hangup")
             return self._fut
@@ -84,14 +106,19 @@ class Recorder:
             self._add(codec.decode(payload))
 
     def _add(self, pcm: bytes) -> None:
-        if self._fut is None:
+        wav = self._wav
+        if self._fut is None or wav is None:
             return
-        self._pcm += pcm
+        try:
+            wav.write(pcm)
+        except OSError as exc:
+            self._fail(exc)
+            return
         if self.silence_seconds:
             level = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32)).mean()
             if level >= self.silence_threshold:
                 self._last_loud = self.session.loop.time()
-                self._loud_bytes = len(self._pcm)
+                self._loud_bytes = wav.data_bytes
 
     def dtmf(self, digit: str) -> None:
         """A digit from the caller: a terminator ends the recording."""
@@ -111,35 +138,58 @@ class Recorder:
             self._finish("maxduration")
         elif self.silence_seconds and now - self._last_loud >= self.silence_seconds:
             self._finish("silence")
+        else:
+            self._ticks += 1
+            if self._ticks >= FLUSH_TICKS and self._wav is not None:
+                self._ticks = 0
+                try:
+                    self._wav.flush()
+                except OSError as exc:
+                    self._fail(exc)
 
     def stop(self, reason: str = "stopped") -> None:
         """End the recording now (e.g. the application was told to)."""
         self._finish(reason)
 
-    def _finish(self, reason: str) -> None:
+    def _detach(self) -> asyncio.Future[RecordResult] | None:
         fut = self._fut
         if fut is None or fut.done():
-            return
+            return None
         self._fut = None
         self.clock.remove(self)
         if self.session.consumer is self:
             self.session.set_consumer(self._prev_consumer)
-        pcm = self._pcm
-        if reason == "silence":
-            keep = self._loud_bytes + int(KEEP_SILENCE * BYTES_PER_SEC)
-            del pcm[keep - (keep & 1):]
-        try:
-            _write_atomic(self.path, bytes(pcm))
-        except Exception as exc:  # disk full, bad folder: the caller must know
-            fut.set_exception(exc)
+        return fut
+
+    def _fail(self, exc: OSError) -> None:
+        """A write failed: stop now; what was written stays in the .part file."""
+        fut = self._detach()
+        if fut is None:
             return
-        fut.set_result(RecordResult(self.path, len(pcm) / BYTES_PER_SEC, reason, self._digit))
+        if self._wav is not None:
+            self._wav.abandon()
+        fut.set_exception(_storage_error(self.path, exc))
+
+    def _finish(self, reason: str) -> None:
+        fut = self._detach()
+        if fut is None:
+            return
+        wav = self._wav
+        assert wav is not None
+        try:
+            if reason == "silence":
+                wav.truncate(self._loud_bytes + int(KEEP_SILENCE * BYTES_PER_SEC))
+            wav.close()
+            os.replace(wav.path, self.path)
+        except OSError as exc:  # disk full, bad folder: the caller must know
+            wav.abandon()
+            fut.set_exception(_storage_error(self.path, exc))
+            return
+        fut.set_result(RecordResult(self.path, wav.data_bytes / BYTES_PER_SEC, reason,
+                                    self._digit))
 
 
-def _write_atomic(path: str, pcm: bytes) -> None:
-    """Write the WAV next to `path` under a temporary name, then rename it."""
-    from pbx.media.wav import write_wav
-
-    # write_wav is itself atomic (tmp + os.replace); the folder must exist.
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_wav(path, pcm, RATE)
+def _storage_error(path: str, exc: OSError) -> StorageError:
+    err = StorageError(exc.errno, f"cannot write {path}: {exc.strerror or exc}")
+    err.filename = path
+    return err

@@ -40,9 +40,11 @@ _monotonic = time.monotonic
 SEND_DIRECTIONS = frozenset({"sendrecv", "recvonly"})  # remote receives -> we send
 RECV_DIRECTIONS = frozenset({"sendrecv", "sendonly"})  # remote sends -> we listen
 RTCP_INTERVAL = 5  # seconds between compound reports
-# Strict RTP (like Asterisk's strictrtp): after latching, a new source must
-# send this many sequential packets before we switch to it.
-RELEARN_PACKETS = 4
+# Strict RTP (Asterisk's strictrtp=yes, probation=4): a source is latched on
+# (and sent to) only after this many valid, in-sequence RTP packets.
+PROBATION = 4
+# Sources on probation at once: more are forgotten (bounded cost per attacker).
+MAX_CANDIDATES = 8
 
 
 class Consumer(Protocol):
@@ -88,7 +90,8 @@ class MediaSession(asyncio.DatagramProtocol):
     """One call leg's RTP/RTCP endpoint; create with `await MediaSession.open(...)`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, pair: PortPair, local_ip: str,
-                 clock: MediaClock, rtp_timeout: float = 0.0, cname: str | None = None) -> None:
+                 clock: MediaClock, rtp_timeout: float = 0.0, cname: str | None = None,
+                 probation: int = PROBATION) -> None:
         self.loop = loop
         self.clock = clock
         self.local_ip = local_ip
@@ -118,10 +121,11 @@ class MediaSession(asyncio.DatagramProtocol):
         self.remote_report: rtcp.ReportBlock | None = None
         self._can_send = False
         self._can_recv = True
+        self.probation = max(1, probation)
         self._latched = False
-        self._candidate: tuple | None = None
-        self._candidate_seq = 0
-        self._candidate_count = 0
+        # Sources on probation: address -> [ssrc, last seq, packets in sequence].
+        self._candidates: dict[Any, list[int]] = {}
+        self.relatched = 0  # times the source moved after the first latch
         self._transport: asyncio.DatagramTransport | None = None
         self._rtcp_transport: asyncio.DatagramTransport | None = None
         self._sendto: Callable[..., Any] | None = None
@@ -137,6 +141,8 @@ class MediaSession(asyncio.DatagramProtocol):
         self._last_sr_ntp = 0  # middle 32 bits of the remote's last SR
         self._last_sr_time = 0.0
         self._close_callbacks: list[Callable[[], None]] = []
+        self.srtp: Any = None  # pbx.media.srtp.SrtpContext while the leg is RTP/SAVP
+        self._sock_sendto: Callable[..., Any] | None = None
         self._rx_prev_received = 0  # totals of earlier sources (SSRC changes)
         self._rx_prev_bytes = 0
         self._rx_prev_lost = 0
@@ -145,10 +151,10 @@ class MediaSession(asyncio.DatagramProtocol):
     @classmethod
     async def open(cls, loop: asyncio.AbstractEventLoop, allocator: PortAllocator,
                    local_ip: str, clock: MediaClock, rtp_timeout: float = 0.0,
-                   cname: str | None = None) -> MediaSession:
+                   cname: str | None = None, probation: int = PROBATION) -> MediaSession:
         """Allocate a port pair on `local_ip` and start listening."""
         pair = allocator.allocate(local_ip)
-        self = cls(loop, pair, local_ip, clock, rtp_timeout, cname)
+        self = cls(loop, pair, local_ip, clock, rtp_timeout, cname, probation)
         try:
             tr, _ = await loop.create_datagram_endpoint(lambda: self, sock=pair.rtp_sock)
             rtr, _ = await loop.create_datagram_endpoint(lambda: _RtcpProtocol(self),
@@ -167,7 +173,7 @@ class MediaSession(asyncio.DatagramProtocol):
         # Send with the socket itself: it skips the transport's layers (about
         # 1 us a packet with uvloop); when the kernel buffer is full the
         # packet goes through the transport, which queues it (_send_slow).
-        self._sendto = pair.rtp_sock.sendto
+        self._sendto = self._sock_sendto = pair.rtp_sock.sendto
         clock.add_slow(self)
         return self
 
@@ -225,7 +231,8 @@ class MediaSession(asyncio.DatagramProtocol):
                    rtcp_addr: tuple | None = None) -> None:
         """Apply the negotiated SDP: remote address (initial guess), codec, DTMF
         payload type (None = no RFC 4733), ptime and the remote's direction.
-        A new address (re-INVITE) resets symmetric-RTP latching."""
+        A new address (re-INVITE) resets strict-RTP latching: we send to it
+        until a source passes probation."""
         if codec is not None and codec is not self.codec:
             self.codec = codec
             self.stream.pt = codec.payload_type
@@ -244,9 +251,51 @@ class MediaSession(asyncio.DatagramProtocol):
             # repeats a NATed phone's private address keeps the learned one.
             self.sdp_remote = self.remote = (addr[0], int(addr[1]))
             self._latched = False
+            self._candidates.clear()
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
             self.stream.mark = True  # resuming after hold starts a talkspurt
+
+    def set_srtp(self, suite: str | None, tx_key: bytes = b"", rx_key: bytes = b"") -> None:
+        """Use SRTP with these SDES keys (suite None: plain RTP again).
+
+        Nothing changes when the keys are the ones in use (a re-INVITE that
+        repeats them): the contexts keep their rollover counters. A plain leg
+        pays nothing per packet: the SRTP paths are swapped in as instance
+        attributes, not tested for on every packet."""
+        if suite is None:
+            self.srtp = None
+            self.__dict__.pop("datagram_received", None)
+            self._sendto = self._sock_sendto
+            return
+        current = self.srtp
+        if current is not None and current.suite == suite and current.keys == (tx_key, rx_key):
+            return
+        from pbx.media.srtp import SrtpContext
+
+        self.srtp = SrtpContext(suite, tx_key, rx_key)
+        self.datagram_received = self._srtp_received  # type: ignore[method-assign]
+        self._sendto = self._srtp_sendto
+        self._candidates.clear()  # probation restarts with authenticated packets only
+
+    def _srtp_received(self, data: bytes, addr: Any) -> None:
+        """datagram_received of an SRTP leg: authenticate and decrypt, then as RTP.
+        A packet failing authentication (garbage, a forgery, a replay) is
+        dropped before anything else looks at it, so it never counts for strict RTP."""
+        plain = self.srtp.unprotect(data)
+        if plain is None:
+            self.errors += 1
+            return
+        MediaSession.datagram_received(self, plain, addr)
+
+    def _srtp_sendto(self, packet: bytes, addr: Any) -> None:
+        """Every RTP send of an SRTP leg goes through here (never raises OSError:
+        a full buffer queues the *protected* packet, never the plain one)."""
+        data = self.srtp.protect(packet)
+        try:
+            self._sock_sendto(data, addr)  # type: ignore[misc]
+        except OSError as exc:
+            self._send_slow(data, exc)
 
     @property
     def samples_per_frame(self) -> int:
@@ -268,7 +317,8 @@ class MediaSession(asyncio.DatagramProtocol):
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
         """asyncio: one RTP packet (the hot path)."""
-        if (addr != self.remote or not self._latched) and not self._learn_source(data, addr):
+        # The latched source costs one comparison; everyone else goes to probation.
+        if (addr != self.remote or not self._latched) and not self._admit(data, addr):
             return
         try:
             b0, b1, seq, ts, ssrc = _unpack(data)
@@ -306,29 +356,58 @@ class MediaSession(asyncio.DatagramProtocol):
                 self.consumer.rtp_other(payload, pt, b1 & 0x80, seq, ts)  # type: ignore[union-attr]
         # Comfort noise (13) and unknown payload types are dropped.
 
-    def _learn_source(self, data: bytes, addr: Any) -> bool:
-        """Symmetric RTP: latch on the first packet; later, a new source only
-        after RELEARN_PACKETS sequential packets. True if `data` may be used."""
-        if len(data) < 12:
+    def _admit(self, data: bytes, addr: Any) -> bool:
+        """Strict RTP for a packet not from the latched source: True if it may be used.
+
+        Before any latch, packets from the SDP address are used (the remote
+        said to expect them there), but nothing is latched until a source
+        (that address or another, e.g. behind NAT) has sent `probation` valid
+        RTP packets with one SSRC and consecutive sequence numbers; then we
+        latch on it and send there. Once latched, another source must pass the
+        same probation to take over. Garbage counts for no source, and a lone
+        packet from anywhere changes nothing."""
+        if not self._valid(data):
             self.errors += 1
             return False
-        if not self._latched:
-            self._latched = True
-            self._set_peer(addr)
-            return True
+        ssrc = int.from_bytes(data[8:12], "big")
         seq = int.from_bytes(data[2:4], "big")
-        if addr == self._candidate and seq == (self._candidate_seq + 1) & 0xFFFF:
-            self._candidate_count += 1
+        cand = self._candidates.get(addr)
+        if cand is not None and cand[0] == ssrc and seq == (cand[1] + 1) & 0xFFFF:
+            cand[1] = seq
+            cand[2] += 1
+        elif cand is not None and cand[0] == ssrc and (cand[1] - seq) & 0xFFFF < 0x8000:
+            # A duplicate or reordered packet: no progress, no reset.
+            pass
         else:
-            self._candidate = addr
-            self._candidate_count = 1
-        self._candidate_seq = seq
-        if self._candidate_count >= RELEARN_PACKETS:
-            self._set_peer(addr)
-            self._candidate = None
+            if cand is None and len(self._candidates) >= MAX_CANDIDATES:
+                self._candidates.clear()
+            cand = self._candidates[addr] = [ssrc, seq, 1]
+        if cand[2] >= self.probation:
+            self._latch(addr)
+            return True
+        if not self._latched and addr == self.sdp_remote:
             return True
         self.errors += 1
         return False
+
+    def _valid(self, data: bytes) -> bool:
+        """A plausible RTP packet of this call: version 2, a whole header, and a
+        payload type the call uses (audio, telephone-event, comfort noise)."""
+        if len(data) < 12 or data[0] & 0xC0 != 0x80:
+            return False
+        pt = data[1] & 0x7F
+        if pt != self.stream.pt and pt != self.dtmf_pt and pt not in CODECS_BY_PT:
+            return False
+        return not (data[0] & 0x3F and _payload_slow(data, data[0]) is None)
+
+    def _latch(self, addr: Any) -> None:
+        if self._latched and addr != self.remote:
+            self.relatched += 1
+            log.info("RTP on port %d moved from %s to %s after %d packets in sequence",
+                     self.local_port, self.remote, addr, self.probation)
+        self._latched = True
+        self._candidates.clear()
+        self._set_peer(addr)
 
     def _set_peer(self, addr: Any) -> None:
         if addr != self.remote:
@@ -522,6 +601,8 @@ class MediaSession(asyncio.DatagramProtocol):
             sender = rtcp.SenderInfo(rtcp.ntp_now(), st.last_ts, st.packets_sent, st.bytes_sent)
         data = rtcp.build_compound(st.ssrc, self.cname, sender,
                                    [block] if block is not None else [], bye)
+        if self.srtp is not None:
+            data = self.srtp.protect_rtcp(data)
         try:
             tr.sendto(data, self.rtcp_remote)
             self.rtcp_sent += 1
@@ -529,9 +610,21 @@ class MediaSession(asyncio.DatagramProtocol):
             self.errors += 1
 
     def _rtcp_received(self, data: bytes, addr: Any) -> None:
+        if self.srtp is not None:
+            plain = self.srtp.unprotect_rtcp(data)
+            if plain is None:
+                self.errors += 1
+                return
+            data = plain
         try:
             rep = rtcp.parse_compound(data)
         except rtcp.RtcpError:
+            self.errors += 1
+            return
+        remote = self.remote
+        if remote is not None and addr[0] != remote[0]:
+            # Strict like RTP: reports from another host than the media's are
+            # not ours to answer (nor to send our reports to).
             self.errors += 1
             return
         self.rtcp_received += 1

@@ -80,7 +80,7 @@ def read_wav_format(path: str | os.PathLike[str], data: bytes | None = None) -> 
         except OSError as exc:
             raise WavError(f"{name}: cannot read: {exc.strerror or exc}") from exc
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise WavError(f"{name}: not a RIFF/WAVE file")
+        raise WavError(f"{name}: not a RIFF/WAVE file{_guess_kind(data)}")
     pos = 12
     fmt: tuple[int, int, int, int, int] | None = None
     while pos + 8 <= len(data):
@@ -103,6 +103,19 @@ def read_wav_format(path: str | os.PathLike[str], data: bytes | None = None) -> 
             return WavFormat(tag, channels, rate, bits, align, body, size)
         pos = body + size + (size & 1)  # chunks are word aligned
     raise WavError(f"{name}: no {'fmt' if fmt is None else 'data'} chunk")
+
+
+def _guess_kind(data: bytes) -> str:
+    """What a file that is not a WAV seems to be, for the error message."""
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return " (it is MP3: convert it, e.g. sox in.mp3 -r 8000 -c 1 out.wav)"
+    for magic, kind in ((b"OggS", "Ogg"), (b"fLaC", "FLAC"), (b"RIFX", "big-endian RIFF"),
+                        (b".snd", "Sun/NeXT audio")):
+        if data.startswith(magic):
+            return f" (it is {kind}: convert it, e.g. with sox, to 8 kHz mono WAV)"
+    if not data:
+        return " (the file is empty)"
+    return ""
 
 
 def _to_float(name: str, fmt: WavFormat, raw: bytes) -> Any:

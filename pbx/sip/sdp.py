@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from pbx.media.codecs import CODECS_BY_NAME, CODECS_BY_PT, PCMA, PCMU, Codec
+from pbx.sip import sdes
+from pbx.sip.sdes import SrtpKeys
 
 __all__ = [
     "DIRECTIONS",
@@ -41,8 +43,10 @@ _MIRROR = {
     "inactive": "inactive",
 }
 
-# Transport profiles we can terminate: plain RTP (AVPF is AVP plus feedback we ignore).
+# Transport profiles we can terminate: plain RTP (AVPF is AVP plus feedback we ignore),
+# and SRTP with SDES keys (RFC 4568).
 _RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
+_SRTP_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
 
 TELEPHONE_EVENT = "telephone-event"
 DTMF_FMTP = "0-16"
@@ -381,6 +385,7 @@ class Answer:
     ptime: int | None
     payload_type: int
     local_direction: str = "sendrecv"
+    srtp: SrtpKeys | None = None  # SDES keys when the stream is RTP/SAVP
 
     @property
     def on_hold(self) -> bool:
@@ -467,18 +472,36 @@ def negotiate(
     session_id: int | None = None,
     version: int = 0,
     direction: str = "sendrecv",
+    require_srtp: bool = False,
+    srtp_key: bytes | None = None,
 ) -> Answer:
     """Answer ``offer`` (RFC 3264 section 6) with one codec by our preference.
 
     ``direction`` is what we want (e.g. "sendonly" to put the remote on hold);
     the answer's direction is its intersection with the mirrored offer.
+    An RTP/SAVP stream is taken with one of its `a=crypto` lines we support
+    and our own key (``srtp_key``, e.g. kept across re-INVITEs; else a new
+    one); ``require_srtp`` (encryption=yes) refuses plain RTP streams.
     Raises NoCommonCodec when no offered audio stream carries a codec we have.
     """
     prefs = [p.upper() for p in (preferred if preferred is not None else ["PCMU", "PCMA"])]
     answer = _session(local_addr, session_id, version)
     chosen: tuple[MediaDescription, Codec, int] | None = None
+    crypto: sdes.Crypto | None = None
+    refused: list[str] = []
     for m in offer.media:
-        if chosen is None and m.media == "audio" and m.port != 0 and m.proto.upper() in _RTP_PROTOS:
+        proto = m.proto.upper()
+        usable = chosen is None and m.media == "audio" and m.port != 0 and (
+            proto in _SRTP_PROTOS or (proto in _RTP_PROTOS and not require_srtp))
+        if usable and proto in _SRTP_PROTOS:
+            crypto = sdes.choose([v for k, v in m.attributes if k == "crypto" and v])
+            if crypto is None:
+                refused.append(f"{m.proto} without a crypto suite we support "
+                               f"({', '.join(sdes.SUITES)})")
+                usable = False
+        elif chosen is None and m.media == "audio" and proto in _RTP_PROTOS and require_srtp:
+            refused.append(f"{m.proto} (encryption is required: RTP/SAVP)")
+        if usable:
             for name in prefs:
                 codec = CODECS_BY_NAME.get(name)
                 if codec is None:
@@ -497,8 +520,9 @@ def negotiate(
             for m in offer.media
             if m.media == "audio"
         ]
+        why = f" (refused: {'; '.join(refused)})" if refused else ""
         raise NoCommonCodec(
-            f"no common audio codec: offered {offered or 'no audio'}, we support {prefs}"
+            f"no common audio codec: offered {offered or 'no audio'}, we support {prefs}{why}"
         )
     m, codec, pt = chosen
     conn, remote_addr = _remote(offer, m)
@@ -519,8 +543,14 @@ def negotiate(
         out.formats.append(dtmf_pt)
         out.rtpmap[dtmf_pt] = (TELEPHONE_EVENT, 8000, 1)
         out.fmtp[dtmf_pt] = DTMF_FMTP
+    keys = None
+    if m.proto.upper() in _SRTP_PROTOS and crypto is not None:
+        ours = sdes.Crypto(crypto.tag, crypto.suite, srtp_key or sdes.new_key())
+        out.attributes.append(("crypto", ours.value()))
+        keys = SrtpKeys(crypto.suite, ours.key, crypto.key)
     answer.media[offer.media.index(m)] = out
     return Answer(
+        srtp=keys,
         sdp=answer,
         codec=codec,
         dtmf_pt=dtmf_pt,
@@ -541,15 +571,19 @@ def make_offer(
     session_id: int | None = None,
     version: int = 0,
     ptime: int | None = 20,
+    srtp_key: bytes | None = None,
 ) -> SessionDescription:
-    """An offer for an outbound call, or for a late offer (INVITE without SDP)."""
+    """An offer for an outbound call, or for a late offer (INVITE without SDP).
+
+    With ``srtp_key`` the stream is RTP/SAVP with one `a=crypto` line per
+    suite we support, all carrying that key (RFC 4568)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"bad direction {direction!r}")
     sdp = _session(local_addr, session_id, version)
     m = MediaDescription(
         media="audio",
         port=local_port,
-        proto="RTP/AVP",
+        proto="RTP/SAVP" if srtp_key is not None else "RTP/AVP",
         ptime=ptime,
         direction=direction,
         direction_explicit=True,
@@ -561,6 +595,8 @@ def make_offer(
         m.formats.append(dtmf_pt)
         m.rtpmap[dtmf_pt] = (TELEPHONE_EVENT, 8000, 1)
         m.fmtp[dtmf_pt] = DTMF_FMTP
+    if srtp_key is not None:
+        m.attributes += [("crypto", c.value()) for c in sdes.offer_lines(srtp_key)]
     sdp.media.append(m)
     return sdp
 
@@ -604,6 +640,7 @@ def accept_answer(
     if dtmf_pt is None and _dtmf_format(ours) in theirs.formats:
         dtmf_pt = _dtmf_format(ours)
     return Answer(
+        srtp=_answered_keys(ours, theirs),
         sdp=ans,
         codec=codec,
         dtmf_pt=dtmf_pt,
@@ -613,3 +650,30 @@ def accept_answer(
         payload_type=pt,
         local_direction=_intersect(ours.direction, _MIRROR[remote_dir]),
     )
+
+
+def _answered_keys(ours: MediaDescription, theirs: MediaDescription) -> SrtpKeys | None:
+    """The SDES outcome of our offer: the answer's crypto line names one of our tags."""
+    secure = ours.proto.upper() in _SRTP_PROTOS
+    if theirs.proto.upper() in _SRTP_PROTOS and not secure:
+        raise SdpError(f"the answer is {theirs.proto}, our offer was {ours.proto}")
+    if not secure:
+        return None
+    if theirs.proto.upper() not in _SRTP_PROTOS:
+        raise NoCommonCodec(f"we offered {ours.proto}, the answer is {theirs.proto}")
+    offered = {}
+    for k, v in ours.attributes:
+        if k == "crypto" and v:
+            c = sdes.parse_crypto(v)
+            offered[c.tag] = c
+    for k, v in theirs.attributes:
+        if k != "crypto" or not v:
+            continue
+        try:
+            c = sdes.parse_crypto(v)
+        except sdes.CryptoError as exc:
+            raise SdpError(f"unusable crypto line in the answer: {exc}") from exc
+        mine = offered.get(c.tag)
+        if mine is not None and mine.suite == c.suite:
+            return SrtpKeys(c.suite, mine.key, c.key)
+    raise NoCommonCodec("the answer has no crypto line matching our offer (RFC 4568)")

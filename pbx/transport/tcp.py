@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 
 from pbx.sip.address import Address
@@ -29,7 +30,7 @@ class TcpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.remote = Address("tcp", peer[0], peer[1])
+        self.remote = Address(self.server.kind, peer[0], peer[1])
         self.server.connections[(peer[0], peer[1])] = self
         self._touch()
 
@@ -79,7 +80,14 @@ class TcpConnection(asyncio.Protocol):
 
 
 class TcpTransport:
-    """A listening TCP socket plus every connection to or from it."""
+    """A listening TCP socket plus every connection to or from it.
+
+    TLS (pbx/transport/tls.py) is this class with SSL contexts: the same
+    framing and connection handling, another `kind` in addresses."""
+
+    kind = "tcp"
+    server_ssl: ssl.SSLContext | None = None  # TLS: wraps accepted connections
+    client_ssl: ssl.SSLContext | None = None  # TLS: wraps connections we open
 
     def __init__(self, sink: MessageSink, local: Address) -> None:
         self.sink = sink
@@ -93,14 +101,18 @@ class TcpTransport:
     @classmethod
     async def listen(cls, sink: MessageSink, host: str, port: int) -> TcpTransport:
         """Listen on host:port (IPv4 or IPv6)."""
+        self = cls(sink, Address(cls.kind, host, port))
+        await self._serve(host, port)
+        return self
+
+    async def _serve(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self = cls(sink, Address("tcp", host, port))
         self.server = await loop.create_server(lambda: TcpConnection(self), host, port,
-                                               family=family, reuse_address=True)
+                                               family=family, reuse_address=True,
+                                               ssl=self.server_ssl)
         bound = self.server.sockets[0].getsockname()[1]
-        self.local = Address("tcp", host, bound)
-        return self
+        self.local = Address(self.kind, host, bound)
 
     def send(self, data: bytes, host: str, port: int,
              on_error: Callable[[], None] | None = None) -> None:
@@ -125,9 +137,12 @@ class TcpTransport:
         key = (host, port)
         loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(lambda: TcpConnection(self), host, port)
-        except OSError as exc:
-            log.warning("cannot connect to tcp:%s:%s: %s", host, port, exc.strerror or exc)
+            _, conn = await loop.create_connection(
+                lambda: TcpConnection(self), host, port, ssl=self.client_ssl,
+                server_hostname=host if self.client_ssl is not None else None)
+        except OSError as exc:  # ssl.SSLError (a failed handshake) is an OSError too
+            log.warning("cannot connect to %s:%s:%s: %s", self.kind, host, port,
+                        getattr(exc, "strerror", None) or exc)
             for _, on_error in self._connecting.pop(key, []):
                 if on_error is not None:
                     on_error()

@@ -4,7 +4,9 @@
 Registers USER at the PBX, then calls --call EXT or auto-answers (--answer);
 plays --play WAV into the call and records what it hears into --record WAV
 (null sound device: the conference bridge's clock keeps the recording going,
-silence included). --hold "T:D,T:D" puts the call on hold T seconds after it
+silence included). --tls registers and calls over TLS (--ca: the CA that must have
+signed the PBX's certificate), --srtp makes SRTP with SDES keys mandatory.
+--hold "T:D,T:D" puts the call on hold T seconds after it
 is confirmed for D seconds (re-INVITE sendonly, then sendrecv). Prints one line
 per event ("REG 200", "CALL CONFIRMED 200", "HOLD +2.0", "UNHOLD +3.5",
 "MEDIA dir=3"); exits 0 when it registered and its call was confirmed and ended.
@@ -29,13 +31,16 @@ def main() -> None:
     ap.add_argument("--password", required=True)
     ap.add_argument("--registrar", required=True, help="host:port of the PBX")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--rtp-port", type=int, required=True)
+    ap.add_argument("--rtp-port", type=int, default=0, help="0: any")
     ap.add_argument("--call")
     ap.add_argument("--answer", action="store_true")
     ap.add_argument("--play")
     ap.add_argument("--record")
     ap.add_argument("--hold", default="", help="T:D,T:D seconds after confirmed")
     ap.add_argument("--duration", type=float, default=10.0, help="caller hangs up after")
+    ap.add_argument("--tls", action="store_true", help="SIP over TLS to the registrar")
+    ap.add_argument("--ca", help="CA file that must have signed the registrar's certificate")
+    ap.add_argument("--srtp", action="store_true", help="SRTP with SDES keys, mandatory")
     ap.add_argument("--timeout", type=float, default=60.0)
     a = ap.parse_args()
 
@@ -53,7 +58,12 @@ def main() -> None:
     tc = pj.TransportConfig()
     tc.port = a.port
     tc.boundAddress = "127.0.0.1"
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+    if a.tls:
+        tc.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        if a.ca:
+            tc.tlsConfig.CaListFile = a.ca
+            tc.tlsConfig.verifyServer = True
+    ep.transportCreate(pj.PJSIP_TRANSPORT_TLS if a.tls else pj.PJSIP_TRANSPORT_UDP, tc)
     ep.libStart()
     ep.audDevManager().setNullDev()
     for c in ep.codecEnum2():  # G.711 only, like a basic desk phone
@@ -110,9 +120,18 @@ def main() -> None:
             op.statusCode = 200 if a.answer else 180
             c.answer(op)
 
+    tp = ";transport=tls" if a.tls else ""
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:{a.user}@{a.registrar}"
-    acfg.regConfig.registrarUri = f"sip:{a.registrar}"
+    acfg.regConfig.registrarUri = f"sip:{a.registrar}{tp}"
+    if a.tls:
+        acfg.sipConfig.proxies.append(f"sip:{a.registrar}{tp};lr")
+    if a.srtp:  # SDES only (no DTLS-SRTP), and nothing but SRTP
+        acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        acfg.mediaConfig.srtpSecureSignaling = 1 if a.tls else 0
+        keyings = pj.IntVector()
+        keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+        acfg.mediaConfig.srtpOpt.keyings = keyings
     acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0, a.password))
     acfg.mediaConfig.transportConfig.port = a.rtp_port
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
@@ -130,11 +149,13 @@ def main() -> None:
         ep.libHandleEvents(10)
         if state["reg"] is not None and state["reg"] >= 300:
             break
+        if state["reg"] == 200 and not a.call and not a.answer:
+            break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             c = Call(acc)
             calls.append(c)
             placed = True
-            c.makeCall(f"sip:{a.call}@{a.registrar}", pj.CallOpParam(True))
+            c.makeCall(f"sip:{a.call}@{a.registrar}{tp}", pj.CallOpParam(True))
         confirmed = state["confirmed_at"]
         if confirmed is None:
             continue
@@ -159,7 +180,8 @@ def main() -> None:
                 except pj.Error:
                     pass
             a.call = None  # hang up once, then wait for DISCONNECTED
-    ok = state["reg"] == 200 and state["confirmed_at"] is not None and state["ended"]
+    ok = state["reg"] == 200 and (
+        (not a.call and not a.answer) or (state["confirmed_at"] is not None and state["ended"]))
     for c in calls:
         c.rec = c.player = None
     gc.collect()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pbx.media.clock import MediaClock
 from pbx.media.codecs import PCMA, alaw_encode
@@ -90,3 +91,65 @@ async def test_max_duration_and_hangup_keep_audio(tmp_path: Path) -> None:
     assert res.stopped_by == "hangup" and abs(res.seconds - 0.2) < 0.01
     assert len(read_wav(path2)) == 3200
     clock.stop()
+
+
+async def test_recording_is_on_disk_while_it_is_made(tmp_path: Path) -> None:
+    """Issue 14: a voicemail was kept in memory until hang-up; a crash lost it.
+    Now the .part file is a valid WAV with what was said so far."""
+    from pbx.media.recorder import FLUSH_TICKS, PART_SUFFIX
+
+    clock, s, peer = await _setup()
+    pcm = tone(1.0, 440)
+    path = str(tmp_path / "msg.wav")
+    fut = Recorder(s, path).start()
+    await _stream(peer, s.local_port, alaw_encode(pcm))
+    await asyncio.sleep(0.05 + FLUSH_TICKS * 0.02 * 2)  # a flush or two
+    assert not fut.done()
+    part = path + PART_SUFFIX
+    on_disk = read_wav(part)  # readable as it is, no repair needed
+    assert len(on_disk) == len(pcm)
+    got = np.frombuffer(on_disk, "<i2").astype(float)
+    assert np.corrcoef(got, np.frombuffer(pcm, "<i2").astype(float))[0, 1] > 0.99
+    s.close()  # hang-up ends it: renamed into place
+    res = await asyncio.wait_for(fut, 5)
+    assert res.stopped_by == "hangup" and os.listdir(tmp_path) == ["msg.wav"]
+    clock.stop()
+
+
+async def test_write_failure_ends_the_recording_at_once(tmp_path: Path) -> None:
+    """A full disk (here: the file size limit, a real EFBIG from the kernel)
+    stops the recording with StorageError while the call goes on."""
+    import resource
+
+    from pbx.media.recorder import StorageError
+
+    clock, s, peer = await _setup()
+    path = str(tmp_path / "msg.wav")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16000, hard))  # 1 s of audio
+    try:
+        fut = Recorder(s, path).start()
+        await _stream(peer, s.local_port, alaw_encode(tone(3.0, 440)))
+        with pytest.raises(StorageError) as ei:
+            await asyncio.wait_for(fut, 5)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert "cannot write" in str(ei.value) and path in str(ei.value)
+    assert s.consumer is None and not s.closed
+    clock.stop()
+    s.close()
+
+
+def test_repair_after_a_crash(tmp_path: Path) -> None:
+    from pbx.media.wavstream import WavStream, repair
+
+    path = str(tmp_path / "rec.wav.part")
+    w = WavStream(path)
+    w.write(b"\x01\x02" * 8000)
+    w.flush()
+    w.write(b"\x03\x04" * 4001 + b"\x05")  # written after the last header update, odd length
+    w._file.flush()  # what a kill leaves: the bytes in the file, the header behind
+    assert len(read_wav(path)) == 16000  # the header still says 1 s
+    assert repair(path) == (16000 + 8002) / 16000
+    assert len(read_wav(path)) == 24002
+    w.abandon()

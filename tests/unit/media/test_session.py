@@ -119,7 +119,12 @@ async def test_symmetric_rtp_latches_to_real_source(env: tuple[MediaClock, PortA
     other = await open_peer()
     # SDP says 127.0.0.1:9 (wrong, e.g. a NATed private address).
     s.set_remote(("127.0.0.1", 9), PCMU)
-    real.send(rtp(1, 160, b"\xff" * 160), s.local_port)
+    # Probation: three packets in sequence are not enough, nothing latched or used.
+    for i in range(3):
+        real.send(rtp(1 + i, 160 * i, b"\xff" * 160), s.local_port)
+    await wait_for(lambda: s.errors == 3)
+    assert s.remote == ("127.0.0.1", 9) and s.rx.received == 0
+    real.send(rtp(4, 480, b"\xff" * 160), s.local_port)  # the fourth: latched
     await wait_for(lambda: s.rx.received == 1)
     assert s.remote == real.addr
     assert s.send_audio(b"\x01" * 160, marker=True)
@@ -132,7 +137,81 @@ async def test_symmetric_rtp_latches_to_real_source(env: tuple[MediaClock, PortA
     for i in range(4):
         other.send(rtp(501 + i, 160 * i, b"\xff" * 160, ssrc=99), s.local_port)
     await wait_for(lambda: s.remote == other.addr)
+    assert s.relatched == 1
     s.close()
+
+
+async def test_hijack_datagram_changes_nothing(env: tuple[MediaClock, PortAllocator]) -> None:
+    """Issue 14: one datagram from anywhere (random bytes, or valid-looking RTP)
+    re-latched the stream. Now neither is used, nor moves where we send."""
+    clock, alloc = env
+    loop = asyncio.get_running_loop()
+    s = await MediaSession.open(loop, alloc, "127.0.0.1", clock)
+    phone = await open_peer()
+    attacker = await open_peer()
+    s.set_remote(phone.addr, PCMU)
+    heard: list[bytes] = []
+
+    class Sink:
+        def rtp(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
+            heard.append(payload)
+
+    s.set_consumer(Sink())
+    for i in range(6):
+        phone.send(rtp(100 + i, 160 * i, b"\x11" * 160), s.local_port)
+    await wait_for(lambda: len(heard) == 6)  # the SDP address is heard at once
+    assert s.remote == phone.addr
+    attacker.send(__import__("os").urandom(172), s.local_port)
+    attacker.send(rtp(107, 160 * 7, b"\x66" * 160), s.local_port)  # even the next seq/ssrc
+    attacker.send(b"\x80", s.local_port)
+    phone.send(rtp(106, 160 * 6, b"\x11" * 160), s.local_port)
+    await wait_for(lambda: len(heard) == 7)
+    await asyncio.sleep(0.02)
+    assert s.remote == phone.addr and s.relatched == 0
+    assert b"\x66" * 160 not in heard and len(heard) == 7
+    assert s.send_audio(b"\x01" * 160, marker=True)
+    await phone.wait(1)
+    assert attacker.got == []
+    s.close()
+
+
+async def test_garbage_never_latches_and_sdp_address_is_used(
+        env: tuple[MediaClock, PortAllocator]) -> None:
+    clock, alloc = env
+    loop = asyncio.get_running_loop()
+    s = await MediaSession.open(loop, alloc, "127.0.0.1", clock)
+    sdp_peer = await open_peer()
+    junk = await open_peer()
+    s.set_remote(sdp_peer.addr, PCMU)
+    for _ in range(20):  # version 2 but an unknown payload type, or short: never RTP of ours
+        junk.send(bytes([0x80, 0x7F]) + bytes(170), s.local_port)
+        junk.send(b"\x80\x00\x00", s.local_port)
+    await wait_for(lambda: s.errors == 40)
+    assert s.remote == sdp_peer.addr and not s._latched
+    # Out-of-sequence packets from a new source keep restarting its probation.
+    for seq in (10, 12, 14, 16, 18, 20):
+        junk.send(rtp(seq, 0, b"\xff" * 160), s.local_port)
+    await wait_for(lambda: s.errors == 46)
+    assert s.remote == sdp_peer.addr and s.rx.received == 0
+    s.close()
+
+
+def test_probation_bookkeeping_is_bounded() -> None:
+    """A flood of sources on probation keeps at most MAX_CANDIDATES entries."""
+    from pbx.media.session import MAX_CANDIDATES
+
+    loop = asyncio.new_event_loop()
+    try:
+        alloc = allocator()
+        s = MediaSession(loop, alloc.allocate("127.0.0.1"), "127.0.0.1", MediaClock(loop))
+        s.set_remote(("127.0.0.1", 9), PCMU)
+        for port in range(1000, 1500):
+            s.datagram_received(rtp(1, 0, b"\xff" * 160), ("127.0.0.1", port))
+            assert len(s._candidates) <= MAX_CANDIDATES
+        assert s.remote == ("127.0.0.1", 9)
+        s._pair.release()
+    finally:
+        loop.close()
 
 
 async def test_rfc4733_digits_and_timeout(env: tuple[MediaClock, PortAllocator]) -> None:
@@ -247,7 +326,8 @@ async def test_reinvite_same_sdp_keeps_latched_address(
     s = await MediaSession.open(loop, alloc, "127.0.0.1", clock)
     nat = await open_peer()
     s.set_remote(("127.0.0.1", 9), PCMU)  # private address behind NAT
-    nat.send(rtp(1, 0, b"\xff" * 160), s.local_port)
+    for i in range(4):  # probation passed
+        nat.send(rtp(1 + i, 160 * i, b"\xff" * 160), s.local_port)
     await wait_for(lambda: s.remote == nat.addr)
     s.set_remote(("127.0.0.1", 9), PCMU, direction="sendrecv")  # re-INVITE, same SDP
     assert s.remote == nat.addr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dialplan.apps import known_apps
-from dialplan.apps.saydigits import digit_prompts
-from dialplan.apps.saynumber import number_prompts
+from pbx.say import digits as digit_prompts
+from pbx.say import number as number_prompts
 from tests.unit.dialplan.test_interpreter import run
 
 
@@ -48,8 +48,9 @@ def test_read_attempts_replay_prompt() -> None:
 
 
 def test_saydigits_and_saynumber_prompts() -> None:
-    assert digit_prompts("12*#a") == ["digits/1", "digits/2", "digits/star", "digits/pound",
-                                      "letters/a"]
+    # Asterisk's ast_get_digit_str: digits, *, # and - only (letters are SayAlpha's)
+    assert digit_prompts("12*#-a") == ["digits/1", "digits/2", "digits/star", "digits/pound",
+                                       "digits/minus"]
     assert number_prompts(0) == ["digits/0"]
     assert number_prompts(15) == ["digits/15"]
     assert number_prompts(42) == ["digits/40", "digits/2"]

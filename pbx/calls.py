@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
+from pbx.cdr import cdr_row
 from pbx.channel import CallerId, ChannelState, new_channel_name
 from pbx.config import Config, Peer
 from pbx.media.clock import MediaClock
@@ -211,7 +212,7 @@ class CallManager:
                 return
         log.info("%s: call from %s to %s@%s", ch.name, callerid.num or "?", exten, context)
         try:
-            result = await Interpreter(dialplan).run(ch)
+            result = await Interpreter(dialplan, self.pbx.dialplan_services).run(ch)
             cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
         except Exception:
             log.exception("%s: dialplan failed", ch.name)
@@ -304,51 +305,14 @@ class CallManager:
 
     # --- CDR -------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
-        """One record per call, written when the calling leg ends."""
+        """One record per call, written when the calling leg ends (pbx.cdr builds it)."""
         store = self.pbx.store
         if store is None:
             return
-        end = ch.ended_at or time.time()
-        dst = ch.dst_channel
-        answer = ch.answered_at
-        if dst is not None and dst.answered_at:
-            answer = dst.answered_at
-        disposition = _disposition(ch)
-        rtp = {"a": _rtp_stats(ch.stats)}
-        if dst is not None:
-            rtp["b"] = _rtp_stats(dst.stats or dst.media.stats())
-        row = {
-            "uniqueid": ch.uniqueid, "start": ch.created_at, "answer": answer, "end": end,
-            "src": ch.callerid.num, "dst": ch.exten, "dcontext": ch.context,
-            "clid": f'"{ch.callerid.name}" <{ch.callerid.num}>',
-            "channel": ch.name, "dstchannel": dst.name if dst else "",
-            "lastapp": ch.lastapp, "lastdata": ch.lastdata,
-            "duration": round(end - ch.created_at),
-            "billsec": round(end - answer) if answer else 0,
-            "disposition": disposition, "hangupcause": ch.hangup_cause, "rtp": rtp,
-        }
+        row = cdr_row(ch, time.time())
+        if row is None:
+            return  # CDR_PROP(disable)=1 / NoCDR()
         try:
             await store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
-
-
-def _disposition(ch: SipChannel) -> str:
-    if ch.answered_at:
-        return "ANSWERED"
-    status = ch.variables.get("DIALSTATUS", "")
-    if status == "BUSY" or ch.hangup_cause == q850.USER_BUSY:
-        return "BUSY"
-    if status in ("CHANUNAVAIL", "CONGESTION"):
-        return "FAILED"  # even when the dialplan then ends with a plain Hangup()
-    if status in ("NOANSWER", "CANCEL") or ch.hangup_cause in (q850.NORMAL_CLEARING,
-                                                                q850.NO_ANSWER):
-        return "NO ANSWER"
-    return "FAILED"
-
-
-def _rtp_stats(stats: Any) -> dict:
-    if stats is None:
-        return {}
-    fields = ("packets_sent", "packets_received", "lost", "jitter_ms")
-    return {f: getattr(stats, f) for f in fields if hasattr(stats, f)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import secrets
@@ -48,6 +49,9 @@ class Pbx:
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
+        # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
+        # voicemail): dialplan.services.DialplanServices, built in start().
+        self.dialplan_services: Any = None
         self._tasks: list[asyncio.Task] = []
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
@@ -80,6 +84,7 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         await self._start_calls()
         await self._start_voicemail()
+        self._start_dialplan_services()
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -119,6 +124,14 @@ class Pbx:
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
 
+    def _start_dialplan_services(self) -> None:
+        from dialplan.services import DialplanServices
+        from pbx.astdb import AstDb
+
+        assert self.store is not None
+        self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
+                                                  voicemail=self.voicemail)
+
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -141,6 +154,9 @@ class Pbx:
         if self.mgmt is not None:
             self.mgmt.close()
         self.core.close()
+        if self.dialplan_services is not None and self.dialplan_services.astdb is not None:
+            await self.dialplan_services.astdb.settle()
+            self.dialplan_services.astdb.close()
         if self.store is not None:
             await self.store.close()
         self._stopped.set()
@@ -220,8 +236,9 @@ class Pbx:
         """Load the config dir again; on any error nothing changes."""
         loop = asyncio.get_running_loop()
         try:
-            config = await loop.run_in_executor(None, load_config,
-                                                self.config.settings.config_dir)
+            config = await loop.run_in_executor(
+                None, functools.partial(load_config, self.config.settings.config_dir,
+                                        strict=self.config.strict))
         except ConfigError as exc:
             return False, [str(d) for d in exc.diagnostics], ""
         old = self.config

@@ -1,8 +1,10 @@
 """The voicemail service: one per server, holding config, mailboxes, outbox and MWI.
 
-The server builds it at start-up and calls `start()` (tables, outbox sender,
-and makes it `current()` for the VoiceMail/VoiceMailMain applications), and
-`stop()` at shutdown. `reload(config)` swaps voicemail.conf.
+The server builds it at start-up and calls `start()` (tables, outbox
+sender), and `stop()` at shutdown; `reload(config)` swaps voicemail.conf.
+The VoiceMail/VoiceMailMain applications reach it through their
+AppContext (the server puts it in the DialplanServices it runs calls with),
+so two servers in one process each use their own.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pbx.channel import AppError
 from pbx.store import Store
 from voicemail.config import MailboxConfig, VoicemailConfig, split_mailbox, with_pin
 from voicemail.mailbox import MailboxStore
@@ -18,22 +19,6 @@ from voicemail.mwi import MwiNotifier
 from voicemail.notify import Outbox, OutboxRow
 
 log = logging.getLogger("voicemail")
-
-_current: list[VoicemailService | None] = [None]
-
-
-def current() -> VoicemailService:
-    """The running service (AppError when voicemail is not set up)."""
-    svc = _current[0]
-    if svc is None:
-        raise AppError("voicemail is not configured (no voicemail.conf or service not started)")
-    return svc
-
-
-def set_current(service: VoicemailService | None) -> None:
-    """Make `service` the one the dialplan applications use."""
-    _current[0] = service
-
 
 class VoicemailService:
     """Everything voicemail needs at run time."""
@@ -63,16 +48,13 @@ class VoicemailService:
         await self.outbox.init()
 
     async def start(self) -> None:
-        """Create tables, start the outbox sender, become current()."""
+        """Create tables, start the outbox sender."""
         await self.init()
         self.outbox.start()
-        set_current(self)
 
     async def stop(self) -> None:
-        """Stop the sender; stop being current()."""
+        """Stop the sender."""
         await self.outbox.stop()
-        if _current[0] is self:
-            set_current(None)
 
     def reload(self, config: VoicemailConfig) -> None:
         """Use a new voicemail.conf (already validated)."""

@@ -102,6 +102,7 @@ def _timeout_w(scope: Scope, args: str, value: str) -> None:
         scope.response_timeout = seconds
     elif kind.startswith("a"):
         # 0 cancels; otherwise the call goes to `T` (or hangs up) when it passes.
-        scope.absolute_deadline = scope.services.clock.monotonic() + seconds if seconds > 0 else None
+        now = scope.services.clock.monotonic()
+        scope.absolute_deadline = now + seconds if seconds > 0 else None
     else:
         raise DialplanError(f"TIMEOUT: unknown timeout type {args!r} (digit, response, absolute)")

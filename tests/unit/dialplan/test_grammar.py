@@ -242,7 +242,7 @@ def test_timed_includes_are_parsed() -> None:
     dp, diags = parse_dialplan_text(
         "[c]\ninclude => day,09:00-17:00,mon-fri,*,*\ninclude => night|17:01-08:59|*|*|*\n"
         "include => all\ninclude => bad,25:00-26:00,funday,*,*\n[day]\n[night]\n[all]\n[bad]\n")
-    day, night, all_, bad = dp.contexts["c"].includes
+    day, night, all_, _bad = dp.contexts["c"].includes
     assert day.timing is not None and str(day.timing) == "09:00-17:00,mon-fri,*,*"
     assert day.timing.weekdays == frozenset(range(1, 6))
     assert night.timing is not None and night.timing.minutes is not None

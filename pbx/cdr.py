@@ -72,7 +72,9 @@ def disposition(ch: Any) -> str:
         return "BUSY"
     if status in ("CHANUNAVAIL", "CONGESTION"):
         return "FAILED"  # even when the dialplan then ends with a plain Hangup()
-    if status in ("NOANSWER", "CANCEL") or ch.hangup_cause in (q850.NORMAL_CLEARING,
+    # Cause 0: still running (CDR(disposition) read by the dialplan), as Asterisk's
+    # record starts out: NO ANSWER.
+    if status in ("NOANSWER", "CANCEL") or ch.hangup_cause in (0, q850.NORMAL_CLEARING,
                                                                 q850.NO_ANSWER):
         return "NO ANSWER"
     return "FAILED"

@@ -74,6 +74,25 @@ def _channel(scope: Scope, args: str) -> str:
     return values[item]
 
 
+@writer("CHANNEL")
+def _channel_w(scope: Scope, args: str, value: str) -> None:
+    ch = scope.channel
+    if ch is None:
+        return
+    item = args.strip().lower()
+    if item == "language":
+        ch.language = value.strip()
+    elif item in ("accountcode", "peeraccount", "amaflags"):
+        # As in Asterisk, these set the call's record.
+        try:
+            ch.cdr.set(item, value)
+        except ValueError as e:
+            raise DialplanError(f"CHANNEL({item}): {e}") from e
+    else:
+        raise DialplanError(f"CHANNEL: item {item!r} cannot be set here "
+                            "(language, accountcode, peeraccount, amaflags)")
+
+
 @function("TIMEOUT")
 def _timeout(scope: Scope, args: str) -> str:
     kind = args.strip().lower()

@@ -123,3 +123,22 @@ def test_set_keeps_commas_and_inheritance_prefix() -> None:
 def test_hangup_cause_by_name() -> None:
     r, ch, _ = run("[test]\nexten => 1,1,Hangup(USER_BUSY)\n", "1")
     assert r.cause == 17 and ch.variables["HANGUPCAUSE"] == "17"
+
+
+def test_sayalpha_sayphonetic_and_sayunixtime() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,SayAlpha(Ab1)\n same => n,SayPhonetic(z9)\n"
+                   " same => n,SayUnixTime(0,UTC,ABdY)\n same => n,SayUnixTime(,UTC,IMp)\n"
+                   " same => n,Hangup()\n", "1")
+    played = ch.played()
+    assert played[:7] == ["letters/a", "letters/b", "digits/1", "phonetic/z_p", "phonetic/9_p",
+                          "digits/day-4", "digits/mon-0"]  # Thursday, January ...
+    assert played[7:10] == ["digits/h-1", "digits/19", "digits/70"]  # first, nineteen seventy
+    assert played[-1] in ("digits/a-m", "digits/p-m")  # now, by the interpreter's clock
+
+
+@pytest.mark.parametrize(("arg", "cause"), [("", 16), ("17", 17), ("USER_BUSY", 17),
+                                            ("AST_CAUSE_CALL_REJECTED", 21), ("busy", 17),
+                                            ("NOSUCHCAUSE", 16)])
+def test_hangup_causes_by_number_or_name(arg: str, cause: int) -> None:
+    r, ch, _ = run(f"[test]\nexten => 1,1,Hangup({arg})\n", "1")
+    assert r.cause == cause and ch.hangup_cause == cause

@@ -339,3 +339,15 @@ def test_reload_takes_globals_and_clearglobalvars() -> None:
     asyncio.run(Interpreter(cleared, services).run(FakeChannel("SIP/x-3", context="test",
                                                                exten="1")))
     assert services.globals == {"A": "3"}
+
+
+def test_executing_lines_as_asterisk_prints_them(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="dialplan.exec"):
+        run("[test]\nexten => 1,1,Set(X=${EXTEN}5)\n same => n,Playback(a&b,noanswer)\n", "1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dialplan.exec"]
+    assert lines == [
+        'Executing [1@test:1] Set("SIP/alice-00000001", "X=15") in new stack',
+        'Executing [1@test:2] Playback("SIP/alice-00000001", "a&b,noanswer") in new stack',
+    ]

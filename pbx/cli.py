@@ -301,7 +301,7 @@ def cmd_cdr(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout)
         writer.writerow(CDR_FIELDS)
         for row in rows:
-            writer.writerow([json.dumps(row[f]) if f == "rtp" and row[f] else row[f]
+            writer.writerow([json.dumps(row[f]) if isinstance(row[f], (dict, list)) else row[f]
                              for f in CDR_FIELDS])
         return 0
     for row in rows:

@@ -2,9 +2,12 @@
 
 The loop follows Asterisk's __ast_pbx_run:
 
-- find the extension (patterns.find: includes and caller-ID matching), take
-  the step at the channel's priority, substitute its arguments, split them,
-  and run the application; then go to the next priority unless the
+- find the step at (context, exten, priority): the first matching extension
+  that has this priority, in the context then its includes (patterns.find:
+  caller-ID matching; timed includes as at the services' clock), substitute
+  its arguments, split them, and run the application (an unknown one ends
+  the call with a log line naming its file:line:col); after a step that
+  wrote to the AstDB, commit it; then go to the next priority unless the
   application jumped (Goto/Gosub), pressed a digit (Background/WaitExten:
   collect an extension, then `i`/`t`), or ended the call (Hangup/Busy/...);
 - a jump to an extension that does not exist goes to `i` (with
@@ -19,7 +22,9 @@ The loop follows Asterisk's __ast_pbx_run:
   channel already hung up (media applications raise Hangup at once, which
   ends `h` as in Asterisk).
 
-A call keeps the Dialplan snapshot it started with (channel.dialplan).
+A call keeps the Dialplan snapshot it started with (channel.dialplan). What
+the PBX provides (applications, functions, globals, clock, AstDB, voicemail)
+comes from the DialplanServices the interpreter is given.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from pbx import q850
 from pbx.channel import AppError, ChannelState, Hangup
 
 if TYPE_CHECKING:
-    from dialplan.model import Dialplan, Extension, Step
+    from dialplan.model import Dialplan, Step
     from pbx.channel import Channel
 
 log = logging.getLogger(__name__)
@@ -107,16 +107,6 @@ class Interpreter:
 
     def _now(self) -> float:
         return self.services.clock.time()
-
-    def lookup(self, scope: Scope, context: str, exten: str) -> Extension | None:
-        """The extension `exten` in `context` for this call's caller ID (the
-        first match, Asterisk's order, active includes followed)."""
-        dp = scope.dialplan
-        if dp is None:
-            return None
-        cid = scope.channel.callerid.num if scope.channel is not None else None
-        found = patterns.find(dp, context, exten, cid, now=self._now())
-        return None if found is None else found[1]
 
     def find_step(self, scope: Scope, context: str, exten: str, priority: int) -> Step | None:
         """The step that runs at (context, exten, priority): the first matching

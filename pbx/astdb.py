@@ -109,5 +109,6 @@ class AstDb:
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transaction, each SELECT sees the last commit.
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=1.0)
+    # as_uri() percent-encodes the path (a space or `?` in a folder name).
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
+                           isolation_level=None, check_same_thread=False, timeout=1.0)

@@ -98,6 +98,11 @@ def test_unknown_application_fails_only_the_call_that_reaches_it(pbx: PbxProcess
     assert pbx.cli("database", "put", "greeting", "6001", "tt-weasels").returncode == 0
     received = greeting_call(pbx, tmp_path, "after")
     assert correlation(received, g711_roundtrip(prompt_pcm("tt-weasels"))) > 0.9
+    # A reload keeps the rule the PBX started with: loadable errors are warnings.
+    conf = pbx.config_dir / "extensions.conf"
+    conf.write_text(conf.read_text() + "exten => 712,1,ChanIsAvail(SIP/6002)\n")
+    out = pbx.cli("reload")
+    assert out.returncode == 0 and out.stdout.startswith("reloaded:"), out
 
 
 def test_strict_refuses_what_check_calls_an_error(tmp_path: Path) -> None:

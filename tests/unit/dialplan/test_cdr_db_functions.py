@@ -225,3 +225,31 @@ async def test_reading_an_unknown_function_fails_the_call_with_its_position(
         result, _ = await call("[test]\nexten => 1,1,NoOp(${ENUMLOOKUP(+1)})\n")
     assert result.reason == "error"
     assert "extensions.conf:2:14: Unknown function: ENUMLOOKUP" in caplog.text
+
+
+async def test_astdb_in_a_folder_with_odd_characters(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "my pbx?#1" / "pbx.sqlite3")
+    db = AstDb.open(store)
+    try:
+        db.put("f", "k", "v")
+        await db.settle()
+        assert db.get("f", "k") == "v" and await store.astdb_get("/f/k") == "v"
+    finally:
+        db.close()
+        await store.close()
+
+
+async def test_dry_run_reads_but_never_writes(store: Store) -> None:
+    await store.astdb_apply({"/f/k": "stored"})
+    db = AstDb.dry_run(store.path)
+    try:
+        assert db.get("f", "k") == "stored"
+        db.put("f", "k", "changed")
+        assert not db.dirty and db.get("f", "k") == "changed"
+        await db.settle()
+    finally:
+        db.close()
+    assert await store.astdb_get("/f/k") == "stored"
+    empty = AstDb.dry_run(None)
+    assert empty.get("f", "k") is None and empty.keys("") == []
+    empty.close()

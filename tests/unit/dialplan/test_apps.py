@@ -142,3 +142,29 @@ def test_sayalpha_sayphonetic_and_sayunixtime() -> None:
 def test_hangup_causes_by_number_or_name(arg: str, cause: int) -> None:
     r, ch, _ = run(f"[test]\nexten => 1,1,Hangup({arg})\n", "1")
     assert r.cause == cause and ch.hangup_cause == cause
+
+
+def test_registries_belong_to_their_pbx() -> None:
+    import asyncio
+
+    from dialplan.apps import AppContext, AppRegistry
+    from dialplan.interpreter import Interpreter
+    from dialplan.services import DialplanServices
+    from tests.unit.dialplan.test_interpreter import FakeChannel, dialplan
+
+    async def custom(ctx: AppContext, args: list[str]) -> None:
+        await ctx.channel.play([f"custom-{args[0]}"])
+
+    one = DialplanServices()
+    one.apps.add("Custom", custom)
+    one.functions.add("TWICE", lambda scope, args: args * 2)
+    two = DialplanServices()
+    assert "custom" in one.apps and "custom" not in two.apps
+    assert "custom" not in AppRegistry.builtin()
+    dp = dialplan("[test]\nexten => 1,1,Custom(${TWICE(ab)})\n")
+    ch = FakeChannel("SIP/a-1", context="test", exten="1")
+    asyncio.run(Interpreter(dp, one).run(ch))
+    assert ch.played() == ["custom-abab"]
+    ch = FakeChannel("SIP/a-2", context="test", exten="1")
+    result = asyncio.run(Interpreter(dp, two).run(ch))
+    assert result.reason == "error" and ch.played() == []

@@ -20,7 +20,6 @@ An application is
   that ends the call; the interpreter logs it with the step's position.
 - `ctx.note(text)` reports what the application decided (for `pbx dialplan
   trace` and the debug log).
-
 - `ctx.services` is what the PBX running the call provides (dialplan.services):
   `ctx.voicemail()` the voicemail service, the globals, the clock, the AstDB.
 

@@ -4,6 +4,17 @@ Syntax errors, #include problems, duplicate priorities, `n` with nothing
 before it and `same =>` with no extension are found while parsing (the model
 cannot hold them) and come from dialplan.parser; everything that needs the
 whole dialplan is here.
+
+What only fails the calls that reach it -- an unknown application or
+function, a function Set() cannot write, an include of a missing context, a
+Goto/Gosub to a place that does not exist -- is an error marked `loadable`:
+Asterisk loads such a dialplan, so `pbx run` does too (with a warning), while
+`pbx check` and `pbx run --strict` refuse it.
+
+Destinations are looked up the way the interpreter does (patterns.find):
+a label or a priority is searched in every matching extension of the
+context, then in the contexts it includes, so `Gosub(${EXTEN},stdexten(...))`
+with `include => stdexten` is valid, as Asterisk's sample dialplan has it.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from __future__ import annotations
 import re
 
 from dialplan.model import Context, Dialplan, Extension, Pos, Step
-from dialplan.patterns import find, pattern_error
+from dialplan.patterns import MAX_INCLUDE_DEPTH, find, pattern_error
 from pbx.diagnostics import Diagnostic
 
 __all__ = ["check_dialplan", "split_top_level"]
@@ -57,15 +68,37 @@ def _args_col(step: Step) -> int:
 
 class _Checker:
     def __init__(
-        self, dp: Dialplan, known_apps: set[str] | None, known_functions: set[str] | None
+        self, dp: Dialplan, known_apps: set[str] | None, known_functions: set[str] | None,
+        writable_functions: set[str] | None,
     ) -> None:
         self.dp = dp
         self.apps = {a.lower() for a in known_apps} if known_apps is not None else None
         self.funcs = {f.lower() for f in known_functions} if known_functions is not None else None
+        self.writable = ({f.lower() for f in writable_functions}
+                         if writable_functions is not None else None)
         self.diags: list[Diagnostic] = []
 
-    def add(self, pos: Pos, msg: str, severity: str = "error", col_offset: int = 0) -> None:
-        self.diags.append(Diagnostic(pos.file, pos.line, pos.col + col_offset, msg, severity))
+    def add(self, pos: Pos, msg: str, severity: str = "error", col_offset: int = 0,
+            *, loadable: bool = False) -> None:
+        self.diags.append(Diagnostic(pos.file, pos.line, pos.col + col_offset, msg, severity,
+                                     loadable))
+
+    def reachable(self, name: str) -> list[Context]:
+        """`name` and every context it includes, in search order."""
+        out: list[Context] = []
+        seen: set[str] = set()
+
+        def walk(ctx_name: str, depth: int) -> None:
+            ctx = self.dp.contexts.get(ctx_name)
+            if ctx is None or ctx_name in seen or depth > MAX_INCLUDE_DEPTH:
+                return
+            seen.add(ctx_name)
+            out.append(ctx)
+            for inc in ctx.includes:
+                walk(inc.context, depth + 1)
+
+        walk(name, 0)
+        return out
 
     def run(self) -> list[Diagnostic]:
         for ctx in self.dp.contexts.values():
@@ -81,7 +114,8 @@ class _Checker:
     def check_includes(self, ctx: Context) -> None:
         for inc in ctx.includes:
             if inc.context not in self.dp.contexts:
-                self.add(inc.pos, f"context '{ctx.name}' includes missing context '{inc.context}'")
+                self.add(inc.pos, f"context '{ctx.name}' includes missing context '{inc.context}'",
+                         loadable=True)
 
     def check_include_cycles(self) -> None:
         """Report each include cycle once, at the include that closes it."""
@@ -121,7 +155,9 @@ class _Checker:
             if err is not None:
                 self.add(where, err + " (caller-ID match never matches)")
         runnable = [p for p in ext.steps if p > 0]
-        if runnable and 1 not in ext.steps:
+        # Without labels nothing can reach it; with one it is a Gosub/Goto target
+        # (Asterisk's `exten => _X.,50000(stdexten),...`).
+        if runnable and 1 not in ext.steps and not ext.labels:
             first = ext.steps[min(runnable)]
             self.add(
                 first.pos,
@@ -137,7 +173,7 @@ class _Checker:
     def check_step(self, ctx: Context, ext: Extension, step: Step) -> None:
         app = step.app.lower()
         if self.apps is not None and app not in self.apps:
-            self.add(step.app_pos, f"unknown application '{step.app}'")
+            self.add(step.app_pos, f"unknown application '{step.app}'", loadable=True)
         if self.funcs is not None and "${" in step.args:
             for m in _FUNC_RE.finditer(step.args):
                 if m.group(1).lower() not in self.funcs:
@@ -147,8 +183,11 @@ class _Checker:
                             step.app_pos.line,
                             _args_col(step) + m.start(1),
                             f"unknown function '{m.group(1)}'",
+                            loadable=True,
                         )
                     )
+        if app == "set":
+            self.check_set_target(step)
         if app in ("goto", "gosub"):
             self.check_target(ctx, ext, step, step.args, 0)
         elif app in ("gotoif", "gosubif", "gotoiftime"):
@@ -160,7 +199,24 @@ class _Checker:
                     step.app_pos,
                     f"Macro({name}): context 'macro-{name}' does not exist",
                     col_offset=len(step.app) + 1,
+                    loadable=True,
                 )
+
+    def check_set_target(self, step: Step) -> None:
+        """`Set(FUNC(args)=value)`: FUNC must exist and be writable."""
+        name = step.args.partition("=")[0]
+        lead = len(name) - len(name.lstrip())
+        name = name.strip()
+        paren = name.find("(")
+        if paren <= 0 or not name.endswith(")") or "$" in name[:paren]:
+            return  # a variable, or a computed name
+        func = name[:paren]
+        pos = Pos(step.app_pos.file, step.app_pos.line, _args_col(step) + lead)
+        if self.funcs is not None and func.lower() not in self.funcs:
+            self.add(pos, f"Set: unknown function '{func}' (the call logs a warning there)",
+                     loadable=True)
+        elif self.writable is not None and func.lower() not in self.writable:
+            self.add(pos, f"Set: function '{func}' cannot be written to", loadable=True)
 
     def check_conditional(self, ctx: Context, ext: Extension, step: Step) -> None:
         parts = split_top_level(step.args, "?")
@@ -177,16 +233,16 @@ class _Checker:
     ) -> None:
         """Check a static `[[context,]exten,]priority` (a label or a number)."""
         text = target.strip()
-        if not text or "$" in text:
-            return  # empty branch, or computed at run time
+        if not text:
+            return  # empty branch
+        pieces = [p.strip() for p, _ in split_top_level(text, ",")]
         if step.app.lower().startswith("gosub"):
             # Gosub(ctx,exten,prio(arg1,arg2)): the arguments are not part of the target
-            paren = text.find("(")
+            paren = pieces[-1].find("(")
             if paren >= 0:
-                text = text[:paren].strip()
-        pieces = [p.strip() for p, _ in split_top_level(text, ",")]
-        if len(pieces) > 3:
-            return
+                pieces[-1] = pieces[-1][:paren].strip()
+        if len(pieces) > 3 or "$" in pieces[-1] or (len(pieces) == 3 and "$" in pieces[0]):
+            return  # computed at run time
         pos = Pos(step.app_pos.file, step.app_pos.line, _args_col(step) + offset)
         label = f"{step.app}({target.strip()})"
         prio = pieces[-1]
@@ -197,37 +253,49 @@ class _Checker:
         else:
             ctx_name, exten_name = ctx.name, None
         if ctx_name not in self.dp.contexts:
-            self.add(pos, f"{label}: context '{ctx_name}' does not exist")
+            self.add(pos, f"{label}: context '{ctx_name}' does not exist", loadable=True)
             return
         if exten_name is None:
-            target_ext: Extension | None = ext
-        else:
-            target_ext = self.dp.contexts[ctx_name].extensions.get((exten_name, None))
-            if target_ext is None:
-                found = find(self.dp, ctx_name, exten_name)
-                target_ext = found[1] if found else None
-            if target_ext is None:
-                self.add(
-                    pos, f"{label}: extension '{exten_name}' not found in context '{ctx_name}'"
-                )
+            # Same extension: the priority or label is looked up as for this one.
+            exten_name = ext.name if not ext.is_pattern else None
+            if exten_name is None:
+                self.check_label_anywhere(pos, label, ctx_name, prio, [ext])
                 return
-        if not prio:
+        if "$" in exten_name:
+            self.check_label_anywhere(pos, label, ctx_name, prio, None)
             return
-        if prio.lstrip("+-").isdigit():
-            if prio[0] in "+-":
-                return  # relative jump: depends on where it runs from
-            if int(prio) not in target_ext.steps:
-                self.add(
-                    pos,
-                    f"{label}: extension '{target_ext.name}' in context '{ctx_name}' "
-                    f"has no priority {int(prio)}",
-                )
-        elif prio not in target_ext.labels:
-            self.add(
-                pos,
-                f"{label}: no label '{prio}' in extension '{target_ext.name}' "
-                f"of context '{ctx_name}'",
-            )
+        found = find(self.dp, ctx_name, exten_name)
+        where = self.where(ctx_name)
+        if found is None:
+            self.add(pos, f"{label}: extension '{exten_name}' not found in {where}",
+                     loadable=True)
+            return
+        if not prio or prio[0] in "+-":
+            return  # relative jump: depends on where it runs from
+        if prio.isdigit():
+            if find(self.dp, ctx_name, exten_name, priority=int(prio)) is None:
+                self.add(pos, f"{label}: extension '{exten_name}' has no priority {int(prio)} "
+                              f"in {where}", loadable=True)
+        elif find(self.dp, ctx_name, exten_name, label=prio) is None:
+            self.add(pos, f"{label}: no label '{prio}' in extension '{exten_name}' of {where}",
+                     loadable=True)
+
+    def where(self, ctx_name: str) -> str:
+        ctx = self.dp.contexts[ctx_name]
+        return f"context '{ctx_name}'" + (" or the contexts it includes" if ctx.includes
+                                           else "")
+
+    def check_label_anywhere(self, pos: Pos, label: str, ctx_name: str, prio: str,
+                             candidates: list[Extension] | None) -> None:
+        """The extension is computed at run time: a static label must at least
+        exist in some extension the lookup could reach."""
+        if not prio or prio.lstrip("+-").isdigit():
+            return
+        if candidates is None:
+            candidates = [e for c in self.reachable(ctx_name) for e in c.extensions.values()]
+        if not any(prio in e.labels for e in candidates):
+            self.add(pos, f"{label}: no label '{prio}' in any extension of "
+                          f"{self.where(ctx_name)}", loadable=True)
 
 
 def check_dialplan(
@@ -235,10 +303,11 @@ def check_dialplan(
     *,
     known_apps: set[str] | None = None,
     known_functions: set[str] | None = None,
+    writable_functions: set[str] | None = None,
 ) -> list[Diagnostic]:
     """Every problem found in `dp`, sorted by position.
 
-    `known_apps` / `known_functions` are the registered names (matched without
-    regard to case); pass None to skip that check.
+    `known_apps` / `known_functions` / `writable_functions` are the registered
+    names (matched without regard to case); pass None to skip that check.
     """
-    return _Checker(dp, known_apps, known_functions).run()
+    return _Checker(dp, known_apps, known_functions, writable_functions).run()

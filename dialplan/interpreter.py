@@ -2,9 +2,12 @@
 
 The loop follows Asterisk's __ast_pbx_run:
 
-- find the extension (patterns.find: includes and caller-ID matching), take
-  the step at the channel's priority, substitute its arguments, split them,
-  and run the application; then go to the next priority unless the
+- find the step at (context, exten, priority): the first matching extension
+  that has this priority, in the context then its includes (patterns.find:
+  caller-ID matching; timed includes as at the services' clock), substitute
+  its arguments, split them, and run the application (an unknown one ends
+  the call with a log line naming its file:line:col); after a step that
+  wrote to the AstDB, commit it; then go to the next priority unless the
   application jumped (Goto/Gosub), pressed a digit (Background/WaitExten:
   collect an extension, then `i`/`t`), or ended the call (Hangup/Busy/...);
 - a jump to an extension that does not exist goes to `i` (with
@@ -19,57 +22,41 @@ The loop follows Asterisk's __ast_pbx_run:
   channel already hung up (media applications raise Hangup at once, which
   ends `h` as in Asterisk).
 
-A call keeps the Dialplan snapshot it started with (channel.dialplan).
+A call keeps the Dialplan snapshot it started with (channel.dialplan). What
+the PBX provides (applications, functions, globals, clock, AstDB, voicemail)
+comes from the DialplanServices the interpreter is given.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-from dialplan.apps import APPS, AppContext, AppFunc, load_all
-from dialplan.substitute import (
-    GLOBALS,
-    DialplanError,
-    Scope,
-    ensure_globals_loaded,
-    split_args,
-    substitute,
-)
+from dialplan import patterns
+from dialplan.apps import AppContext
+from dialplan.services import DialplanServices
+from dialplan.substitute import DialplanError, Scope, split_args, substitute
+from pbx import q850
 from pbx.channel import AppError, ChannelState, Hangup
 
 if TYPE_CHECKING:
-    from dialplan.model import Context, Dialplan, Extension, Step
+    from dialplan.model import Dialplan, Step
     from pbx.channel import Channel
 
 log = logging.getLogger(__name__)
-
-Finder = Callable[["Dialplan", str, str, "str | None"], "tuple[Context, Extension] | None"]
-MoreMatcher = Callable[["Dialplan", str, str, "str | None"], bool]
-
-
-def _default_find(dialplan: Dialplan, context: str, exten: str,
-                  callerid: str | None) -> tuple[Context, Extension] | None:
-    from dialplan import patterns
-
-    return patterns.find(dialplan, context, exten, callerid)
+# Asterisk's "-- Executing [exten@context:prio] App(...)" lines: `pbx run -vvv`
+# shows this logger (pbx.logging_setup), which is off below that.
+exec_log = logging.getLogger("dialplan.exec")
 
 
-def _default_can_match_more(dialplan: Dialplan, context: str, exten: str,
-                            callerid: str | None) -> bool:
-    from dialplan import patterns
-
-    return patterns.find_can_match_more(dialplan, context, exten)
-
-
-def exists(dialplan: Dialplan, context: str, exten: str, callerid: str | None = None) -> bool:
-    """Whether `exten` exists in `context` (following includes) for this caller."""
-    found = _default_find(dialplan, context, exten, callerid)
-    return found is not None and bool(found[1].steps)
+def exists(dialplan: Dialplan, context: str, exten: str, callerid: str | None = None,
+           now: float | None = None) -> bool:
+    """Whether `exten` has a priority 1 in `context` (following includes; timed
+    includes as at `now`, every include when None) for this caller."""
+    return patterns.find(dialplan, context, exten, callerid, priority=1, now=now) is not None
 
 
 @dataclass(slots=True)
@@ -96,44 +83,50 @@ class _End(Exception):  # control flow, not an error
 
 
 class Interpreter:
-    """Runs calls through a dialplan. One instance can run many calls."""
+    """Runs calls through a dialplan. One instance can run many calls.
 
-    def __init__(self, dialplan: Dialplan | None = None, *,
-                 globals_: dict[str, str] | None = None,
-                 finder: Finder | None = None,
-                 can_match_more: MoreMatcher | None = None,
+    `services` is what the PBX provides (applications, functions, globals,
+    clock, AstDB, voicemail); without it the interpreter gets a fresh set of
+    its own, shared with nobody."""
+
+    def __init__(self, dialplan: Dialplan | None = None,
+                 services: DialplanServices | None = None, *,
                  max_steps: int | None = None,
                  tracer: Callable[[str], None] | None = None,
-                 on_step: Callable[[Channel, Step, str], None] | None = None,
-                 fallback_apps: dict[str, AppFunc] | None = None,
-                 overrides: dict[str, AppFunc] | None = None) -> None:
-        load_all()
+                 on_step: Callable[[Channel, Step, str], None] | None = None) -> None:
         self.dialplan = dialplan
-        # None: the process-wide globals, loaded from each dialplan's [globals].
-        self.globals = globals_
-        self.find = finder or _default_find
-        self.can_match_more = can_match_more or _default_can_match_more
+        self.services = services if services is not None else DialplanServices()
         self.max_steps = max_steps
         self.tracer = tracer  # receives one line per step/decision (dialplan trace)
         self.on_step = on_step  # called before each application runs
-        # Used only for names no module registered (the tracer's Dial stand-in).
-        self.fallback_apps = fallback_apps or {}
-        # Used instead of the registered module (the tracer's VoiceMail stand-ins).
-        self.overrides = overrides or {}
 
     # --- helpers used by applications -------------------------------------
     def _emit(self, text: str) -> None:
         if self.tracer is not None:
             self.tracer(text)
 
-    def lookup(self, scope: Scope, context: str, exten: str) -> Extension | None:
-        """The extension `exten` in `context` for this call's caller ID."""
+    def _now(self) -> float:
+        return self.services.clock.time()
+
+    def find_step(self, scope: Scope, context: str, exten: str, priority: int) -> Step | None:
+        """The step that runs at (context, exten, priority): the first matching
+        extension that has this priority, through the active includes, as
+        Asterisk's pbx_find_extension."""
         dp = scope.dialplan
         if dp is None:
             return None
         cid = scope.channel.callerid.num if scope.channel is not None else None
-        found = self.find(dp, context, exten, cid)
-        return None if found is None else found[1]
+        found = patterns.find(dp, context, exten, cid, priority=priority, now=self._now())
+        return None if found is None else found[1].steps[priority]
+
+    def find_label(self, scope: Scope, context: str, exten: str, label: str) -> int | None:
+        """The priority of `label` for `exten` in `context` (includes searched), or None."""
+        dp = scope.dialplan
+        if dp is None:
+            return None
+        cid = scope.channel.callerid.num if scope.channel is not None else None
+        found = patterns.find(dp, context, exten, cid, label=label, now=self._now())
+        return None if found is None else found[1].labels[label]
 
     def resolve_priority(self, scope: Scope, context: str, exten: str, prio: str,
                          current: int = 1) -> int:
@@ -149,12 +142,12 @@ class Interpreter:
             if n < 1:
                 raise DialplanError(f"Priority '{p}' must be a number > 0, or valid label")
             return n
-        ext = self.lookup(scope, context, exten)
-        if ext is None or p not in ext.labels:
+        n = self.find_label(scope, context, exten, p)
+        if n is None:
             raise DialplanError(
                 f"Priority '{p}' must be a number > 0, or valid label "
-                f"(no label '{p}' in {context},{exten})")
-        return ext.labels[p]
+                f"(no label '{p}' for {exten} in {context} or what it includes)")
+        return n
 
     # --- entry points ------------------------------------------------------
     async def run(self, channel: Channel, context: str | None = None,
@@ -173,19 +166,17 @@ class Interpreter:
             channel.exten = exten
         if priority is not None:
             channel.priority = priority
-        if self.globals is None:
-            ensure_globals_loaded(dp)
-            globals_ = GLOBALS
-        else:
-            globals_ = self.globals
-        scope = Scope(channel=channel, globals=globals_, dialplan=dp, interpreter=self)
+        services = self.services
+        services.load_globals(dp)
+        scope = Scope(channel=channel, globals=services.globals, dialplan=dp,
+                      interpreter=self, services=services)
         steps = [0]
         try:
             result = await self._loop(channel, scope, steps)
         except _End as e:
             result = e.result
         if channel.state is not ChannelState.HUNGUP:
-            await channel.hangup(result.cause or 16)
+            await channel.hangup(result.cause or q850.NORMAL_CLEARING)
         if result.reason in ("hangup", "caller-hangup"):
             self._emit(f"-- hung up (cause {channel.hangup_cause or result.cause}) at "
                        f"{result.context},{result.exten},{result.priority}")
@@ -197,7 +188,7 @@ class Interpreter:
     def _result(self, ch: Channel, reason: str, cause: int | None = None,
                 message: str = "") -> RunResult:
         if cause is None:
-            cause = ch.hangup_cause or 16
+            cause = ch.hangup_cause or q850.NORMAL_CLEARING
         return RunResult(reason, cause, ch.context, ch.exten, ch.priority, message)
 
     def _count(self, ch: Channel, steps: list[int]) -> None:
@@ -205,23 +196,22 @@ class Interpreter:
         if self.max_steps is not None and steps[0] > self.max_steps:
             msg = f"stopped after {self.max_steps} steps (a loop?)"
             self._emit(f"-- {msg}")
-            raise _End(self._result(ch, "max-steps", 16, msg))
+            raise _End(self._result(ch, "max-steps", q850.NORMAL_CLEARING, msg))
 
     def _has(self, scope: Scope, context: str, exten: str) -> bool:
-        ext = self.lookup(scope, context, exten)
-        return ext is not None and 1 in ext.steps
+        return self.find_step(scope, context, exten, 1) is not None
 
     async def _loop(self, ch: Channel, scope: Scope, steps: list[int]) -> RunResult:
+        clock = self.services.clock
         while True:
-            if scope.absolute_deadline is not None and time.monotonic() >= scope.absolute_deadline:
+            if scope.absolute_deadline is not None and clock.monotonic() >= scope.absolute_deadline:
                 self._absolute_timeout(ch, scope)
-            ext = self.lookup(scope, ch.context, ch.exten)
-            if ext is None or 1 not in ext.steps:
-                self._invalid(ch, scope, ch.exten)
-                continue
-            step = ext.steps.get(ch.priority)
+            step = self.find_step(scope, ch.context, ch.exten, ch.priority)
             if step is None:
-                await self._fell_off(ch, scope)
+                if not self._has(scope, ch.context, ch.exten):
+                    self._invalid(ch, scope, ch.exten)
+                else:
+                    await self._fell_off(ch, scope)
                 continue
             self._count(ch, steps)
             try:
@@ -248,14 +238,17 @@ class Interpreter:
                 return self._result(ch, "caller-hangup")
 
     async def _execute(self, ch: Channel, scope: Scope, step: Step) -> AppContext:
-        where = f"{ch.context},{ch.exten},{ch.priority}"
         try:
             data = substitute(step.args, scope)
         except DialplanError as e:
             self._fail(ch, step, f"{e.message} in {step.app}({step.args})")
-        name = step.app.lower()
-        app = self.overrides.get(name) or APPS.get(name) or self.fallback_apps.get(name)
-        self._emit(f"[{where}] {step.app}({data})")
+        services = self.services
+        app = services.apps.get(step.app)
+        if self.tracer is not None:
+            self.tracer(f"[{ch.context},{ch.exten},{ch.priority}] {step.app}({data})")
+        if exec_log.isEnabledFor(logging.INFO):
+            exec_log.info('Executing [%s@%s:%d] %s("%s", "%s") in new stack', ch.exten,
+                          ch.context, ch.priority, step.app, ch.name, data)
         if self.on_step is not None:
             self.on_step(ch, step, data)
         if app is None:
@@ -263,11 +256,11 @@ class Interpreter:
         ch.lastapp = step.app
         ch.lastdata = data
         actx = AppContext(channel=ch, scope=scope, interpreter=self, data=data,
-                          step=step, app=step.app)
+                          step=step, app=step.app, services=services)
         args = split_args(data) if data else []
         try:
             if scope.absolute_deadline is not None:
-                remaining = max(0.0, scope.absolute_deadline - time.monotonic())
+                remaining = max(0.0, scope.absolute_deadline - services.clock.monotonic())
                 async with asyncio.timeout(remaining):
                     await app(actx, args)
             else:
@@ -281,13 +274,19 @@ class Interpreter:
         except Exception as e:
             log.exception("%s: %s crashed", step.app_pos, step.app)
             self._fail(ch, step, f"{step.app} failed: {e!r}")
+        finally:
+            db = services.astdb
+            if db is not None and db.dirty:
+                # What the step wrote to the AstDB is committed before the next one runs.
+                await db.settle()
         return actx
 
     def _fail(self, ch: Channel, step: Step, message: str) -> NoReturn:
         log.error("%s: %s (channel %s at %s,%s,%s)", step.app_pos, message, ch.name,
                   ch.context, ch.exten, ch.priority)
         self._emit(f"-- error: {step.app_pos}: {message}")
-        raise _End(self._result(ch, "error", 16, f"{step.app_pos}: {message}"))
+        raise _End(self._result(ch, "error", q850.NORMAL_CLEARING,
+                                f"{step.app_pos}: {message}"))
 
     def _invalid(self, ch: Channel, scope: Scope, exten: str) -> None:
         """The channel is at an extension that does not exist: `i` or the end."""
@@ -299,7 +298,7 @@ class Interpreter:
         msg = f"no extension '{exten}' in context '{ch.context}' (and no 'i')"
         log.warning("%s: %s", ch.name, msg)
         self._emit(f"-- {msg}")
-        raise _End(self._result(ch, "invalid", 1, msg))
+        raise _End(self._result(ch, "invalid", q850.UNALLOCATED, msg))
 
     def _absolute_timeout(self, ch: Channel, scope: Scope) -> None:
         scope.absolute_deadline = None
@@ -308,7 +307,7 @@ class Interpreter:
             ch.exten, ch.priority = "T", 1
             return
         self._emit("-- absolute timeout: hanging up")
-        raise _End(self._result(ch, "timeout", 16, "absolute timeout"))
+        raise _End(self._result(ch, "timeout", q850.NORMAL_CLEARING, "absolute timeout"))
 
     async def _fell_off(self, ch: Channel, scope: Scope) -> None:
         dp = scope.dialplan
@@ -322,12 +321,12 @@ class Interpreter:
         msg = f"fell off the end of {ch.context},{ch.exten}"
         if status == "BUSY":
             await ch.busy()
-            cause = 17
+            cause = q850.USER_BUSY
         elif status in ("CONGESTION", "CHANUNAVAIL"):
             await ch.congestion()
-            cause = 34
+            cause = q850.CONGESTION
         else:
-            cause = 16
+            cause = q850.NORMAL_CLEARING
         self._emit(f"-- {msg}" + (f" (DIALSTATUS={status})" if status else ""))
         raise _End(self._result(ch, "fell-through", cause, msg))
 
@@ -336,9 +335,8 @@ class Interpreter:
         digits while more could match), then go to it, to `i`, or to `t`."""
         dp = scope.dialplan
         assert dp is not None
-        cid = ch.callerid.num
         if digits:
-            while self.can_match_more(dp, ch.context, digits, cid):
+            while patterns.find_can_match_more(dp, ch.context, digits, self._now()):
                 d = await ch.wait_digit(scope.digit_timeout)
                 if d is None:
                     break
@@ -357,7 +355,7 @@ class Interpreter:
         msg = f"timeout, but no 't' in context '{ch.context}'"
         log.warning("%s: %s", ch.name, msg)
         self._emit(f"-- {msg}")
-        raise _End(self._result(ch, "timeout", 16, msg))
+        raise _End(self._result(ch, "timeout", q850.NORMAL_CLEARING, msg))
 
     async def _run_h(self, ch: Channel, scope: Scope, steps: list[int]) -> None:
         """Run the `h` extension of the current context, the channel hung up."""
@@ -368,8 +366,7 @@ class Interpreter:
         scope.absolute_deadline = None
         try:
             while True:
-                ext = self.lookup(scope, ch.context, ch.exten)
-                step = ext.steps.get(ch.priority) if ext is not None else None
+                step = self.find_step(scope, ch.context, ch.exten, ch.priority)
                 if step is None:
                     return
                 self._count(ch, steps)
@@ -387,11 +384,7 @@ class Interpreter:
 
 
 async def run(channel: Channel, dialplan: Dialplan, context: str | None = None,
-              exten: str | None = None, priority: int = 1) -> RunResult:
+              exten: str | None = None, priority: int = 1,
+              services: DialplanServices | None = None) -> RunResult:
     """Run a channel through a dialplan (a one-off Interpreter)."""
-    return await Interpreter(dialplan).run(channel, context, exten, priority)
-
-
-async def run_extension(channel: Channel, dialplan: Dialplan | None = None) -> RunResult:
-    """Run a channel from its own context/exten/priority (for the calls code)."""
-    return await Interpreter(dialplan).run(channel)
+    return await Interpreter(dialplan, services).run(channel, context, exten, priority)

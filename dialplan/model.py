@@ -8,6 +8,10 @@ and swaps it in whole, and calls keep the snapshot they started with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dialplan.timespec import TimeSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +57,16 @@ class Extension:
 
 @dataclass(slots=True)
 class Include:
+    """`include => ctx[,times,weekdays,mdays,months[,tz]]`: searched after the
+    context's own extensions; with a time spec, only while the time matches."""
+
     context: str
     pos: Pos
+    timing: TimeSpec | None = None
+
+    def active(self, now: float | None) -> bool:
+        """Whether the include is searched at `now` (None: at any time, for checks)."""
+        return self.timing is None or now is None or self.timing.matches(now)
 
 
 @dataclass(slots=True)
@@ -74,6 +86,9 @@ class Dialplan:
     globals: dict[str, str] = field(default_factory=dict)
     general: dict[str, str] = field(default_factory=dict)  # autofallthrough, static, ...
     files: list[str] = field(default_factory=list)  # every file read, for reload
+    # context name -> patterns.ContextIndex, built on first use (derived data:
+    # kept here so that each dialplan snapshot owns its indexes, no global cache)
+    indexes: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def autofallthrough(self) -> bool:

@@ -34,6 +34,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from dialplan.model import Context, Dialplan, Extension, Include, Pos, Step
+from dialplan.timespec import TimeSpec
 from pbx.diagnostics import Diagnostic
 
 __all__ = ["parse_dialplan", "parse_dialplan_text"]
@@ -349,8 +350,9 @@ class _Builder:
 
     # -- diagnostics ---------------------------------------------------------------
 
-    def error(self, file: str, line: int, col: int, msg: str, severity: str = "error") -> None:
-        self.diags.append(Diagnostic(file, line, col, msg, severity))
+    def error(self, file: str, line: int, col: int, msg: str, severity: str = "error",
+              *, loadable: bool = False) -> None:
+        self.diags.append(Diagnostic(file, line, col, msg, severity, loadable))
 
     # -- files -----------------------------------------------------------------------
 
@@ -674,15 +676,18 @@ class _Builder:
         ctx = self._need_context(kw, file, "include")
         if ctx is None:
             return
-        if timing is not None and timing.value.strip(",| \t"):
-            self.error(
-                file,
-                timing.line,
-                timing.column,
-                "time-conditional includes are not supported; the include is always active",
-                "warning",
-            )
-        ctx.includes.append(Include(ctx_tok.value, Pos(file, ctx_tok.line, ctx_tok.column)))
+        spec = None
+        text = timing.value[1:] if timing is not None else ""
+        if text.strip(",| \t"):
+            problems: list[str] = []
+            spec = TimeSpec.parse(text, problems)
+            for problem in problems:
+                # Asterisk loads the include and skips the bad element.
+                self.error(file, timing.line, timing.column + 1,
+                           f"include => {ctx_tok.value}: {problem} (the element is ignored)",
+                           loadable=True)
+        ctx.includes.append(Include(ctx_tok.value, Pos(file, ctx_tok.line, ctx_tok.column),
+                                    spec))
 
     def _directive(self, st: tuple[Any, ...], file: str) -> None:
         _, tok, path_tok = st

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -305,10 +304,19 @@ def _collapse(node: _Node) -> _Node:
     return node
 
 
-def _pick(bucket: list[Extension], callerid: str | None) -> Extension | None:
+def _pick(bucket: list[Extension], callerid: str | None, priority: int | None = None,
+          label: str | None = None) -> Extension | None:
+    # The first extension of the bucket (already in match order) whose caller-ID
+    # match fits and, when asked, which has the priority or the label: Asterisk
+    # looks for the priority in every matching extension in turn.
     for ext in bucket:
-        if ext.cid_match is None or _cid_ok(ext.cid_match, callerid):
-            return ext
+        if ext.cid_match is not None and not _cid_ok(ext.cid_match, callerid):
+            continue
+        if priority is not None and priority not in ext.steps:
+            continue
+        if label is not None and label not in ext.labels:
+            continue
+        return ext
     return None
 
 
@@ -354,18 +362,24 @@ class ContextIndex:
         _compress(self._root)
         self._literal_keys = sorted(self._literals)
 
-    def match(self, exten: str, callerid: str | None = None) -> Extension | None:
-        """The extension Asterisk would run for `exten` (and caller ID), or None."""
+    def match(self, exten: str, callerid: str | None = None, priority: int | None = None,
+              label: str | None = None) -> Extension | None:
+        """The extension Asterisk would run for `exten` (and caller ID), or None.
+
+        With `priority` (or `label`), the first matching extension, in
+        Asterisk's order, that has that priority (or label): `exten => 1234,1,...`
+        does not hide `_X.,50000(stdexten)` from a jump to priority 50000."""
         if "-" in exten:
             exten = exten.replace("-", "")
         bucket = self._literals.get(exten)
         if bucket is not None:
-            ext = _pick(bucket, callerid)
+            ext = _pick(bucket, callerid, priority, label)
             if ext is not None:
                 return ext
-        return self._walk(self._root, exten, 0, len(exten), callerid)
+        return self._walk(self._root, exten, 0, len(exten), callerid, priority, label)
 
-    def _walk(self, node: _Node, s: str, i: int, n: int, callerid: str | None) -> Extension | None:
+    def _walk(self, node: _Node, s: str, i: int, n: int, callerid: str | None,
+              priority: int | None, label: str | None) -> Extension | None:
         skip = node.skip
         if skip:
             if not s.startswith(skip, i):
@@ -386,22 +400,22 @@ class ContextIndex:
         if i == n:
             # At the end of the number: '!' (zero more) sorts before a plain end.
             if node.bang:
-                ext = _pick(node.bang, callerid)
+                ext = _pick(node.bang, callerid, priority, label)
                 if ext is not None:
                     return ext
             if node.end:
-                return _pick(node.end, callerid)
+                return _pick(node.end, callerid, priority, label)
             return None
         for child in node.children(s[i]):
-            ext = self._walk(child, s, i + 1, n, callerid)
+            ext = self._walk(child, s, i + 1, n, callerid, priority, label)
             if ext is not None:
                 return ext
         if node.dot:
-            ext = _pick(node.dot, callerid)
+            ext = _pick(node.dot, callerid, priority, label)
             if ext is not None:
                 return ext
         if node.bang:
-            return _pick(node.bang, callerid)
+            return _pick(node.bang, callerid, priority, label)
         return None
 
     def matches_exactly(self, exten: str, callerid: str | None = None) -> bool:
@@ -462,26 +476,10 @@ class ContextIndex:
         return iter(sorted_extensions(self.context))
 
 
-# Indexes are cached per Dialplan object. A Dialplan is never changed after it
-# is built (a reload makes a new one), so the cache only has to follow object
-# identity; it holds the Dialplan itself so that its id() cannot be reused
-# while the entry lives, and keeps only the few most recent dialplans (calls
-# that still run on an older snapshot just rebuild what they use).
-_CACHE_SIZE = 4
-_cache: OrderedDict[int, tuple[Dialplan, dict[str, ContextIndex]]] = OrderedDict()
-
-
 def context_index(dp: Dialplan, context: str) -> ContextIndex | None:
-    """The (cached) index of `context` in `dp`, or None if there is no such context."""
-    entry = _cache.get(id(dp))
-    if entry is None or entry[0] is not dp:
-        entry = (dp, {})
-        _cache[id(dp)] = entry
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    else:
-        _cache.move_to_end(id(dp))
-    indexes = entry[1]
+    """The index of `context` in `dp` (built on first use and kept on the
+    Dialplan, which never changes once built), or None if there is no such context."""
+    indexes = dp.indexes
     idx = indexes.get(context)
     if idx is None:
         ctx = dp.contexts.get(context)
@@ -501,11 +499,20 @@ MAX_INCLUDE_DEPTH = 128  # Asterisk's AST_PBX_MAX_STACK
 
 
 def find(
-    dp: Dialplan, context: str, exten: str, callerid: str | None = None
+    dp: Dialplan, context: str, exten: str, callerid: str | None = None, *,
+    priority: int | None = None, label: str | None = None, now: float | None = None,
 ) -> tuple[Context, Extension] | None:
-    """Find `exten` from `context` the way Asterisk does: the context's own
-    extensions first, then each `include =>` in order, depth first; a context
-    already searched is not searched again (include loops end there)."""
+    """Find `exten` from `context` the way Asterisk's pbx_find_extension does:
+    the context's own extensions first, then each `include =>` in order, depth
+    first; a context already searched is not searched again (include loops end
+    there).
+
+    With `priority` or `label`, an extension only counts when it has that
+    priority or label, so the search goes on into the includes: this is how
+    `Gosub(${EXTEN},stdexten(...))` reaches `_X.,50000(stdexten)` in an
+    included context although the calling context has its own `${EXTEN}`.
+    A timed include is searched only when `now` (epoch seconds) matches its
+    time spec; with `now=None` every include is searched (checks, tools)."""
     seen: set[str] = set()
 
     def search(name: str, depth: int) -> tuple[Context, Extension] | None:
@@ -515,10 +522,12 @@ def find(
         idx = context_index(dp, name)
         if idx is None:
             return None
-        ext = idx.match(exten, callerid)
+        ext = idx.match(exten, callerid, priority, label)
         if ext is not None:
             return idx.context, ext
         for inc in idx.context.includes:
+            if inc.timing is not None and not inc.active(now):
+                continue
             got = search(inc.context, depth + 1)
             if got is not None:
                 return got
@@ -527,8 +536,9 @@ def find(
     return search(context, 0)
 
 
-def find_can_match_more(dp: Dialplan, context: str, exten: str) -> bool:
-    """`can_match_more` across `context` and its includes (for WaitExten/overlap dialling)."""
+def find_can_match_more(dp: Dialplan, context: str, exten: str,
+                        now: float | None = None) -> bool:
+    """`can_match_more` across `context` and its (active) includes (WaitExten, overlap)."""
     seen: set[str] = set()
     stack = [context]
     while stack:
@@ -541,5 +551,6 @@ def find_can_match_more(dp: Dialplan, context: str, exten: str) -> bool:
             continue
         if idx.can_match_more(exten):
             return True
-        stack.extend(reversed([inc.context for inc in idx.context.includes]))
+        stack.extend(reversed([inc.context for inc in idx.context.includes
+                               if inc.timing is None or inc.active(now)]))
     return False

@@ -8,15 +8,14 @@ variables, then globals; an unknown variable is the empty string. An unknown
 *function* is an error (DialplanError), not an empty string.
 
 `Scope` carries what substitution reads and writes for one call: the channel,
-the process-wide globals, the dialplan snapshot, the call's timeouts and its
-Gosub stack.
+the PBX's services (function registry, globals, clock, AstDB), the dialplan
+snapshot, the call's timeouts and its Gosub stack.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +25,7 @@ from dialplan.expressions import evaluate
 
 if TYPE_CHECKING:
     from dialplan.model import Dialplan
+    from dialplan.services import DialplanServices
     from pbx.channel import Channel
 
 log = logging.getLogger(__name__)
@@ -40,29 +40,6 @@ class DialplanError(Exception):
         super().__init__(f"{pos}: {message}" if pos is not None else message)
 
 
-# Process-wide globals, as in Asterisk: set from [globals] when a dialplan is
-# loaded; Set(GLOBAL(x)=...) changes them for every call.
-GLOBALS: dict[str, str] = {}
-_loaded_globals_of: list[int] = [0]
-
-
-def load_globals(dialplan: Dialplan, target: dict[str, str] | None = None,
-                 clear: bool = False) -> None:
-    """Copy a dialplan's [globals] into the process-wide globals (on load/reload)."""
-    g = GLOBALS if target is None else target
-    if clear:
-        g.clear()
-    g.update(dialplan.globals)
-    if target is None:
-        _loaded_globals_of[0] = id(dialplan)
-
-
-def ensure_globals_loaded(dialplan: Dialplan) -> None:
-    """Load the dialplan's [globals] once per dialplan object (cheap to call per call)."""
-    if _loaded_globals_of[0] != id(dialplan):
-        load_globals(dialplan)
-
-
 @dataclass
 class Frame:
     """One Gosub level: where Return goes, and the variables to restore then."""
@@ -73,20 +50,29 @@ class Frame:
     saved: dict[str, str | None] = field(default_factory=dict)
 
 
+def _services() -> DialplanServices:
+    from dialplan.services import DialplanServices
+
+    return DialplanServices()
+
+
 @dataclass
 class Scope:
     """What substitution and functions act on for one call."""
 
     channel: Channel | None = None
-    globals: dict[str, str] = field(default_factory=lambda: GLOBALS)
+    # The globals of the PBX running the call (the interpreter passes
+    # services.globals); a Scope made alone gets its own.
+    globals: dict[str, str] = field(default_factory=dict)
     dialplan: Dialplan | None = None
     digit_timeout: float = 5.0  # TIMEOUT(digit): between digits of an extension
     response_timeout: float = 10.0  # TIMEOUT(response): waiting for the first digit
-    absolute_deadline: float | None = None  # time.monotonic() when TIMEOUT(absolute) fires
+    absolute_deadline: float | None = None  # clock.monotonic() when TIMEOUT(absolute) fires
     frames: list[Frame] = field(default_factory=list)  # Gosub stack
     interpreter: Any = None  # set by the interpreter (for functions that need it)
     # Variables when there is no channel (evaluating outside a call).
     local_vars: dict[str, str] = field(default_factory=dict)
+    services: DialplanServices = field(default_factory=_services)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -99,7 +85,7 @@ class Scope:
 def _builtin(scope: Scope, name: str) -> str | None:
     ch = scope.channel
     if name == "EPOCH":
-        return str(int(time.time()))
+        return str(int(scope.services.clock.time()))
     if ch is None:
         return None
     if name == "EXTEN":
@@ -166,7 +152,7 @@ def set_variable(scope: Scope, name: str, value: str | None) -> None:
     name = name.strip()
     if name.endswith(")") and "(" in name:
         paren = name.index("(")
-        _functions.write_function(scope, name[:paren], name[paren + 1:-1], value or "")
+        scope.services.functions.write(scope, name[:paren], name[paren + 1:-1], value or "")
         return
     vars_ = scope.variables
     bare = bare_name(name)
@@ -233,7 +219,7 @@ def _resolve(scope: Scope, inner: str) -> str:
     if inner.endswith(")"):
         paren = inner.find("(")
         if paren > 0:
-            return _functions.read_function(scope, inner[:paren], inner[paren + 1:-1])
+            return scope.services.functions.read(scope, inner[:paren], inner[paren + 1:-1])
     v = get_variable(scope, inner)
     return "" if v is None else v
 
@@ -268,7 +254,7 @@ def _var_piece(inner: str) -> Piece:
     if inner.endswith(")") and inner.find("(") > 0:
         paren = inner.find("(")
         fname, fargs = inner[:paren], inner[paren + 1:-1]
-        return lambda scope: _functions.read_function(scope, fname, fargs)
+        return lambda scope: scope.services.functions.read(scope, fname, fargs)
 
     def var(scope: Scope) -> str:
         v = get_variable(scope, inner)
@@ -387,7 +373,3 @@ def split_args(data: str, delim: str = ",", remove_chars: bool = True) -> list[s
         i += 1
     args.append("".join(cur))
     return args
-
-
-# Imported last: functions.py imports this module (Scope, get_variable, ...).
-from dialplan import functions as _functions  # noqa: E402

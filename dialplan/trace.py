@@ -10,10 +10,12 @@ taken, variables that changed, and where the call ends.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dialplan.apps import APPS, AppContext, AppFunc, load_all
-from dialplan.interpreter import Interpreter
+from dialplan.apps import AppContext, AppFunc, AppRegistry
+from dialplan.interpreter import Interpreter, exists
+from dialplan.services import DialplanServices
 from pbx.channel import (
     CallerId,
     Channel,
@@ -118,20 +120,26 @@ _STANDINS: dict[str, AppFunc] = {
 
 def trace_call(dialplan: Dialplan, exten: str, *, context: str = "default",
                callerid: str | None = None, variables: dict[str, str] | None = None,
-               results: dict[str, str] | None = None, max_steps: int = MAX_STEPS) -> list[str]:
-    """Dry-run a call to `exten` in `context`; return the trace lines."""
+               results: dict[str, str] | None = None, max_steps: int = MAX_STEPS,
+               astdb_path: Path | None = None) -> list[str]:
+    """Dry-run a call to `exten` in `context`; return the trace lines.
+
+    DB() reads the AstDB at `astdb_path` (the PBX's store) when given; what
+    the dry run writes there is never saved."""
     return asyncio.run(trace_call_async(dialplan, exten, context=context, callerid=callerid,
                                         variables=variables, results=results,
-                                        max_steps=max_steps))
+                                        max_steps=max_steps, astdb_path=astdb_path))
 
 
 async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "default",
                            callerid: str | None = None,
                            variables: dict[str, str] | None = None,
                            results: dict[str, str] | None = None,
-                           max_steps: int = MAX_STEPS) -> list[str]:
+                           max_steps: int = MAX_STEPS,
+                           astdb_path: Path | None = None) -> list[str]:
     """The coroutine behind trace_call (for callers already in an event loop)."""
-    load_all()
+    from pbx.astdb import AstDb
+
     lines: list[str] = []
     ch = TraceChannel(name="Trace/" + (callerid or "anonymous") + "-00000001",
                       context=context, exten=exten,
@@ -157,17 +165,20 @@ async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "de
 
     # A dry run never touches mailboxes: VoiceMail apps are always simulated.
     # Dial runs for real when registered: the TraceChannel answers its dial().
-    overrides = {k: v for k, v in _STANDINS.items() if k != "dial"}
-    standins = {k: v for k, v in _STANDINS.items() if k not in APPS}
-    interp = Interpreter(dialplan, globals_=dict(dialplan.globals), max_steps=max_steps,
-                         tracer=tracer, on_step=on_step, fallback_apps=standins,
-                         overrides=overrides)
-    from dialplan.interpreter import exists
-
-    if not exists(dialplan, context, exten, callerid):
+    apps = AppRegistry.builtin()
+    apps = apps.with_apps({k: v for k, v in _STANDINS.items() if k != "dial" or k not in apps})
+    astdb = AstDb.dry_run(astdb_path)
+    services = DialplanServices(apps=apps, astdb=astdb)
+    interp = Interpreter(dialplan, services, max_steps=max_steps, tracer=tracer,
+                         on_step=on_step)
+    if not exists(dialplan, context, exten, callerid, services.clock.time()):
+        astdb.close()
         return [f"-- no extension '{exten}' in context '{context}' "
                 "(a SIP call would get 404 Not Found)"]
-    result = await interp.run(ch)
+    try:
+        result = await interp.run(ch)
+    finally:
+        astdb.close()
     report_changes()
     if ch.played:
         lines.append("-- prompts played: " + " ".join(ch.played))

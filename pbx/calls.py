@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,8 @@ class CallManager:
 
     def __init__(self, *, core: SipCore, config: Config, location: Location,
                  auth: DigestAuthenticator, store: Store | None,
-                 unreachable: Callable[[Peer], bool] = lambda peer: False) -> None:
+                 unreachable: Callable[[Peer], bool] = lambda peer: False,
+                 dialplan_services: Any = None) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -52,6 +54,9 @@ class CallManager:
         self.prompts = _prompt_library(config)
         self.legs: LegMaker | None = None
         self.unreachable = unreachable  # qualify's verdict on a static peer
+        # What the dialplan runs with (dialplan.services.DialplanServices: apps,
+        # functions, globals, clock, AstDB, voicemail), one per PBX.
+        self.dialplan_services = dialplan_services
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -190,7 +195,9 @@ class CallManager:
         callerid = _caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
-        if not exists(dialplan, context, exten, callerid.num):
+        clock = getattr(self.dialplan_services, "clock", None)
+        now = clock.time() if clock is not None else None
+        if not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
@@ -220,7 +227,7 @@ class CallManager:
                     return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
-                result = await Interpreter(dialplan).run(leg)
+                result = await Interpreter(dialplan, self.dialplan_services).run(leg)
                 cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
             except Exception:
                 log.exception("%s: dialplan failed", leg.name)
@@ -232,11 +239,14 @@ class CallManager:
 
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
-        """One record per call, written when the calling leg ends."""
+        """One record per call, written when the calling leg ends (pbx.cdr builds it)."""
         if self.store is None:
             return
+        row = cdr_row(ch, time.time())
+        if row is None:
+            return  # CDR_PROP(disable)=1 / NoCDR()
         try:
-            await self.store.add_cdr(cdr_row(ch))
+            await self.store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
 

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pbx.cdr import CdrVars
+
 
 class ChannelState(enum.Enum):
     DOWN = "Down"
@@ -78,6 +80,8 @@ class Channel:
     lastdata: str = ""
     created_at: float = field(default_factory=time.time)
     answered_at: float | None = None
+    # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
+    cdr: CdrVars = field(default_factory=CdrVars)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:

@@ -1,5 +1,5 @@
 """The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, reload, cdr,
-mail."""
+database, mail."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="more logging: -v info, -vv and -vvv debug (like Asterisk)")
     run.add_argument("--sip-trace", action="store_true",
                      help="print every SIP message sent and received")
+    run.add_argument("--strict", action="store_true",
+                     help="refuse to start on what Asterisk loads but `pbx check` calls an "
+                          "error (an unknown application, an include of a missing context...)")
 
     check = sub.add_parser("check", help="validate the configuration; exit 1 on any error")
     _add_config_dir(check, top=False)
@@ -76,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only calls since: epoch seconds, ISO date/time, or e.g. 2h, 30m, 1d")
     cdr.add_argument("--csv", action="store_true", help="CSV output")
 
+    db = sub.add_parser("database", help="the AstDB (DB() in the dialplan): show, put, del")
+    db_sub = db.add_subparsers(dest="database_command", required=True)
+    db_show = db_sub.add_parser("show", help="list keys and values, all or under a family")
+    db_show.add_argument("family", nargs="?", default="")
+    db_show.add_argument("keytree", nargs="?", default="")
+    db_get = db_sub.add_parser("get", help="print one value")
+    db_put = db_sub.add_parser("put", help="set a value (committed at once)")
+    db_del = db_sub.add_parser("del", help="delete one key")
+    for p in (db_get, db_put, db_del):
+        p.add_argument("family")
+        p.add_argument("key")
+    db_put.add_argument("value")
+    db_deltree = db_sub.add_parser("deltree", help="delete a family (or a key tree in it)")
+    db_deltree.add_argument("family")
+    db_deltree.add_argument("keytree", nargs="?", default="")
+    for p in (db_show, db_get, db_put, db_del, db_deltree):
+        _add_config_dir(p, top=False)
+
     mail = sub.add_parser("mail", help="voicemail email outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     queue = mail_sub.add_parser("queue", help="show mail waiting to be sent and why")
@@ -90,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
         "registry": cmd_registry,
+        "database": cmd_database,
     }[args.command]
     try:
         return handler(args) or 0
@@ -132,23 +154,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pbx.logging_setup import setup_logging
+    from pbx.config import load_config
+    from pbx.logging_setup import add_log_file, setup_logging
     from pbx.server import run_server
 
     setup_logging(args.verbose, sip_trace=args.sip_trace)
     try:
-        config = _load(args)
+        config = load_config(Path(args.config_dir), strict=args.strict)
     except ConfigError as exc:
         _print_config_error(exc)
         return 1
+    if config.settings.log_file is not None:
+        try:
+            add_log_file(config.settings.log_file)
+        except OSError as exc:
+            print(f"pbx: cannot write the log file {config.settings.log_file}: {exc}",
+                  file=sys.stderr)
+            return 1
     for warning in config.warnings:
         logging.getLogger("pbx").warning("%s", warning)
     return run_server(config, sip_trace=args.sip_trace)
 
 
 def cmd_dialplan(args: argparse.Namespace) -> int:
+    from pbx.config import load_config
+
     try:
-        config = _load(args)
+        # As `pbx run` loads it: an unknown application fails only where it is reached.
+        config = load_config(Path(args.config_dir), strict=False)
     except ConfigError as exc:
         _print_config_error(exc)
         return 1
@@ -166,7 +199,8 @@ def cmd_dialplan(args: argparse.Namespace) -> int:
     results = dict(_pair(r, "--result") for r in args.result)
     context = args.context or config.sip.general.context
     for line in trace_call(config.dialplan, args.exten, context=context,
-                           callerid=args.callerid, variables=variables, results=results):
+                           callerid=args.callerid, variables=variables, results=results,
+                           astdb_path=config.settings.db_path):
         print(line)
     return 0
 
@@ -307,15 +341,52 @@ def cmd_cdr(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout)
         writer.writerow(CDR_FIELDS)
         for row in rows:
-            writer.writerow([json.dumps(row[f]) if f == "rtp" and row[f] else row[f]
+            writer.writerow([json.dumps(row[f]) if isinstance(row[f], (dict, list)) else row[f]
                              for f in CDR_FIELDS])
         return 0
     for row in rows:
         start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["start"]))
         print(f"{start} {row['src'] or '':>10} -> {row['dst'] or '':<10} "
               f"{row['disposition']:<10} {row['duration']:>4}s billsec={row['billsec']:<4} "
-              f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})")
+              f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})"
+              + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k)))
     print(f"{len(rows)} call{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+def cmd_database(args: argparse.Namespace) -> int:
+    """Asterisk's `database show|get|put|del|deltree`, on the store's SQLite file:
+    it works with the PBX running (a DB() after a put sees the new value) or stopped."""
+    from pbx.store import astdb_key
+
+    cmd = args.database_command
+    if cmd == "show":
+        prefix = "/".join(p for p in (args.family, args.keytree) if p)
+        rows = _query_store(args, lambda store: store.astdb_tree(prefix))
+        for key, value in rows:
+            print(f"{key:<50}: {value:<25}".rstrip())
+        print(f"{len(rows)} result{'s' if len(rows) != 1 else ''} found.")
+        return 0
+    if cmd == "deltree":
+        prefix = "/".join(p for p in (args.family, args.keytree) if p)
+        n = _query_store(args, lambda store: store.astdb_deltree(prefix))
+        print(f"{n} database entries removed." if n else "Database entries do not exist.")
+        return 0 if n else 1
+    key = astdb_key(args.family, args.key)
+    if cmd == "put":
+        _query_store(args, lambda store: store.astdb_apply({key: args.value}))
+        print("Updated database successfully")
+        return 0
+    value = _query_store(args, lambda store: store.astdb_get(key))
+    if value is None:
+        print("Database entry not found." if cmd == "get" else "Database entry does not exist.",
+              file=sys.stderr)
+        return 1
+    if cmd == "get":
+        print(f"Value: {value}")
+        return 0
+    _query_store(args, lambda store: store.astdb_apply({key: None}))
+    print("Database entry removed.")
     return 0
 
 

@@ -7,6 +7,7 @@ ConfigError carrying all of them, so a failed (re)load changes nothing.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
 from pbx.conffile import Entry, Section, read_conf
-from pbx.diagnostics import ConfigError, Diagnostic
+from pbx.diagnostics import ConfigError, Diagnostic, tolerate
 from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,7 @@ class Settings:
     session_expires: int = 1800
     min_se: int = 90
     tls: Any = None  # pbx.transport.tls.TlsFiles from sip.tls, None when not set
+    log_file: Path | None = None  # log.file: the log also goes there (stdout always)
 
     @property
     def db_path(self) -> Path:
@@ -143,6 +145,7 @@ _KNOWN_YAML = {
     "http": {"listen"},
     "sounds": {"path", "language"},
     "voicemail": {"retry_min", "retry_max"},
+    "log": {"file"},
 }
 
 
@@ -284,6 +287,9 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
         v = get("voicemail", key, (int, float), lambda v: "must be > 0" if v <= 0 else None)
         if v is not None:
             setattr(settings, f"voicemail_{key}", float(v))
+    log_file = get("log", "file", str, lambda v: _log_file_problem(config_dir, v))
+    if log_file is not None:
+        settings.log_file = _relative(config_dir, log_file)
     return settings
 
 
@@ -335,6 +341,28 @@ def _load_tls(doc: _YamlDoc, node: yaml.Node, config_dir: Path) -> Any:
         doc.error(keys["cert"][1], f"sip.tls: {problem}")
         return None
     return files
+def _relative(config_dir: Path, text: str) -> Path:
+    p = Path(text).expanduser()
+    return p if p.is_absolute() else config_dir / p
+
+
+def _log_file_problem(config_dir: Path, text: str) -> str | None:
+    """Why the log file cannot be written, without creating anything (`pbx check`)."""
+    if not text.strip():
+        return "must name a file, e.g. var/log/pbx.log"
+    path = _relative(config_dir, text)
+    if path.is_dir():
+        return f"{path} is a directory, not a file"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    parent = path.parent
+    while not parent.exists():  # the missing folders are created at start-up
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {path}: {parent} is not writable"
+    return None
 
 
 # --- sip.conf ---------------------------------------------------------------
@@ -714,14 +742,19 @@ class Config:
     voicemail: Any = None  # voicemail.config.VoicemailConfig
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
+    strict: bool = True  # how it was loaded: a reload keeps the same rule
 
     @property
     def realm(self) -> str:
         return self.sip.general.realm or self.settings.realm
 
 
-def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Config:
-    """Load and check every file of the config dir; raise ConfigError on any error."""
+def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
+    """Load and check every file of the config dir; raise ConfigError on any error.
+
+    With `strict=False` (`pbx run` without --strict) the errors Asterisk loads
+    anyway (Diagnostic.loadable: an unknown application, an include of a
+    missing context, ...) become warnings, so only the calls reaching them fail."""
     config_dir = Path(config_dir)
     diagnostics: list[Diagnostic] = []
     if not config_dir.is_dir():
@@ -751,8 +784,11 @@ def load_config(config_dir: str | Path, *, strict_prompts: bool = False) -> Conf
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    if not strict:
+        diagnostics = tolerate(diagnostics)
     errors = [d for d in diagnostics if d.severity == "error"]
     config.warnings = [d for d in diagnostics if d.severity != "error"]
+    config.strict = strict
     if errors:
         raise ConfigError(diagnostics)
     return config

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+# Added to a loadable error when `pbx run` starts with it anyway.
+LOADED_ANYWAY = "loaded anyway, as Asterisk does; `pbx check` and `pbx run --strict` refuse it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,10 +17,26 @@ class Diagnostic:
     col: int
     message: str
     severity: str = "error"  # "error" stops start-up; "warning" is only printed
+    # An error Asterisk loads anyway (an unknown application in one extension,
+    # an include of a missing context, ...): `pbx check` and `pbx run --strict`
+    # report it as an error, `pbx run` starts with a warning and only the calls
+    # that reach it fail.
+    loadable: bool = False
 
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else f"{self.severity}: "
         return f"{self.file}:{self.line}:{self.col}: {prefix}{self.message}"
+
+    def tolerated(self) -> Diagnostic:
+        """This diagnostic as `pbx run` reports a loadable error: a warning."""
+        if not (self.loadable and self.severity == "error"):
+            return self
+        return replace(self, severity="warning", message=f"{self.message} ({LOADED_ANYWAY})")
+
+
+def tolerate(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Loadable errors turned into warnings (what `pbx run` without --strict accepts)."""
+    return [d.tolerated() for d in diagnostics]
 
 
 class ConfigError(Exception):

@@ -20,9 +20,9 @@ _PROMPT_APPS = {"playback": 0, "background": 0, "controlplayback": 0, "read": 1}
 
 def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) -> Any:
     """Parse and check extensions.conf; diagnostics are appended."""
-    from dialplan.apps import known_apps, load_all
+    from dialplan.apps import known_apps
     from dialplan.check import check_dialplan
-    from dialplan.functions import known_functions
+    from dialplan.functions import known_functions, writable_functions
     from dialplan.parser import parse_dialplan
 
     path = config_dir / "extensions.conf"
@@ -31,14 +31,16 @@ def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) 
         return None
     dialplan, problems = parse_dialplan(path, config_dir=config_dir)
     diagnostics.extend(problems)
-    load_all()
     diagnostics.extend(check_dialplan(dialplan, known_apps=known_apps(),
-                                      known_functions=known_functions()))
+                                      known_functions=known_functions(),
+                                      writable_functions=writable_functions()))
     for peer in config.sip.peers.values():
         if peer.can_call and peer.context not in dialplan.contexts:
+            # Asterisk loads it; that peer's calls find no extension (404).
             diagnostics.append(Diagnostic(peer.file, peer.line, 1,
                                           f"peer [{peer.name}] uses context '{peer.context}' "
-                                          "which extensions.conf does not define"))
+                                          "which extensions.conf does not define",
+                                          loadable=True))
     diagnostics.extend(_missing_prompts(dialplan, config))
     diagnostics.extend(_unknown_sip_targets(dialplan, config.sip.peers))
     return dialplan

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import secrets
@@ -52,6 +53,9 @@ class Pbx:
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
+        # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
+        # voicemail): dialplan.services.DialplanServices, built in start().
+        self.dialplan_services: Any = None
         self._tasks: list[asyncio.Task] = []
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
@@ -82,8 +86,10 @@ class Pbx:
         self.core.handlers["REGISTER"] = self._on_register
         self.core.handlers["OPTIONS"] = self._on_options
         # Every handler is in place before the first datagram can arrive.
+        self._start_dialplan_services()
         await self._start_calls()
         await self._start_voicemail()
+        self.dialplan_services.voicemail = self.voicemail
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -109,7 +115,8 @@ class Pbx:
 
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
                                  auth=self.auth, store=self.store,
-                                 unreachable=self.qualifier.unreachable)
+                                 unreachable=self.qualifier.unreachable,
+                                 dialplan_services=self.dialplan_services)
         await self.calls.start()
 
     async def _start_voicemail(self) -> None:
@@ -136,6 +143,13 @@ class Pbx:
         self.registrations = OutboundRegistrations(
             self.core, user_agent=self.config.settings.user_agent, nat=sip.nat)
         self.registrations.start(sip.registrations)
+    def _start_dialplan_services(self) -> None:
+        from dialplan.services import DialplanServices
+        from pbx.astdb import AstDb
+
+        assert self.store is not None
+        self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
+                                                  clock=_PbxClock(self.core))
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
@@ -165,6 +179,9 @@ class Pbx:
         if self.mgmt is not None:
             self.mgmt.close()
         self.core.close()
+        if self.dialplan_services is not None and self.dialplan_services.astdb is not None:
+            await self.dialplan_services.astdb.settle()
+            self.dialplan_services.astdb.close()
         if self.store is not None:
             await self.store.close()
         self._stopped.set()
@@ -207,8 +224,9 @@ class Pbx:
         """Load the config dir again; on any error nothing changes."""
         loop = asyncio.get_running_loop()
         try:
-            config = await loop.run_in_executor(None, load_config,
-                                                self.config.settings.config_dir)
+            config = await loop.run_in_executor(
+                None, functools.partial(load_config, self.config.settings.config_dir,
+                                        strict=self.config.strict))
         except ConfigError as exc:
             return False, [str(d) for d in exc.diagnostics], ""
         old = self.config
@@ -229,6 +247,20 @@ class Pbx:
         summary = f"{len(config.sip.peers)} peers, {len(config.dialplan.contexts)} contexts"
         log.info("configuration reloaded: %s", summary)
         return True, [str(w) for w in config.warnings], summary
+
+
+class _PbxClock:
+    """The dialplan's clock: wall time for time-of-day rules (GotoIfTime, timed
+    includes), the SIP core's clock (the event loop's) for durations."""
+
+    def __init__(self, core: SipCore) -> None:
+        self._core = core
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return self._core.now()
 
 
 def run_server(config: Config, *, sip_trace: bool = False) -> int:

@@ -1,11 +1,12 @@
-"""Persistent store (aiosqlite): registrations, CDRs; voicemail adds its tables.
+"""Persistent store (aiosqlite): registrations, CDRs, the AstDB; voicemail adds its tables.
 
 Bindings and CDRs are written behind: the registrar answers from memory and
 finished calls queue their record; the store writes everything queued in one
 transaction every FLUSH_INTERVAL, on shutdown, and before reading. A burst of
 REGISTERs or short calls thus costs one commit per interval, not one per
 message (one commit per call took a quarter of a core at 200 calls/s).
-Voicemail commits at once: a message must not wait in memory.
+Voicemail and the AstDB (`astdb`, Asterisk's own table shape: one `/family/key`
+path per row) commit at once: a message or a DB() value must not wait in memory.
 """
 
 from __future__ import annotations
@@ -45,10 +46,20 @@ CREATE TABLE IF NOT EXISTS cdr (
     duration INTEGER, billsec INTEGER,
     disposition TEXT,
     hangupcause INTEGER,
-    rtp TEXT
+    rtp TEXT,
+    accountcode TEXT, peeraccount TEXT, amaflags TEXT, userfield TEXT,
+    vars TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr(start);
+CREATE TABLE IF NOT EXISTS astdb (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+
+# Columns added to `cdr` after its first release: a database made before them
+# gets them at open (ALTER TABLE), so an upgrade keeps every old record.
+_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars")
 
 
 @dataclass(slots=True)
@@ -61,7 +72,8 @@ class StoredBinding:
 
 CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
-              "hangupcause", "rtp")
+              "hangupcause", "rtp", *_CDR_ADDED)
+_JSON_FIELDS = ("rtp", "vars")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
 
@@ -69,8 +81,9 @@ _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
 class Store:
     """The PBX's SQLite database (behind this interface: PostgreSQL later)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | None = None) -> None:
         self.db = db
+        self.path = path  # the database file (the AstDB opens its own reader on it)
         self._pending: dict[tuple[str, str], StoredBinding | None] = {}
         self._cdrs: list[list[Any]] = []
         self._flush_task: asyncio.Task[None] | None = None
@@ -84,8 +97,13 @@ class Store:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.executescript(SCHEMA)
+        async with db.execute("PRAGMA table_info(cdr)") as cur:
+            have = {row[1] for row in await cur.fetchall()}
+        for column in _CDR_ADDED:
+            if column not in have:
+                await db.execute(f"ALTER TABLE cdr ADD COLUMN {column} TEXT")
         await db.commit()
-        return cls(db)
+        return cls(db, Path(path))
 
     async def add_schema(self, sql: str) -> None:
         """Let another package (voicemail) create its tables."""
@@ -159,8 +177,9 @@ class Store:
     async def add_cdr(self, row: dict[str, Any]) -> None:
         """Queue one call detail record (written within FLUSH_INTERVAL)."""
         values = [row.get(f) for f in CDR_FIELDS]
-        if isinstance(row.get("rtp"), (dict, list)):
-            values[CDR_FIELDS.index("rtp")] = json.dumps(row["rtp"])
+        for name in _JSON_FIELDS:
+            if isinstance(row.get(name), (dict, list)):
+                values[CDR_FIELDS.index(name)] = json.dumps(row[name])
         self._cdrs.append(values)
         self._schedule()
 
@@ -174,8 +193,9 @@ class Store:
         out = []
         for r in rows:
             d = dict(zip(CDR_FIELDS, r, strict=True))
-            if d.get("rtp"):
-                d["rtp"] = json.loads(d["rtp"])
+            for name in _JSON_FIELDS:
+                if d.get(name):
+                    d[name] = json.loads(d[name])
             out.append(d)
         return out
 
@@ -183,3 +203,51 @@ class Store:
         """Run one statement and commit (for small writers such as voicemail)."""
         await self.db.execute(sql, tuple(params))
         await self.db.commit()
+
+    # --- AstDB (committed at once) ---------------------------------------------
+    async def astdb_get(self, key: str) -> str | None:
+        """The value at a full `/family/key` path, or None."""
+        async with self.db.execute("SELECT value FROM astdb WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    async def astdb_apply(self, changes: dict[str, str | None]) -> None:
+        """Write `/family/key` -> value (None deletes) and commit, in one transaction."""
+        puts = [(k, v) for k, v in changes.items() if v is not None]
+        deletes = [(k,) for k, v in changes.items() if v is None]
+        if puts:
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO astdb(key, value) VALUES (?, ?)", puts)
+        if deletes:
+            await self.db.executemany("DELETE FROM astdb WHERE key = ?", deletes)
+        await self.db.commit()
+
+    async def astdb_tree(self, prefix: str = "") -> list[tuple[str, str]]:
+        """(key, value) at `/prefix` and below it, sorted by key ('' for every key)."""
+        sql, params = astdb_prefix_query("SELECT key, value FROM astdb", prefix)
+        async with self.db.execute(sql + " ORDER BY key", params) as cur:
+            return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    async def astdb_deltree(self, prefix: str) -> int:
+        """Delete `/prefix` and everything below it; how many entries went."""
+        sql, params = astdb_prefix_query("DELETE FROM astdb", prefix)
+        cur = await self.db.execute(sql, params)
+        await self.db.commit()
+        return cur.rowcount
+
+
+def astdb_key(family: str, key: str) -> str:
+    """The full AstDB path of family/key, as Asterisk stores it: `/family/key`."""
+    return f"/{family}/{key}"
+
+
+def astdb_prefix_query(base: str, prefix: str) -> tuple[str, tuple[Any, ...]]:
+    """`base` restricted to the keys at `/prefix` or under `/prefix/` (all when empty).
+
+    Compared with substr, not LIKE: `_` and `%` are ordinary characters in keys."""
+    prefix = prefix.strip("/")
+    if not prefix:
+        return base, ()
+    path = "/" + prefix
+    return (f"{base} WHERE key = ? OR substr(key, 1, ?) = ?",
+            (path, len(path) + 1, path + "/"))

@@ -1,9 +1,13 @@
 """voicemail.conf as Asterisk's app_voicemail reads it.
 
 ``[general]`` holds the options; ``[zonemessages]`` is accepted and ignored;
-every other section is a voicemail context whose lines are
+the section named by ``aliasescontext=`` holds ``alias@ctx => mailbox@ctx``
+lines (Asterisk 16+: VoiceMail(1234@devices) leaves the message in
+1234@default); every other section is a voicemail context whose lines are
 ``mailbox => pin,Full Name,email[,pager[,options]]`` (options are
-``key=value`` pairs separated by ``|``). Problems are reported as
+``key=value`` pairs separated by ``|``). An alias line outside the aliases
+section (Asterisk's sample has one, with aliasescontext commented out) is an
+error Asterisk loads anyway: `pbx run` ignores the line with a warning. Problems are reported as
 ``file:line:col`` diagnostics; unsupported audio formats are a warning (the
 message is recorded as WAV) so the operator is never silently surprised.
 """
@@ -83,6 +87,7 @@ class VoicemailGeneral:
     delete: bool = False
     mailcmd: str = ""
     pbxskip: bool = False
+    aliasescontext: str = ""
 
 
 @dataclass(slots=True)
@@ -116,12 +121,15 @@ class VoicemailConfig:
 
     general: VoicemailGeneral = field(default_factory=VoicemailGeneral)
     mailboxes: dict[str, MailboxConfig] = field(default_factory=dict)  # "box@context" -> box
+    aliases: dict[str, str] = field(default_factory=dict)  # "alias@ctx" -> "box@context"
     path: str = ""
 
     def find(self, mailbox: str, context: str | None = None) -> MailboxConfig | None:
-        """The mailbox `box`, `box@context` (context `default` when not given)."""
+        """The mailbox `box`, `box@context` (context `default` when not given),
+        or the one an alias of aliasescontext names."""
         box, ctx = split_mailbox(mailbox, context)
-        return self.mailboxes.get(f"{box}@{ctx}")
+        key = f"{box}@{ctx}"
+        return self.mailboxes.get(key) or self.mailboxes.get(self.aliases.get(key, ""))
 
 
 def split_mailbox(spec: str, context: str | None = None) -> tuple[str, str]:
@@ -198,7 +206,8 @@ def _load_general(entries: list[Entry], general: VoicemailGeneral,
         key, value = entry.key, entry.value
         if key == "format":
             _load_formats(entry, general, diagnostics)
-        elif key in ("serveremail", "fromstring", "mailcmd", "emaildateformat"):
+        elif key in ("serveremail", "fromstring", "mailcmd", "emaildateformat",
+                     "aliasescontext"):
             setattr(general, key, value)
         elif key in ("emailsubject", "emailbody"):
             setattr(general, key, _unescape(value))
@@ -232,9 +241,32 @@ def _load_general(entries: list[Entry], general: VoicemailGeneral,
                                       f"maxsecs ({general.maxsecs})"))
 
 
+_ALIAS_TARGET = re.compile(r"[A-Za-z0-9_.+-]+@[A-Za-z0-9_.+-]+")
+
+
+def _load_alias(entry: Entry, diagnostics: list[Diagnostic]) -> tuple[str, str] | None:
+    """`alias@ctx => box@ctx` of the aliases context."""
+    alias, target = entry.key, entry.value.strip()
+    if "@" not in alias:
+        alias += "@default"
+    if not _ALIAS_TARGET.fullmatch(target):
+        diagnostics.append(entry.diag(f"alias {alias}: expected 'mailbox@context', "
+                                      f"got {target!r}"))
+        return None
+    return alias, target
+
+
 def _load_mailbox(entry: Entry, context: str, general: VoicemailGeneral,
                   diagnostics: list[Diagnostic]) -> MailboxConfig | None:
     box = entry.key
+    if "@" in box and _ALIAS_TARGET.fullmatch(entry.value.strip()):
+        where = (f"[general] aliasescontext={general.aliasescontext} names another section"
+                 if general.aliasescontext else "aliasescontext= is not set in [general]")
+        diagnostics.append(Diagnostic(
+            entry.file, entry.line, entry.col,
+            f"'{box} => {entry.value.strip()}' is an alias line, but {where}: "
+            f"the line is ignored (set aliasescontext={context} to use it)", loadable=True))
+        return None
     if not re.fullmatch(r"[A-Za-z0-9_.+-]+", box):
         diagnostics.append(entry.diag(f"mailbox name {box!r} may only hold letters, digits "
                                       "and _ . + -", on_value=False))
@@ -301,8 +333,15 @@ def load_voicemail_conf(path: Path, diagnostics: list[Diagnostic]) -> VoicemailC
     general = conf.section("general")
     if general is not None:
         _load_general(general.entries, config.general, diagnostics)
+    aliases = config.general.aliasescontext
     for section in conf.sections:
         if section.name in ("general", "zonemessages") or section.is_template:
+            continue
+        if aliases and section.name == aliases:
+            for entry in section.entries:
+                pair = _load_alias(entry, diagnostics)
+                if pair is not None:
+                    config.aliases[pair[0]] = pair[1]
             continue
         for entry in section.entries:
             mb = _load_mailbox(entry, section.name, config.general, diagnostics)
@@ -314,6 +353,15 @@ def load_voicemail_conf(path: Path, diagnostics: list[Diagnostic]) -> VoicemailC
                                               f"{first.file}:{first.line})", on_value=False))
                 continue
             config.mailboxes[mb.key] = mb
+    for alias, target in config.aliases.items():
+        if target not in config.mailboxes:
+            section = conf.section(aliases)
+            entry = next((e for e in section.entries if e.value.strip() == target), None) \
+                if section is not None else None
+            if entry is not None:
+                diagnostics.append(Diagnostic(entry.file, entry.line, entry.value_col,
+                                              f"alias {alias} names mailbox {target}, which "
+                                              "voicemail.conf does not define", loadable=True))
     return config
 
 

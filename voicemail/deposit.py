@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx import say
 from pbx.channel import Channel, ChannelState, Hangup
 from voicemail import safety
 from voicemail.config import MailboxConfig, split_mailbox
@@ -50,20 +51,6 @@ def parse_options(text: str) -> dict[str, str]:
     return out
 
 
-def digit_prompts(text: str) -> list[str]:
-    """Asterisk's say_digit_str: one prompt per character."""
-    names = {"*": "digits/star", "#": "digits/pound", "-": "digits/dash"}
-    out: list[str] = []
-    for ch in text:
-        if ch.isdigit():
-            out.append(f"digits/{ch}")
-        elif ch in names:
-            out.append(names[ch])
-        elif ch.isalpha():
-            out.append(f"letters/{ch.lower()}")
-    return out
-
-
 def _play_path(path: Path) -> str:
     # Prompt names for recorded files are absolute paths without the extension.
     return str(path.with_suffix(""))
@@ -83,7 +70,7 @@ def greeting_prompts(service: VoicemailService, mb: MailboxConfig, busy: bool,
         return [_play_path(recorded)]
     name = boxes.greeting(mb.context, mb.mailbox, "greet")
     prompts = [_play_path(name)] if name is not None else \
-        ["vm-theperson", *digit_prompts(mb.mailbox)]
+        ["vm-theperson", *say.digits(mb.mailbox)]
     prompts.append("vm-isonphone" if busy else "vm-isunavail")
     return prompts
 

@@ -27,16 +27,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dialplan.apps.saynumber import number_prompts
+from pbx import say
 from pbx.channel import Channel, ChannelState
 from voicemail.config import MailboxConfig, split_mailbox
-from voicemail.deposit import digit_prompts, parse_options
+from voicemail.deposit import parse_options
 from voicemail.mailbox import Message
 from voicemail.service import VoicemailService
 
 log = logging.getLogger("voicemail.menu")
 
 DTMF = "0123456789*#"
+# How Asterisk's app_voicemail says when a message came (English).
+ENVELOPE_DATE = "'vm-received' q 'digits/at' IMp"
 FOLDER_KEYS = {"0": "INBOX", "1": "Old", "2": "Work", "3": "Family", "4": "Friends"}
 
 
@@ -130,10 +132,10 @@ class VoicemailMenu:
         new, old = await self.service.mailboxes.counts(self.mb.context, self.mb.mailbox)
         p = ["vm-youhave"]
         if new:
-            p += [*number_prompts(new), "vm-INBOX"]
+            p += [*say.number(new), "vm-INBOX"]
             p += ["vm-and"] if old else ["vm-message" if new == 1 else "vm-messages"]
         if old:
-            p += [*number_prompts(old), "vm-Old", "vm-message" if old == 1 else "vm-messages"]
+            p += [*say.number(old), "vm-Old", "vm-message" if old == 1 else "vm-messages"]
         if not new and not old:
             p += ["vm-no", "vm-messages"]
         return await self.ch.play(p, interrupt=DTMF)
@@ -166,15 +168,16 @@ class VoicemailMenu:
         elif i == len(msgs) - 1:
             p += ["vm-last", "vm-message"]
         else:
-            p += ["vm-message", *number_prompts(i + 1)]
+            p += ["vm-message", *say.number(i + 1)]
         p.append(str(self.service.mailboxes.wav_path(msg).with_suffix("")))
         return p
 
     def envelope_prompts(self, msg: Message) -> list[str]:
-        """Date and caller: "received today at 3 15 p-m, from phone number 6 0 0 1"."""
-        p = ["vm-received", *say_datetime(msg.origtime)]
+        """Date and caller: "received today at 3 15 p-m, from phone number 6 0 0 1"
+        (Asterisk's play_message_datetime and play_message_callerid, English)."""
+        p = say.date_with_format(msg.origtime, ENVELOPE_DATE, now=time.time())
         if msg.cidnum:
-            p += ["vm-from-phonenumber", *digit_prompts(msg.cidnum)]
+            p += ["vm-from-phonenumber", *say.digits(msg.cidnum)]
         else:
             p.append("vm-unknown-caller")
         return p
@@ -295,11 +298,11 @@ class VoicemailMenu:
         assert msg.id is not None
         if msg.id in self.folder.deleted:
             self.folder.deleted.discard(msg.id)
-            return await self.ch.play(["vm-message", *number_prompts(self.cur + 1),
+            return await self.ch.play(["vm-message", *say.number(self.cur + 1),
                                        "vm-undeleted"], interrupt=DTMF)
         self.folder.deleted.add(msg.id)
         self.folder.save_to.pop(msg.id, None)
-        return await self.ch.play(["vm-message", *number_prompts(self.cur + 1), "vm-deleted"],
+        return await self.ch.play(["vm-message", *say.number(self.cur + 1), "vm-deleted"],
                                   interrupt=DTMF)
 
     async def save(self) -> str:
@@ -315,7 +318,7 @@ class VoicemailMenu:
         self.folder.deleted.discard(msg.id)
         if target != self.folder.name:
             self.folder.save_to[msg.id] = target
-        return await self.ch.play(["vm-message", *number_prompts(self.cur + 1), "vm-savedto",
+        return await self.ch.play(["vm-message", *say.number(self.cur + 1), "vm-savedto",
                                    f"vm-{target}"], interrupt=DTMF)
 
     # --- mailbox options --------------------------------------------------------
@@ -401,30 +404,6 @@ class VoicemailMenu:
         log.info("VoiceMailMain: PIN of %s changed", self.mb.key)
         await self.ch.play(["vm-passchanged"])
         return True
-
-
-def say_datetime(ts: float, now: float | None = None) -> list[str]:
-    """"today/yesterday/<day of month>, at H MM a-m/p-m" with the prompts we ship."""
-    t = time.localtime(ts)
-    today = time.localtime(now if now is not None else time.time())
-    p: list[str] = []
-    if (t.tm_year, t.tm_yday) == (today.tm_year, today.tm_yday):
-        p.append("digits/today")
-    elif (time.localtime(ts + 86400).tm_year, time.localtime(ts + 86400).tm_yday) == \
-            (today.tm_year, today.tm_yday):
-        p.append("digits/yesterday")
-    else:
-        p += number_prompts(t.tm_mday)
-    hour = t.tm_hour % 12 or 12
-    p += ["digits/at", *number_prompts(hour)]
-    if t.tm_min == 0:
-        p.append("digits/oclock")
-    elif t.tm_min < 10:
-        p += ["digits/oh", f"digits/{t.tm_min}"]
-    else:
-        p += number_prompts(t.tm_min)
-    p.append("digits/a-m" if t.tm_hour < 12 else "digits/p-m")
-    return p
 
 
 async def voicemail_main(service: VoicemailService, ch: Channel, spec: str = "",

@@ -1,8 +1,10 @@
 """The voicemail service: one per server, holding config, mailboxes, outbox and MWI.
 
-The server builds it at start-up and calls `start()` (tables, outbox sender,
-and makes it `current()` for the VoiceMail/VoiceMailMain applications), and
-`stop()` at shutdown. `reload(config)` swaps voicemail.conf.
+The server builds it at start-up and calls `start()` (tables, outbox
+sender), and `stop()` at shutdown; `reload(config)` swaps voicemail.conf.
+The VoiceMail/VoiceMailMain applications reach it through their
+AppContext (the server puts it in the DialplanServices it runs calls with),
+so two servers in one process each use their own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from pbx.channel import AppError
 from pbx.media.wavstream import repair
 from pbx.store import Store
 from voicemail import safety
@@ -24,22 +25,6 @@ from voicemail.mwi import MwiNotifier
 from voicemail.notify import Outbox, OutboxRow
 
 log = logging.getLogger("voicemail")
-
-_current: list[VoicemailService | None] = [None]
-
-
-def current() -> VoicemailService:
-    """The running service (AppError when voicemail is not set up)."""
-    svc = _current[0]
-    if svc is None:
-        raise AppError("voicemail is not configured (no voicemail.conf or service not started)")
-    return svc
-
-
-def set_current(service: VoicemailService | None) -> None:
-    """Make `service` the one the dialplan applications use."""
-    _current[0] = service
-
 
 class VoicemailService:
     """Everything voicemail needs at run time."""
@@ -69,12 +54,10 @@ class VoicemailService:
         await self.outbox.init()
 
     async def start(self) -> None:
-        """Create tables, file messages a stop interrupted, start the outbox sender,
-        become current()."""
+        """Create tables, file messages a stop interrupted, start the outbox sender."""
         await self.init()
         await self.recover()
         self.outbox.start()
-        set_current(self)
 
     async def recover(self) -> int:
         """File the recordings a crash (or kill) left in the mailboxes' tmp/ folders.
@@ -129,10 +112,8 @@ class VoicemailService:
         return 1
 
     async def stop(self) -> None:
-        """Stop the sender; stop being current()."""
+        """Stop the sender."""
         await self.outbox.stop()
-        if _current[0] is self:
-            set_current(None)
 
     def reload(self, config: VoicemailConfig) -> None:
         """Use a new voicemail.conf (already validated)."""

@@ -20,8 +20,12 @@ An application is
   that ends the call; the interpreter logs it with the step's position.
 - `ctx.note(text)` reports what the application decided (for `pbx dialplan
   trace` and the debug log).
+- `ctx.services` is what the PBX running the call provides (dialplan.services):
+  `ctx.voicemail()` the voicemail service, the globals, the clock, the AstDB.
 
-Application names are case-insensitive; APPS is keyed by the lower-case name.
+Application names are case-insensitive. `@register` only marks the function;
+`AppRegistry.builtin()` collects the marked functions of this package, and
+each PBX (each tracer, each test) has its own registry, so none is shared.
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from dialplan.services import DialplanServices
 from dialplan.substitute import DialplanError, Scope, get_variable, set_variable
+from pbx import q850
+from pbx.channel import AppError
 
 if TYPE_CHECKING:
     from dialplan.model import Step
@@ -43,34 +52,75 @@ log = logging.getLogger(__name__)
 
 AppFunc = Callable[["AppContext", list[str]], Awaitable[None]]
 
-APPS: dict[str, AppFunc] = {}
-
+_TAG = "dialplan_apps"  # attribute register() puts on an application function
 
 
 def register(name: str) -> Callable[[AppFunc], AppFunc]:
-    """Register an application under its (case-insensitive) name."""
+    """Mark an async function as the application `name` (case-insensitive).
+
+    The mark is all: AppRegistry.builtin() collects marked functions from
+    the modules of this package, so registering changes no shared table."""
     def deco(fn: AppFunc) -> AppFunc:
-        APPS[name.lower()] = fn
+        setattr(fn, _TAG, (*getattr(fn, _TAG, ()), name))
         return fn
     return deco
 
 
-def known_apps() -> set[str]:
-    """Lower-case names of every application."""
-    load_all()
-    return set(APPS)
-
-
-_loaded: list[bool] = [False]
-
-
 def load_all() -> None:
-    """Import every module of this package so each registers its application."""
-    if _loaded[0]:
-        return
-    _loaded[0] = True
+    """Import every application module (start-up pays for it, not the first call)."""
+    _builtin_table()
+
+
+@cache
+def _builtin_table() -> Mapping[str, AppFunc]:
+    # The applications this package defines: fixed by the code, so computed
+    # once and read-only. Every AppRegistry copies it into its own dict.
+    table: dict[str, AppFunc] = {}
     for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        for value in vars(module).values():
+            for name in getattr(value, _TAG, ()):
+                table[name.lower()] = value
+    return MappingProxyType(table)
+
+
+class AppRegistry:
+    """Application name -> function, for one PBX (or one tracer, one test)."""
+
+    def __init__(self, apps: Mapping[str, AppFunc] | None = None) -> None:
+        self._apps: dict[str, AppFunc] = {k.lower(): v for k, v in (apps or {}).items()}
+
+    @classmethod
+    def builtin(cls) -> AppRegistry:
+        """Every application of dialplan/apps/."""
+        return cls(_builtin_table())
+
+    def get(self, name: str) -> AppFunc | None:
+        """The application called `name` (any case), or None."""
+        return self._apps.get(name.lower())
+
+    def add(self, name: str, fn: AppFunc) -> None:
+        """Register (or replace) an application in this registry only."""
+        self._apps[name.lower()] = fn
+
+    def with_apps(self, apps: Mapping[str, AppFunc]) -> AppRegistry:
+        """A copy where `apps` are added or replace the ones of the same name."""
+        out = AppRegistry(self._apps)
+        for name, fn in apps.items():
+            out.add(name, fn)
+        return out
+
+    def names(self) -> set[str]:
+        """Lower-case names of every application."""
+        return set(self._apps)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._apps
+
+
+def known_apps() -> set[str]:
+    """Lower-case names of every built-in application (for `pbx check`)."""
+    return set(_builtin_table())
 
 
 @dataclass
@@ -95,8 +145,32 @@ class AppContext:
     jump_to: Jump | None = None
     digits: str | None = None  # set by dial_digits()
     ended: bool = False
-    end_cause: int = 16
+    end_cause: int = q850.NORMAL_CLEARING
     notes: list[str] = field(default_factory=list)
+    services: DialplanServices = field(default_factory=DialplanServices)
+
+    # --- services ------------------------------------------------------------
+    def voicemail(self) -> Any:
+        """The voicemail service of this PBX (AppError when there is none)."""
+        svc = self.services.voicemail
+        if svc is None:
+            raise AppError("voicemail is not configured (no voicemail.conf or service "
+                           "not started)")
+        return svc
+
+    def exists(self, context: str, exten: str, priority: int = 1) -> bool:
+        """Whether `exten` has `priority` in `context` (includes followed) for this call."""
+        interp = self.interpreter
+        return interp is not None and interp.find_step(
+            self.scope, context, exten, priority) is not None
+
+    def where(self, offset: int = 0) -> str:
+        """`file:line:col` of this step's arguments (+offset), for log lines."""
+        step = self.step
+        if step is None:
+            return self.channel.name
+        p = step.app_pos
+        return f"{p.file}:{p.line}:{p.col + len(step.app) + 1 + offset}"
 
     # --- variables ---------------------------------------------------------
     def get_var(self, name: str) -> str:
@@ -143,7 +217,7 @@ class AppContext:
         """A digit was pressed (Background/WaitExten): collect an extension."""
         self.digits = digits
 
-    def end(self, cause: int = 16) -> None:
+    def end(self, cause: int = q850.NORMAL_CLEARING) -> None:
         """Stop the dialplan here and hang up with this cause."""
         self.ended = True
         self.end_cause = cause

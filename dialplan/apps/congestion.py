@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dialplan.apps import AppContext, register
+from pbx import q850
 
 
 @register("Congestion")
 async def congestion(ctx: AppContext, args: list[str]) -> None:
     """The channel indicates congestion and waits to be hung up."""
     await ctx.channel.congestion()
-    ctx.end(34)
+    ctx.end(q850.CONGESTION)

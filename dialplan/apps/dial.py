@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dialplan.apps import AppContext, register
 from dialplan.substitute import DialplanError
+from pbx import q850
 from pbx.channel import DialTarget
 
 
@@ -53,4 +54,4 @@ async def dial(ctx: AppContext, args: list[str]) -> None:
         ch.variables["DIALEDPEERNAME"] = result.peer_channel
     ch.check_hangup()
     if result.status == "ANSWER" and result.callee_hungup and "g" not in options:
-        ctx.end(16)  # Asterisk: the call is over once the bridge ends
+        ctx.end(q850.NORMAL_CLEARING)  # Asterisk: the call is over once the bridge ends

@@ -21,8 +21,7 @@ async def gosub(ctx: AppContext, args: list[str]) -> None:
         raise DialplanError("Gosub requires an argument: [[context,]exten,]priority[(args)]")
     ch = ctx.channel
     target = ctx.resolve(split_target(data))
-    ext = ctx.interpreter.lookup(ctx.scope, target.context, target.exten)
-    if ext is None or target.priority not in ext.steps:
+    if not ctx.exists(target.context, target.exten, target.priority):
         raise DialplanError(
             f"Attempt to reach a non-existent destination for Gosub: "
             f"({target.context},{target.exten},{target.priority})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dialplan.apps import AppContext, register
 from dialplan.apps.gotoif import branch
-from dialplan.functions import TimeSpec
+from dialplan.substitute import DialplanError
+from dialplan.timespec import TimeSpec
 
 
 @register("GotoIfTime")
@@ -15,5 +16,9 @@ async def gotoiftime(ctx: AppContext, args: list[str]) -> None:
         ctx.note("GotoIfTime: no '?' in the argument; continuing")
         return
     yes, _, no = rest.partition(":")
-    truth = TimeSpec.parse(spec).matches()
+    try:
+        timing = TimeSpec.parse(spec)
+    except ValueError as e:
+        raise DialplanError(f"GotoIfTime: {e}") from e
+    truth = timing.matches(ctx.services.clock.time())
     branch(ctx, "GotoIfTime", spec, truth, yes if truth else no)

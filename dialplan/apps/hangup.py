@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from dialplan.apps import AppContext, register
+import logging
 
-# The names Asterisk accepts most often in dialplans (ast_str2cause).
-CAUSES = {
-    "UNALLOCATED": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
-    "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
-    "INVALID_NUMBER_FORMAT": 28, "NORMAL_UNSPECIFIED": 31, "NORMAL_CIRCUIT_CONGESTION": 34,
-    "CONGESTION": 34, "BUSY": 17, "FAILURE": 38, "NETWORK_OUT_OF_ORDER": 38,
-}
+from dialplan.apps import AppContext, register
+from pbx import q850
+
+log = logging.getLogger(__name__)
 
 
 def parse_cause(text: str) -> int:
-    """A cause number from `17` or `USER_BUSY`; 16 when empty or unknown."""
+    """A cause number from `17` or `USER_BUSY`; normal clearing when empty or unknown."""
     t = text.strip()
     if t.isdigit():
-        return int(t) or 16
-    return CAUSES.get(t.upper().removeprefix("AST_CAUSE_"), 16)
+        return int(t) or q850.NORMAL_CLEARING
+    if not t:
+        return q850.NORMAL_CLEARING
+    cause = q850.cause_from_name(t)
+    if cause is None:
+        log.warning("Hangup: invalid cause %r, using NORMAL_CLEARING", t)
+        return q850.NORMAL_CLEARING
+    return cause
 
 
 @register("Hangup")

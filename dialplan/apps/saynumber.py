@@ -5,33 +5,9 @@ from __future__ import annotations
 import logging
 
 from dialplan.apps import AppContext, register
+from pbx import say
 
 log = logging.getLogger(__name__)
-
-
-def number_prompts(num: int) -> list[str]:
-    """Prompts for num, as ast_say_number_full_en (digits/N, hundred, thousand, ...)."""
-    if num == 0:
-        return ["digits/0"]
-    out: list[str] = []
-    if num < 0:
-        out.append("digits/minus")
-        num = -num
-    for size, word in ((10**9, "digits/billion"), (10**6, "digits/million"),
-                       (1000, "digits/thousand")):
-        if num >= size:
-            out += number_prompts(num // size)
-            out.append(word)
-            num %= size
-    if num >= 100:
-        out += [f"digits/{num // 100}", "digits/hundred"]
-        num %= 100
-    if num >= 20:
-        out.append(f"digits/{num - num % 10}")
-        num %= 10
-    if num:
-        out.append(f"digits/{num}")
-    return out
 
 
 @register("SayNumber")
@@ -39,8 +15,8 @@ async def saynumber(ctx: AppContext, args: list[str]) -> None:
     """A non-number logs a warning and says nothing (Asterisk's behaviour)."""
     text = (args[0] if args else "").strip()
     try:
-        num = int(text)
+        prompts = say.number(int(text))
     except ValueError:
-        log.warning("SayNumber: %r is not a number", text)
+        log.warning("%s: SayNumber: %r is not a number Asterisk can say", ctx.where(), text)
         return
-    await ctx.channel.play(number_prompts(num))
+    await ctx.channel.play(prompts)

@@ -17,25 +17,20 @@ from dialplan.substitute import DialplanError
 def exten_checker(ctx: AppContext) -> Callable[[str], bool]:
     """`has_exten(e)`: whether extension `e` exists in the channel's context."""
     def has(exten: str) -> bool:
-        interp = ctx.interpreter
-        if interp is None:
-            return False
-        ext = interp.lookup(ctx.scope, ctx.channel.context, exten)
-        return ext is not None and 1 in ext.steps
+        return ctx.exists(ctx.channel.context, exten)
     return has
 
 
 @register("VoiceMail")
 async def voicemail(ctx: AppContext, args: list[str]) -> None:
     """Leave a message in one or more mailboxes (see voicemail.deposit)."""
-    from voicemail import service
     from voicemail.deposit import leave_voicemail
 
     spec = args[0].strip() if args else ""
     if not spec:
         raise DialplanError("VoiceMail requires a mailbox: VoiceMail(mailbox[@context][,options])")
     options = args[1].strip() if len(args) > 1 else ""
-    result = await leave_voicemail(service.current(), ctx.channel, spec, options,
+    result = await leave_voicemail(ctx.voicemail(), ctx.channel, spec, options,
                                    exten_checker(ctx))
     ctx.note(f"VoiceMail: VMSTATUS={result.status}"
              + (f" ({result.reason})" if result.reason else ""))

@@ -19,13 +19,10 @@ async def waitexten(ctx: AppContext, args: list[str]) -> None:
         ctx.dial_digits(digit)
         return
     ch.check_hangup()
-    interp = ctx.interpreter
-    ext = interp.lookup(ctx.scope, ch.context, ch.exten)
-    if ext is not None and ch.priority + 1 in ext.steps:
+    if ctx.exists(ch.context, ch.exten, ch.priority + 1):
         ctx.note("WaitExten: timeout, continuing")
         return
-    t = interp.lookup(ctx.scope, ch.context, "t")
-    if t is not None and 1 in t.steps:
+    if ctx.exists(ch.context, "t"):
         ctx.note("WaitExten: timeout -> t")
         ctx.jump(ch.context, "t", 1)
         return

@@ -146,3 +146,69 @@ def test_yaml_syntax_error_position(tmp_path: Path) -> None:
     diags: list = []
     load_settings(tmp_path, diags)
     assert diags and diags[0].file.endswith("pbx.yaml") and diags[0].line >= 2
+
+
+def test_log_file_key(tmp_path: Path) -> None:
+    write(tmp_path, "pbx.yaml", "log:\n  file: var/log/pbx.log\n")
+    diags: list = []
+    s = load_settings(tmp_path, diags)
+    assert diags == [] and s.log_file == tmp_path / "var/log/pbx.log"
+    assert not (tmp_path / "var").exists()  # checking creates nothing
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    for value, problem in (("42", "log.file must be str, got 42"),
+                           ("adir", f"log.file: {tmp_path}/adir is a directory, not a file"),
+                           ("afile/x.log", f"log.file: {tmp_path}/afile is not a directory"),
+                           ('""', "log.file: must name a file")):
+        write(tmp_path, "pbx.yaml", f"log:\n  file: {value}\n")
+        diags = []
+        s = load_settings(tmp_path, diags)
+        assert len(diags) == 1, diags
+        assert str(diags[0]).startswith(f"{tmp_path}/pbx.yaml:2:9: {problem}"), diags
+        assert s.log_file is None
+    write(tmp_path, "pbx.yaml", "log:\n  level: debug\n")
+    diags = []
+    load_settings(tmp_path, diags)
+    assert str(diags[0]) == f"{tmp_path}/pbx.yaml:2:3: unknown key 'log.level' (known: file)"
+
+
+def test_log_file_gets_the_log(tmp_path: Path) -> None:
+    import logging
+
+    from pbx.logging_setup import add_log_file, setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(3)
+        add_log_file(tmp_path / "log" / "pbx.log")
+        logging.getLogger("dialplan.exec").info("Executing [1@test:1] NoOp(\"x\", \"\")")
+        logging.getLogger("pbx.calls").warning("a warning")
+        for h in root.handlers:
+            h.flush()
+        text = (tmp_path / "log" / "pbx.log").read_text()
+        assert 'INFO dialplan.exec: Executing [1@test:1] NoOp("x", "")' in text
+        assert "WARNING pbx.calls: a warning" in text
+    finally:
+        for h in root.handlers:
+            if h not in saved[0]:
+                h.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (2, False), (3, True)])
+def test_executing_lines_only_from_vvv(verbose: int, shown: bool) -> None:
+    import logging
+
+    from pbx.logging_setup import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(verbose)
+        assert logging.getLogger("dialplan.exec").isEnabledFor(logging.INFO) is shown
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("dialplan.exec").setLevel(logging.NOTSET)

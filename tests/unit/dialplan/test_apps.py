@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dialplan.apps import known_apps
-from dialplan.apps.saydigits import digit_prompts
-from dialplan.apps.saynumber import number_prompts
+from pbx.say import digits as digit_prompts
+from pbx.say import number as number_prompts
 from tests.unit.dialplan.test_interpreter import run
 
 
@@ -48,8 +48,9 @@ def test_read_attempts_replay_prompt() -> None:
 
 
 def test_saydigits_and_saynumber_prompts() -> None:
-    assert digit_prompts("12*#a") == ["digits/1", "digits/2", "digits/star", "digits/pound",
-                                      "letters/a"]
+    # Asterisk's ast_get_digit_str: digits, *, # and - only (letters are SayAlpha's)
+    assert digit_prompts("12*#-a") == ["digits/1", "digits/2", "digits/star", "digits/pound",
+                                       "digits/minus"]
     assert number_prompts(0) == ["digits/0"]
     assert number_prompts(15) == ["digits/15"]
     assert number_prompts(42) == ["digits/40", "digits/2"]
@@ -122,3 +123,48 @@ def test_set_keeps_commas_and_inheritance_prefix() -> None:
 def test_hangup_cause_by_name() -> None:
     r, ch, _ = run("[test]\nexten => 1,1,Hangup(USER_BUSY)\n", "1")
     assert r.cause == 17 and ch.variables["HANGUPCAUSE"] == "17"
+
+
+def test_sayalpha_sayphonetic_and_sayunixtime() -> None:
+    _, ch, _ = run("[test]\nexten => 1,1,SayAlpha(Ab1)\n same => n,SayPhonetic(z9)\n"
+                   " same => n,SayUnixTime(0,UTC,ABdY)\n same => n,SayUnixTime(,UTC,IMp)\n"
+                   " same => n,Hangup()\n", "1")
+    played = ch.played()
+    assert played[:7] == ["letters/a", "letters/b", "digits/1", "phonetic/z_p", "phonetic/9_p",
+                          "digits/day-4", "digits/mon-0"]  # Thursday, January ...
+    assert played[7:10] == ["digits/h-1", "digits/19", "digits/70"]  # first, nineteen seventy
+    assert played[-1] in ("digits/a-m", "digits/p-m")  # now, by the interpreter's clock
+
+
+@pytest.mark.parametrize(("arg", "cause"), [("", 16), ("17", 17), ("USER_BUSY", 17),
+                                            ("AST_CAUSE_CALL_REJECTED", 21), ("busy", 17),
+                                            ("NOSUCHCAUSE", 16)])
+def test_hangup_causes_by_number_or_name(arg: str, cause: int) -> None:
+    r, ch, _ = run(f"[test]\nexten => 1,1,Hangup({arg})\n", "1")
+    assert r.cause == cause and ch.hangup_cause == cause
+
+
+def test_registries_belong_to_their_pbx() -> None:
+    import asyncio
+
+    from dialplan.apps import AppContext, AppRegistry
+    from dialplan.interpreter import Interpreter
+    from dialplan.services import DialplanServices
+    from tests.unit.dialplan.test_interpreter import FakeChannel, dialplan
+
+    async def custom(ctx: AppContext, args: list[str]) -> None:
+        await ctx.channel.play([f"custom-{args[0]}"])
+
+    one = DialplanServices()
+    one.apps.add("Custom", custom)
+    one.functions.add("TWICE", lambda scope, args: args * 2)
+    two = DialplanServices()
+    assert "custom" in one.apps and "custom" not in two.apps
+    assert "custom" not in AppRegistry.builtin()
+    dp = dialplan("[test]\nexten => 1,1,Custom(${TWICE(ab)})\n")
+    ch = FakeChannel("SIP/a-1", context="test", exten="1")
+    asyncio.run(Interpreter(dp, one).run(ch))
+    assert ch.played() == ["custom-abab"]
+    ch = FakeChannel("SIP/a-2", context="test", exten="1")
+    result = asyncio.run(Interpreter(dp, two).run(ch))
+    assert result.reason == "error" and ch.played() == []

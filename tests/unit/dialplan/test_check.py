@@ -83,7 +83,7 @@ def test_goto_targets() -> None:
     assert out == [
         "extensions.conf:2:19: Goto(nowhere,s,1): context 'nowhere' does not exist",
         "extensions.conf:3:17: Goto(c,2,1): extension '2' not found in context 'c'",
-        "extensions.conf:4:17: Goto(1,7): extension '1' in context 'c' has no priority 7",
+        "extensions.conf:4:17: Goto(1,7): extension '1' has no priority 7 in context 'c'",
         "extensions.conf:5:17: Goto(nolabel): no label 'nolabel' in extension '1' of context 'c'",
         "extensions.conf:6:18: Gosub(c,1,missing(arg)): no label 'missing' in extension '1' "
         "of context 'c'",
@@ -146,3 +146,58 @@ def test_split_top_level() -> None:
         ("$[f,g]", 18),
         ("h\\,i", 25),
     ]
+
+
+STDEXTEN = """\
+[demo]
+include => stdexten
+exten => 1234,1,Playback(transfer,skip)
+ same => n,Gosub(${EXTEN},stdexten(${GLOBAL(CONSOLE)}))
+ same => n,Gosub(1234,stdexten(SIP/1234))
+ same => n,Goto(demo,1234,stdexten)
+ same => n,Goto(default,s,1)
+[default]
+exten => s,1,Goto(demo,1234,50000)
+[stdexten]
+exten => _X.,50000(stdexten),NoOp(Start stdexten)
+ same => n,Set(LOCAL(ext)=${EXTEN})
+ same => n,Dial(${ARG1},20)
+ same => n,Goto(stdexten-${DIALSTATUS},1)
+exten => stdexten-NOANSWER,1,Return()
+"""
+
+
+def test_labels_are_searched_in_included_contexts() -> None:
+    # Asterisk's sample: Gosub(${EXTEN},stdexten(...)) from [demo], whose own
+    # `1234` has no such label, reaches `_X.,50000(stdexten)` in the included
+    # context; no diagnostic at all (not even "no priority 1" for _X.).
+    assert check(STDEXTEN, funcs={"GLOBAL", "LOCAL"}) == []
+
+
+def test_computed_extension_with_a_static_label() -> None:
+    out = check("[c]\ninclude => d\nexten => 1,1,Gosub(${EXTEN},nolabel(x))\n"
+                " same => n,Goto(${EXTEN},lbl)\n[d]\nexten => _X,5(lbl),NoOp()\n")
+    assert out == ["extensions.conf:3:20: Gosub(${EXTEN},nolabel(x)): no label 'nolabel' in "
+                   "any extension of context 'c' or the contexts it includes"]
+
+
+def test_set_checks_the_function_it_writes() -> None:
+    out = check("[c]\nexten => 1,1,Set(CALLERID(num)=1)\n same => n,Set(NOPE(x)=1)\n"
+                " same => n,Set(LEN(x)=1)\n same => n,Set(${VAR}(x)=1)\n same => n,Set(A=1)\n",
+                funcs={"CALLERID", "LEN"})
+    assert out == ["extensions.conf:3:16: Set: unknown function 'NOPE' (the call logs a "
+                   "warning there)"]
+    dp, _ = parse_dialplan_text("[c]\nexten => 1,1,Set( LEN(x)=1)\n")
+    [d] = check_dialplan(dp, known_functions={"LEN"}, writable_functions={"CALLERID"})
+    assert str(d) == "extensions.conf:2:19: Set: function 'LEN' cannot be written to"
+    assert d.loadable
+
+
+def test_what_only_fails_a_call_is_loadable() -> None:
+    dp, _ = parse_dialplan_text(
+        "[c]\ninclude => ghost\nexten => 1,1,Nope()\n same => n,NoOp(${NOFUNC(x)})\n"
+        " same => n,Goto(d,9,1)\n[d]\nexten => _X.,2,NoOp()\n")
+    diags = check_dialplan(dp, known_apps={"noop", "goto"}, known_functions=set())
+    assert [(d.line, d.loadable, d.severity) for d in diags] == [
+        (2, True, "error"), (3, True, "error"), (4, True, "error"), (5, True, "error"),
+        (7, False, "warning")]

@@ -234,9 +234,26 @@ def test_warnings_for_unsupported_but_harmless_things() -> None:
     )
     assert diags == [
         "extensions.conf:2:1: warning: unknown [general] option 'frobnicate'",
-        "extensions.conf:4:17: warning: time-conditional includes are not supported; "
-        "the include is always active",
         "extensions.conf:5:1: warning: 'switch' is not supported (realtime switches); line ignored",
+    ]
+
+
+def test_timed_includes_are_parsed() -> None:
+    dp, diags = parse_dialplan_text(
+        "[c]\ninclude => day,09:00-17:00,mon-fri,*,*\ninclude => night|17:01-08:59|*|*|*\n"
+        "include => all\ninclude => bad,25:00-26:00,funday,*,*\n[day]\n[night]\n[all]\n[bad]\n")
+    day, night, all_, _bad = dp.contexts["c"].includes
+    assert day.timing is not None and str(day.timing) == "09:00-17:00,mon-fri,*,*"
+    assert day.timing.weekdays == frozenset(range(1, 6))
+    assert night.timing is not None and night.timing.minutes is not None
+    assert 17 * 60 + 1 in night.timing.minutes and 9 * 60 not in night.timing.minutes
+    assert all_.timing is None
+    # Asterisk loads a bad element (and skips it): an error for `pbx check`, loadable.
+    assert [(str(d), d.loadable) for d in diags] == [
+        ("extensions.conf:5:16: include => bad: '25:00' is not a valid time (HH:MM) "
+         "(the element is ignored)", True),
+        ("extensions.conf:5:16: include => bad: invalid day of week 'funday' "
+         "(the element is ignored)", True),
     ]
 
 

@@ -8,6 +8,7 @@ import time
 from dialplan.interpreter import Interpreter, RunResult, exists
 from dialplan.model import Dialplan
 from dialplan.parser import parse_dialplan_text
+from dialplan.services import DialplanServices
 from pbx.channel import CallerId, Channel, ChannelState, Hangup
 
 
@@ -78,7 +79,7 @@ def run(text: str, exten: str, *, context: str = "test", script: str = "",
     ch = FakeChannel("SIP/alice-00000001", context=context, exten=exten,
                      callerid=CallerId(num=callerid), script=script, **kw)
     lines: list[str] = []
-    interp = Interpreter(dp, globals_=dict(dp.globals), tracer=lines.append, max_steps=200)
+    interp = Interpreter(dp, tracer=lines.append, max_steps=200)
     result = asyncio.run(interp.run(ch))
     return result, ch, lines
 
@@ -260,7 +261,7 @@ exten => T,1,Playback(toolong)
 
     ch.sleep = sleep  # type: ignore[method-assign]
     t0 = time.monotonic()
-    r = asyncio.run(Interpreter(dp, globals_={}).run(ch))
+    r = asyncio.run(Interpreter(dp).run(ch))
     assert ch.played() == ["toolong"] and r.reason == "hangup"
     assert time.monotonic() - t0 < 5
 
@@ -302,16 +303,51 @@ def test_loop_guard() -> None:
 def test_snapshot_and_globals() -> None:
     dp = dialplan("[globals]\nG=1\n[test]\nexten => 1,1,Set(GLOBAL(G)=2)\n"
                   " same => n,Playback(${G})\n same => n,Hangup()\n")
-    g: dict[str, str] = dict(dp.globals)
+    services = DialplanServices()
     ch = FakeChannel("SIP/x-1", context="test", exten="1")
-    asyncio.run(Interpreter(dp, globals_=g).run(ch))
-    assert g["G"] == "2" and ch.played() == ["2"] and ch.dialplan is dp
+    asyncio.run(Interpreter(dp, services).run(ch))
+    assert services.globals["G"] == "2" and ch.played() == ["2"] and ch.dialplan is dp
+    # A second call of the same PBX sees GLOBAL() of the first ([globals] is
+    # taken once per dialplan snapshot, as Asterisk keeps globals until a reload).
+    ch = FakeChannel("SIP/x-2", context="test", exten="1")
+    asyncio.run(Interpreter(dp, services).run(ch))
+    assert ch.played() == ["2"]
 
 
-def test_process_wide_globals_loaded_from_dialplan() -> None:
-    from dialplan import substitute
+def test_two_pbxs_do_not_share_globals() -> None:
+    dp = dialplan("[globals]\nG=1\n[test]\nexten => 1,1,Playback(${G})\n"
+                  " same => n,Set(GLOBAL(G)=${CHANNEL(name)})\n")
+    one, two = DialplanServices(), DialplanServices()
+    asyncio.run(Interpreter(dp, one).run(FakeChannel("SIP/one-1", context="test", exten="1")))
+    ch = FakeChannel("SIP/two-1", context="test", exten="1")
+    asyncio.run(Interpreter(dp, two).run(ch))
+    assert ch.played() == ["1"]  # not what the other PBX's call set
+    assert one.globals["G"] == "SIP/one-1" and two.globals["G"] == "SIP/two-1"
 
-    dp = dialplan("[globals]\nPROCESSG=abc\n[test]\nexten => 1,1,Playback(${PROCESSG})\n")
-    ch = FakeChannel("SIP/x-1", context="test", exten="1")
-    asyncio.run(Interpreter(dp).run(ch))
-    assert ch.played() == ["abc"] and substitute.GLOBALS["PROCESSG"] == "abc"
+
+def test_reload_takes_globals_and_clearglobalvars() -> None:
+    services = DialplanServices()
+    old = dialplan("[globals]\nA=1\nB=1\n[test]\nexten => 1,1,Set(GLOBAL(C)=x)\n")
+    asyncio.run(Interpreter(old, services).run(FakeChannel("SIP/x-1", context="test",
+                                                           exten="1")))
+    new = dialplan("[globals]\nA=2\n[test]\nexten => 1,1,NoOp()\n")
+    asyncio.run(Interpreter(new, services).run(FakeChannel("SIP/x-2", context="test",
+                                                           exten="1")))
+    assert services.globals == {"A": "2", "B": "1", "C": "x"}
+    cleared = dialplan("[general]\nclearglobalvars=yes\n[globals]\nA=3\n"
+                       "[test]\nexten => 1,1,NoOp()\n")
+    asyncio.run(Interpreter(cleared, services).run(FakeChannel("SIP/x-3", context="test",
+                                                               exten="1")))
+    assert services.globals == {"A": "3"}
+
+
+def test_executing_lines_as_asterisk_prints_them(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="dialplan.exec"):
+        run("[test]\nexten => 1,1,Set(X=${EXTEN}5)\n same => n,Playback(a&b,noanswer)\n", "1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "dialplan.exec"]
+    assert lines == [
+        'Executing [1@test:1] Set("SIP/alice-00000001", "X=15") in new stack',
+        'Executing [1@test:2] Playback("SIP/alice-00000001", "a&b,noanswer") in new stack',
+    ]

@@ -112,3 +112,41 @@ def test_split_mailbox() -> None:
     assert split_mailbox("123@sales") == ("123", "sales")
     assert split_mailbox(" 123 ") == ("123", "default")
     assert split_mailbox("123", "ctx") == ("123", "ctx")
+
+
+ALIASES = """\
+[general]
+{general}
+[default]
+1234 => 4242,Example Mailbox,root@localhost
+[myaliases]
+1234@devices => 1234@default
+6200@devices => 4200@default
+"""
+
+
+def test_aliases_context(tmp_path: Path) -> None:
+    config, diags = load_conf(tmp_path, ALIASES.format(general="aliasescontext=myaliases"))
+    path = tmp_path / "voicemail.conf"
+    # The alias to a mailbox that does not exist: Asterisk loads it, `pbx check` says so.
+    assert [(str(d), d.loadable) for d in diags] == [
+        (f"{path}:7:17: alias 6200@devices names mailbox 4200@default, which voicemail.conf "
+         "does not define", True)]
+    mb = config.find("1234@devices")
+    assert mb is not None and mb.key == "1234@default"
+    assert config.find("1234", "devices") is mb
+    assert config.find("6200@devices") is None
+
+
+def test_alias_line_without_aliasescontext_is_loadable(tmp_path: Path) -> None:
+    # Asterisk's sample voicemail.conf has [myaliases] with aliasescontext commented out.
+    config, diags = load_conf(tmp_path, ALIASES.format(general=";aliasescontext=myaliases"))
+    path = tmp_path / "voicemail.conf"
+    assert [(str(d), d.loadable) for d in diags] == [
+        (f"{path}:6:1: '1234@devices => 1234@default' is an alias line, but aliasescontext= "
+         "is not set in [general]: the line is ignored (set aliasescontext=myaliases to use "
+         "it)", True),
+        (f"{path}:7:1: '6200@devices => 4200@default' is an alias line, but aliasescontext= "
+         "is not set in [general]: the line is ignored (set aliasescontext=myaliases to use "
+         "it)", True)]
+    assert config.find("1234@devices") is None and config.find("1234") is not None

@@ -6,13 +6,16 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from dialplan.apps import APPS, AppContext, load_all
+from dialplan.apps import AppContext, AppRegistry
+from dialplan.services import DialplanServices
+from pbx.channel import AppError
 from pbx.store import Store
 from tests.unit.voicemail.conftest import make_channel, make_service, tone, write_wav
 from voicemail.deposit import leave_voicemail, parse_options
 from voicemail.notify import outbox_rows
-from voicemail.service import VoicemailService, set_current
+from voicemail.service import VoicemailService
 
 
 async def test_deposit_unavailable(service: VoicemailService) -> None:
@@ -141,32 +144,37 @@ def test_parse_options() -> None:
     assert parse_options("sug(3)d(ctx)") == {"s": "", "u": "", "g": "3", "d": "ctx"}
 
 
-class _Ext:
-    steps = {1: object()}
-
-
 class _Interp:
+    """Answers AppContext.exists() for the extensions given."""
+
     def __init__(self, extens: set[str]) -> None:
         self.extens = extens
 
-    def lookup(self, scope: object, context: str, exten: str) -> object | None:
-        return _Ext() if exten in self.extens else None
+    def find_step(self, scope: object, context: str, exten: str, priority: int) -> object | None:
+        return object() if exten in self.extens and priority == 1 else None
 
 
-async def test_application_registered_and_jumps(service: VoicemailService) -> None:
-    load_all()
-    assert "voicemail" in APPS and "voicemailmain" in APPS
-    set_current(service)
-    try:
-        ch = make_channel(script="0")
-        ctx = AppContext(channel=ch, scope=None, interpreter=_Interp({"o"}))  # type: ignore[arg-type]
-        await APPS["voicemail"](ctx, ["123@default", "u"])
-        assert ctx.jump_to is not None
-        assert (ctx.jump_to.context, ctx.jump_to.exten, ctx.jump_to.priority) == \
-            ("internal", "o", 1)
-        ch = make_channel()
-        ctx = AppContext(channel=ch, scope=None, interpreter=_Interp(set()))  # type: ignore[arg-type]
-        await APPS["voicemail"](ctx, ["123", "u"])
-        assert ctx.jump_to is None and ch.variables["VMSTATUS"] == "SUCCESS"
-    finally:
-        set_current(None)
+async def test_application_uses_the_service_of_its_pbx(service: VoicemailService) -> None:
+    apps = AppRegistry.builtin()
+    assert "voicemail" in apps and "voicemailmain" in apps
+    services = DialplanServices(voicemail=service)
+    ch = make_channel(script="0")
+    ctx = AppContext(channel=ch, scope=None, interpreter=_Interp({"o"}),  # type: ignore[arg-type]
+                     services=services)
+    await apps.get("VoiceMail")(ctx, ["123@default", "u"])  # type: ignore[misc]
+    assert ctx.jump_to is not None
+    assert (ctx.jump_to.context, ctx.jump_to.exten, ctx.jump_to.priority) == \
+        ("internal", "o", 1)
+    ch = make_channel()
+    ctx = AppContext(channel=ch, scope=None, interpreter=_Interp(set()),  # type: ignore[arg-type]
+                     services=services)
+    await apps.get("voicemail")(ctx, ["123", "u"])  # type: ignore[misc]
+    assert ctx.jump_to is None and ch.variables["VMSTATUS"] == "SUCCESS"
+    assert await service.mailboxes.counts("default", "123") == (1, 0)
+
+
+async def test_application_without_a_voicemail_service_fails_the_call() -> None:
+    ctx = AppContext(channel=make_channel(), scope=None,  # type: ignore[arg-type]
+                     interpreter=_Interp(set()), services=DialplanServices())
+    with pytest.raises(AppError, match="voicemail is not configured"):
+        await AppRegistry.builtin().get("VoiceMail")(ctx, ["123"])  # type: ignore[misc]

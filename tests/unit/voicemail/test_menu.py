@@ -8,7 +8,7 @@ import numpy as np
 
 from tests.unit.voicemail.conftest import make_channel, tone
 from voicemail.deposit import leave_voicemail
-from voicemail.menu import say_datetime, voicemail_main
+from voicemail.menu import ENVELOPE_DATE, voicemail_main
 from voicemail.service import VoicemailService
 
 
@@ -159,11 +159,21 @@ async def test_record_greetings(service: VoicemailService) -> None:
     assert boxes.greeting("default", "123", "temp") is None
 
 
-def test_say_datetime() -> None:
+def test_envelope_date() -> None:
     import time
 
-    now = time.mktime((2024, 5, 10, 15, 5, 0, 0, 0, -1))
-    assert say_datetime(now, now) == ["digits/today", "digits/at", "digits/3", "digits/oh",
-                                      "digits/5", "digits/p-m"]
-    assert say_datetime(now - 86400, now)[0] == "digits/yesterday"
-    assert say_datetime(now - 5 * 86400, now)[0] == "digits/5"
+    from pbx.say import date_with_format
+
+    now = time.mktime((2024, 5, 10, 15, 5, 0, 0, 0, -1))  # a Friday
+
+    def say(when: float) -> list[str]:
+        return date_with_format(when, ENVELOPE_DATE, now=now)
+
+    assert say(now) == ["vm-received", "digits/today", "digits/at", "digits/3", "digits/oh",
+                        "digits/5", "digits/p-m"]
+    assert say(now - 86400)[:2] == ["vm-received", "digits/yesterday"]
+    # within the last week: the weekday (Sunday is day-0), as Asterisk says it
+    assert say(now - 5 * 86400)[:2] == ["vm-received", "digits/day-0"]
+    # older: month and the day as an ordinal
+    assert say(now - 20 * 86400)[:4] == ["vm-received", "digits/day-6", "digits/mon-3",
+                                         "digits/h-20"]

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from pbx.channel import CallerId
+from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic
 
@@ -275,6 +276,8 @@ class SipGeneral:
     qualify: bool = False
     useragent: str | None = None
     rtptimeout: int = 0
+    # allow=/disallow= of [general]: what peers start from (pbx/codec_prefs.py)
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
 
 
 @dataclass(slots=True)
@@ -296,7 +299,9 @@ class Peer:
     defaultuser: str | None = None
     fromuser: str | None = None
     fromdomain: str | None = None
-    allow: list[str] = field(default_factory=list)
+    # Asterisk codec names in preference order, from allow=/disallow= (sip.conf
+    # peer or pjsip.conf endpoint; pbx/codec_prefs.py has the rules).
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     dtmfmode: str = "rfc2833"
     language: str | None = None
     file: str = ""
@@ -423,6 +428,8 @@ def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagn
             general.realm = entry.value or None
         elif key == "useragent":
             general.useragent = entry.value
+        elif key in ("allow", "disallow"):
+            update_codecs(general.codecs, entry, diagnostics)
     if general.minexpiry > general.maxexpiry:
         entry = section.entry("minexpiry")
         if entry:
@@ -452,7 +459,7 @@ def _bool_ok(entry: Entry, diagnostics: list[Diagnostic]) -> bool:
 def _load_peer(section: Section, general: SipGeneral,
                diagnostics: list[Diagnostic]) -> Peer | None:
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
-                file=section.file, line=section.line)
+                file=section.file, line=section.line, codecs=list(general.codecs))
     for entry in section.entries:
         key, value = entry.key, entry.value
         if key not in _PEER_KEYS:
@@ -506,15 +513,18 @@ def _load_peer(section: Section, general: SipGeneral,
             peer.fromuser = value
         elif key == "fromdomain":
             peer.fromdomain = value
-        elif key == "allow":
-            peer.allow.extend(c.strip().lower() for c in value.split(",") if c.strip())
-        elif key == "disallow":
-            if value.strip().lower() == "all":
-                peer.allow.clear()
+        elif key in ("allow", "disallow"):
+            update_codecs(peer.codecs, entry, diagnostics)
         elif key == "dtmfmode":
             peer.dtmfmode = value.lower()
         elif key == "language":
             peer.language = value
+    if not peer.codecs:
+        entry = section.entry("disallow") or section.entry("allow")
+        where = (entry.line, entry.col) if entry else (section.line, section.col)
+        diagnostics.append(Diagnostic(section.file, *where,
+                                      f"[{peer.name}] allows no codec this PBX supports: every "
+                                      "call to or from it fails with 488", "warning"))
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.
         diagnostics.append(Diagnostic(section.file, section.line, section.col,

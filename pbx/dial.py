@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pbx import q850
+from pbx import leg_codecs, q850
 from pbx.channel import ChannelState, DialResult, DialTarget
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
@@ -113,6 +113,8 @@ async def dial(a: SipChannel, targets: list[DialTarget], timeout: float | None,
             await leg.hangup(q850.NORMAL_CLEARING)  # CANCEL the losers
     a.dst_channel = winner
     if a.state is not ChannelState.UP:
+        if winner.negotiated is not None:  # branch wideband: the callee's codec if we can
+            a.prefer_codec(winner.negotiated.format)
         await a.answer()
     answered = time.monotonic()
     callee_hungup = await bridge(a, winner)
@@ -131,7 +133,10 @@ async def originate(a: SipChannel, dest: Destination, events: asyncio.Queue) -> 
                                     destination=dest.address)
     leg.context, leg.exten = a.context, dest.to_uri
     leg.callerid = a.callerid
-    offer = make_offer(leg.sdp_ip, leg.media.local_port, dtmf_pt=101,
+    codecs = leg_codecs.dial_offer_formats(  # branch wideband: caller's codec first, Opus
+        leg.codec_names, a.codec_names, a.remote_offer if a.codec_open else None,
+        a.negotiated.local_format if a.negotiated else None)
+    offer = make_offer(leg.sdp_ip, leg.media.local_port, codecs=codecs, dtmf_pt=101,
                        session_id=leg.sdp_session_id, version=0)
     leg.local_sdp_offer = offer
     cid = a.callerid
@@ -212,6 +217,7 @@ async def _wait_answer(a: SipChannel, legs: list[SipChannel], events: asyncio.Qu
                         answer = accept_answer(leg.local_sdp_offer, resp.body)
                         leg.negotiated = answer
                         leg._apply(answer)
+                        a.prefer_codec(answer.format)  # branch wideband
                         await a.progress()
                         if early is None and a.early:
                             early = Relay(a.media, leg.media)

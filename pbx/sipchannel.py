@@ -12,8 +12,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from pbx import q850
+from pbx import leg_codecs, q850
 from pbx.channel import Channel, ChannelState, Hangup, RecordResult
+from pbx.media.codecs import CannotTranscode
 from pbx.media.echo import Echo
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
@@ -21,7 +22,15 @@ from pbx.sip.address import Address
 from pbx.sip.dialog import Dialog, new_via
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.requests import host_port, new_tag
-from pbx.sip.sdp import Answer, NoCommonCodec, SdpError, SessionDescription, negotiate, parse_sdp
+from pbx.sip.sdp import (
+    Answer,
+    Format,
+    NoCommonCodec,
+    SdpError,
+    SessionDescription,
+    negotiate,
+    parse_sdp,
+)
 
 if TYPE_CHECKING:
     from pbx.calls import CallManager
@@ -115,6 +124,7 @@ class SipChannel(Channel):
             return sdp
         if self.local_sdp_offer is None:  # late offer: ours goes in the 200
             self.local_sdp_offer = make_offer(self.sdp_ip, self.media.local_port, dtmf_pt=101,
+                                              codecs=leg_codecs.offer_formats(self.codec_names),
                                               direction=direction,
                                               session_id=self.sdp_session_id,
                                               version=self.sdp_version)
@@ -125,14 +135,38 @@ class SipChannel(Channel):
         offer = parse_sdp(body)
         answer = negotiate(offer, local_addr=self.sdp_ip,
                            local_port=self.media.local_port,
+                           formats=leg_codecs.answer_formats(self.codec_names),
                            session_id=self.sdp_session_id, version=self.sdp_version)
         self.remote_offer = offer
         self.negotiated = answer
         self._apply(answer)
 
     def _apply(self, answer: Answer) -> None:
-        self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
-                              answer.ptime or 20, answer.remote_direction)
+        leg_codecs.apply_answer(self.media, answer)
+
+    # --- codecs (branch wideband; policy in pbx/leg_codecs.py) ------------------
+    @property
+    def codec_names(self) -> list[str]:
+        """The peer's allow list (Asterisk names, in order), else [general]'s."""
+        return leg_codecs.peer_codecs(self.peer, self.manager.config.sip.general)
+
+    @property
+    def codec_open(self) -> bool:
+        """An inbound leg whose SDP answer has not gone out: its codec may still change."""
+        return (self.inbound and self.remote_offer is not None and not self.early
+                and self.state is not ChannelState.UP)
+
+    def prefer_codec(self, callee: Format) -> None:
+        """Before our SDP answer goes out, re-answer the caller's offer with the
+        callee's codec first (no transcoding; Opus passes through)."""
+        if not self.codec_open:
+            return
+        assert self.remote_offer is not None
+        self.negotiated = negotiate(
+            self.remote_offer, local_addr=self.sdp_ip, local_port=self.media.local_port,
+            formats=leg_codecs.caller_formats(callee, self.codec_names),
+            session_id=self.sdp_session_id, version=self.sdp_version)
+        self._apply(self.negotiated)
 
     # --- inbound signalling ------------------------------------------------
     def _respond(self, status: int, reason: str | None = None, *, sdp: bool = False,
@@ -242,8 +276,10 @@ class SipChannel(Channel):
             return
         try:
             offer = parse_sdp(req.body)
+            current = self.negotiated.local_format if self.negotiated else None
             answer = negotiate(offer, local_addr=self.sdp_ip,
                                local_port=self.media.local_port,
+                               formats=leg_codecs.answer_formats(self.codec_names, current),
                                session_id=self.sdp_session_id,
                                version=self.sdp_version + 1)
         except NoCommonCodec:
@@ -276,9 +312,9 @@ class SipChannel(Channel):
         from pbx.sip.sdp import accept_answer, make_offer
 
         self.sdp_version += 1
-        codec = self.media.codec
-        offer = make_offer(self.sdp_ip, self.media.local_port, codecs=[codec],
-                           dtmf_pt=101, direction=direction,
+        codecs, dtmf_pt = leg_codecs.reoffer(self.negotiated, self.codec_names)
+        offer = make_offer(self.sdp_ip, self.media.local_port, codecs=codecs,
+                           dtmf_pt=dtmf_pt, direction=direction,
                            session_id=self.sdp_session_id, version=self.sdp_version)
         req = self.dialog.request("INVITE", self.via(), contact=self.contact,
                                   body=offer.to_bytes(), content_type=SDP)
@@ -346,11 +382,17 @@ class SipChannel(Channel):
         library = self.manager.prompts
         payloads = []
         for name in prompts:
-            payload = library.get(name, self.media.codec)
-            if payload is None:
-                log.warning("%s: prompt '%s' not found (searched %s)", self.name, name,
-                            ", ".join(library.searched(name)))
+            try:
+                payload = library.get(name, self.media.codec)
+            except CannotTranscode as exc:  # branch wideband: an Opus pass-through leg
+                log.warning("%s: %s", self.name, exc)
+                payload = None
                 self.variables["PLAYBACKSTATUS"] = "FAILED"
+            else:
+                if payload is None:
+                    log.warning("%s: prompt '%s' not found (searched %s)", self.name, name,
+                                ", ".join(library.searched(name)))
+                    self.variables["PLAYBACKSTATUS"] = "FAILED"
             payloads.append(payload)
         done = self.player.play(payloads, prompts)
         return await self._until(done, interrupt, stop=self.player.stop)

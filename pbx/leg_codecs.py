@@ -8,7 +8,10 @@ codec, and holds the policy of which codec each leg of a call gets:
 
 - An answer carries the first codec of the peer's list that the offer has,
   among those the PBX can decode and encode (prompts, recordings,
-  transcoding): never Opus on its own, since Opus is only passed through.
+  transcoding). Opus, which is only passed through, is the last resort: a
+  caller that offers nothing else is accepted with it (as Asterisk without
+  codec_opus does), can then reach an Opus callee, hear no prompts, and is
+  never bridged to anything but Opus.
 - An outbound leg of Dial offers, as chan_sip's add_sdp does, the caller's
   codec first and then the callee peer's list. Opus is offered only when the
   caller can take it untouched: it offered Opus, its peer allows Opus and its
@@ -89,9 +92,11 @@ def offer_formats(names: Sequence[str]) -> list[Format]:
 
 
 def answer_formats(names: Sequence[str], current: Format | None = None) -> list[Format]:
-    """What a leg accepts in an answer, in its order; with ``current`` (a re-INVITE),
+    """What a leg accepts in an answer: the codecs we can transcode in its order, then
+    the pass-through ones (Opus) as a last resort; with ``current`` (a re-INVITE),
     the codec in use first (an Opus pass-through stays Opus)."""
-    formats = offer_formats(names)
+    known = [FORMATS[n] for n in names if n in FORMATS]
+    formats = offer_formats(names) + [f for f in known if _passthrough(f)]
     if current is not None:
         formats = _dedup([current, *formats])
     return formats
@@ -127,6 +132,9 @@ def dial_offer_formats(callee_names: Sequence[str], caller_names: Sequence[str],
         joint = _joint(caller_offer, caller_names)
         lead = joint[0] if joint else None
         passthrough = [f for f in joint if _passthrough(f)]
+        if joint and len(passthrough) == len(joint):
+            # The caller can only pass its codec through: nothing else would bridge.
+            callee = [f for f in callee if any(f.same_codec(p) for p in passthrough)]
     elif caller_current is not None:
         lead = caller_current
         if _passthrough(caller_current):

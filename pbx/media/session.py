@@ -104,6 +104,8 @@ class MediaSession(asyncio.DatagramProtocol):
         self.dtmf_pt = 101  # telephone-event payload type we send (the remote's number)
         self.rx_dtmf_pt = 101  # and the one we receive (ours)
         self.rx_pt = PCMU.payload_type  # audio payload type we receive; stream.pt is what we send
+        self._rx_alt_pt = -1  # the remote's own numbers, when they differ from ours
+        self._rx_alt_dtmf_pt = -1
         self.ptime = 20
         self.direction = "sendrecv"
         self.remote: tuple | None = None  # where RTP goes (latched)
@@ -245,6 +247,11 @@ class MediaSession(asyncio.DatagramProtocol):
             self.rx_pt = self.stream.pt if rx_pt is None else rx_pt
         self.dtmf_pt = -1 if dtmf_pt is None else dtmf_pt
         self.rx_dtmf_pt = self.dtmf_pt if rx_dtmf_pt is None else rx_dtmf_pt
+        # Many phones send with the numbers of their own description, not ours (as
+        # RFC 3264 wants): take those too, as Asterisk does, unless they are taken.
+        ours = {self.rx_pt, self.rx_dtmf_pt}
+        self._rx_alt_pt = self.stream.pt if self.stream.pt not in ours else -1
+        self._rx_alt_dtmf_pt = self.dtmf_pt if self.dtmf_pt not in ours else -1
         self.ptime = ptime
         self.direction = direction
         self._can_send = direction in SEND_DIRECTIONS and addr is not None
@@ -306,11 +313,11 @@ class MediaSession(asyncio.DatagramProtocol):
         if not self._can_recv:
             return  # remote said recvonly/inactive: ignore what it sends
         pt = b1 & 0x7F
-        if pt == self.rx_pt:
+        if pt == self.rx_pt or pt == self._rx_alt_pt:
             c = self._consume
             if c is not None:
                 c(payload, b1 & 0x80, seq, ts)
-        elif pt == self.rx_dtmf_pt:
+        elif pt == self.rx_dtmf_pt or pt == self._rx_alt_dtmf_pt:
             self._dtmf_packet(payload, b1 & 0x80, seq, ts)
         elif pt in SWITCHABLE_PTS:
             # The remote switched to another codec we know (e.g. offered both):

@@ -49,42 +49,62 @@ _PHASE2 = _PHASE * 2.0
 
 
 def _to_pcm(y: np.ndarray) -> bytes:
-    return np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
+    """Float samples (modified in place) to 16-bit little-endian PCM."""
+    np.rint(y, out=y)
+    np.clip(y, -32768, 32767, out=y)
+    return y.astype("<i2").tobytes()
 
 
-class Downsampler:
+class _Stream:
+    """A buffer holding ``keep`` samples of history followed by the current frame,
+    reused from frame to frame (no allocation per packet for a steady frame size)."""
+
+    __slots__ = ("_buf", "_keep")
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._buf = np.zeros(keep)
+
+    def feed(self, pcm: bytes) -> tuple[np.ndarray, int]:
+        x = np.frombuffer(pcm, dtype="<i2")
+        n, keep, buf = len(x), self._keep, self._buf
+        if len(buf) != keep + n:
+            grown = np.zeros(keep + n)
+            grown[:keep] = buf[len(buf) - keep:]
+            buf = self._buf = grown
+        else:
+            buf[:keep] = buf[n:]
+        buf[keep:] = x
+        return buf, n
+
+
+class Downsampler(_Stream):
     """16 kHz -> 8 kHz, frame by frame (any even number of samples per call)."""
 
-    __slots__ = ("_hist",)
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._hist = np.zeros(_TAPS - 1)  # the last 46 input samples
+        super().__init__(_TAPS - 1)  # the last 46 input samples
 
     def __call__(self, pcm: bytes) -> bytes:
-        x = np.frombuffer(pcm, dtype="<i2")
-        b = np.concatenate((self._hist, x))
-        self._hist = b[-(_TAPS - 1):]
-        half = len(x) // 2
+        b, n = self.feed(pcm)
         # y[m] = sum_j h[2j] b[2m + 46 - 2j] + 0.5 b[2m + 23]  (b = history + input)
-        y = np.convolve(b[0::2], _PHASE, "valid")[:half]
-        y += 0.5 * b[_CENTRE:_CENTRE + 2 * half:2]
+        y = np.convolve(b[0::2], _PHASE, "valid")[: n // 2]
+        y += 0.5 * b[_CENTRE:_CENTRE + n - 1:2]
         return _to_pcm(y)
 
 
-class Upsampler:
+class Upsampler(_Stream):
     """8 kHz -> 16 kHz, frame by frame."""
 
-    __slots__ = ("_hist", "_out")
+    __slots__ = ("_out",)
 
     def __init__(self) -> None:
-        self._hist = np.zeros(_CENTRE)  # the last 23 input samples
+        super().__init__(_CENTRE)  # the last 23 input samples
         self._out = np.empty(0)
 
     def __call__(self, pcm: bytes) -> bytes:
-        x = np.frombuffer(pcm, dtype="<i2")
-        b = np.concatenate((self._hist, x))
-        self._hist = b[-_CENTRE:]
-        n = len(x)
+        b, n = self.feed(pcm)
         out = self._out
         if len(out) != 2 * n:
             out = self._out = np.empty(2 * n)

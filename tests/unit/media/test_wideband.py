@@ -250,3 +250,39 @@ async def test_recording_from_a_g722_leg_is_a_16khz_wav(tmp_path: Path) -> None:
     assert best_ncc(got, wide)[1] > 0.97
     assert band_energy(got, 16000, 4000, 7000) > 0.3  # the wideband part was kept
     clock.stop()
+
+
+async def test_session_receives_on_our_numbers_and_the_remotes() -> None:
+    """RFC 3264: the remote should send with our numbers (107, 101); many phones use
+    their own (96, 100). Both are taken; what we send carries the remote's."""
+    loop = asyncio.get_running_loop()
+    clock = MediaClock(loop)
+    s = await MediaSession.open(loop, allocator(), "127.0.0.1", clock)
+    peer = await open_peer()
+    s.set_remote(peer.addr, OPUS, dtmf_pt=100, pt=96, rx_pt=107, rx_dtmf_pt=101)
+    got: list[bytes] = []
+
+    class Sink:
+        def rtp(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
+            got.append(payload)
+
+    s.set_consumer(Sink())
+    digits: list[str] = []
+    s.on_dtmf = digits.append
+    from pbx.media.dtmf import DtmfSender
+
+    peer.send(rtp(1, 960, b"ours", pt=107), s.local_port)
+    peer.send(rtp(2, 1920, b"theirs", pt=96), s.local_port)
+    peer.send(rtp(3, 2880, b"other", pt=0), s.local_port)  # not negotiated: dropped
+    for k, p in enumerate(DtmfSender(clock_rate=48000).packets("4", 60)):
+        peer.send(rtp(4 + k, 3840, p.payload, pt=100, marker=p.marker), s.local_port)
+    for _ in range(100):
+        if digits:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [b"ours", b"theirs"] and digits == ["4"]
+    assert s.send_audio(b"x" * 80, samples=960)
+    await peer.wait(1)
+    assert peer.packets()[0].payload_type == 96
+    s.close()
+    clock.stop()

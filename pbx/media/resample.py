@@ -9,12 +9,13 @@ the filter's 1.4 ms delay).
 The filter is a 47-tap half-band low-pass (Kaiser-windowed sinc, cut-off at
 4 kHz, about 60 dB stop-band from 4.6 kHz): every other tap but the centre is
 zero, so each direction costs one 24-tap convolution per output phase plus a
-copy. Measured against alternatives on this machine (bench/g722_transcode.py):
-libsoxr's streaming modes either buffer 40-100 ms per call (MQ/HQ) or use a
-cubic interpolator without an anti-aliasing filter (QQ); the sub-band shortcut
-of the G.722 library (code only the low band, as Asterisk's codec_g722 does)
-is cheaper but lets a 4.5 kHz tone through at -12 dB and puts a 3 kHz tone's
-image at 5 kHz at -24 dB, where this filter gives -36 dB and -65 dB.
+copy: about 7 us per 20 ms frame (bench/bench_g722.py). The alternatives
+measured: libsoxr's streaming modes either buffer 40-100 ms per call (MQ/HQ)
+or interpolate without an anti-aliasing filter (QQ); the G.722 library's own
+8 kHz mode (code only the low sub-band, as Asterisk's codec_g722 does) costs
+nothing extra but lets a 4.5 kHz tone fold into the telephone band at -9 dB
+and puts a 3.4 kHz tone's image at 4.6 kHz at -11 dB, where this filter gives
+-35 dB and -48 dB.
 Hand-written with numpy because no well-kept library offers a stateful
 frame-by-frame polyphase filter without that buffering.
 """

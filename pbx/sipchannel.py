@@ -162,10 +162,13 @@ class SipChannel(Channel):
         if not self.codec_open:
             return
         assert self.remote_offer is not None
-        self.negotiated = negotiate(
-            self.remote_offer, local_addr=self.sdp_ip, local_port=self.media.local_port,
-            formats=leg_codecs.caller_formats(callee, self.codec_names),
-            session_id=self.sdp_session_id, version=self.sdp_version)
+        try:
+            self.negotiated = negotiate(
+                self.remote_offer, local_addr=self.sdp_ip, local_port=self.media.local_port,
+                formats=leg_codecs.caller_formats(callee, self.codec_names),
+                session_id=self.sdp_session_id, version=self.sdp_version)
+        except NoCommonCodec:
+            return  # keep the first answer; the bridge transcodes (or reports it cannot)
         self._apply(self.negotiated)
 
     # --- inbound signalling ------------------------------------------------

@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
-APT_RUN  := asterisk-core-sounds-en-wav
+APT_RUN  := asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722
 APT_TEST := sip-tester baresip sox kamailio openssl
 CERT_DIR ?= $(CONFIG)/tls
 
@@ -55,10 +55,12 @@ sysdeps-run:
 sysdeps-test:
 	$(call apt_install,$(APT_TEST))
 
-# Without root: unpack the Asterisk prompts into sounds/asterisk (ignored by git).
+# Without root: unpack the Asterisk prompts (8 kHz .wav, 16 kHz .g722 for G.722
+# calls) into sounds/asterisk (ignored by git).
 sounds:
-	@set -e; tmp=$$(mktemp -d); cd $$tmp && apt-get download asterisk-core-sounds-en-wav && \
-	  dpkg -x asterisk-core-sounds-en-wav_*.deb root; \
+	@set -e; tmp=$$(mktemp -d); cd $$tmp && \
+	  apt-get download asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 && \
+	  for deb in asterisk-core-sounds-en-*.deb; do dpkg -x $$deb root; done; \
 	  mkdir -p $(CURDIR)/sounds/asterisk && cp -r root/usr/share/asterisk/sounds/en_US_f_Allison/. $(CURDIR)/sounds/asterisk/; \
 	  rm -rf $$tmp; echo "prompts unpacked into sounds/asterisk"
 

@@ -17,6 +17,7 @@ import yaml
 
 from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
+from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic, tolerate
 from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
@@ -393,6 +394,8 @@ class SipGeneral:
     registerattempts: int = 0
     register_retry_403: bool = False
     outboundproxy: str | None = None
+    # allow=/disallow= of [general]: what peers start from (pbx/codec_prefs.py)
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
 
 
 @dataclass(slots=True)
@@ -414,7 +417,9 @@ class Peer:
     defaultuser: str | None = None
     fromuser: str | None = None
     fromdomain: str | None = None
-    allow: list[str] = field(default_factory=list)
+    # Asterisk codec names in preference order, from allow=/disallow= (sip.conf
+    # peer or pjsip.conf endpoint; pbx/codec_prefs.py has the rules).
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     dtmfmode: str = "rfc2833"
     language: str | None = None
     # --- trunks (issue 11): both loaders fill these; types in pbx/sip_model.py ---
@@ -604,6 +609,8 @@ def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagn
             general.realm = entry.value or None
         elif key == "useragent":
             general.useragent = entry.value
+        elif key in ("allow", "disallow"):
+            update_codecs(general.codecs, entry, diagnostics)
     if general.minexpiry > general.maxexpiry:
         entry = section.entry("minexpiry")
         if entry:
@@ -633,7 +640,7 @@ def _bool_ok(entry: Entry, diagnostics: list[Diagnostic]) -> bool:
 def _load_peer(section: Section, general: SipGeneral,
                diagnostics: list[Diagnostic]) -> Peer | None:
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
-                file=section.file, line=section.line)
+                file=section.file, line=section.line, codecs=list(general.codecs))
     trunk.start_peer(peer, general)
     for entry in section.entries:
         key, value = entry.key, entry.value
@@ -694,17 +701,20 @@ def _load_peer(section: Section, general: SipGeneral,
             peer.fromuser = value
         elif key == "fromdomain":
             peer.fromdomain = value
-        elif key == "allow":
-            peer.allow.extend(c.strip().lower() for c in value.split(",") if c.strip())
-        elif key == "disallow":
-            if value.strip().lower() == "all":
-                peer.allow.clear()
+        elif key in ("allow", "disallow"):
+            update_codecs(peer.codecs, entry, diagnostics)
         elif key == "language":
             peer.language = value
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
         peer.port = 5061  # the sips: port (RFC 3261 sec. 19.1.2), as Asterisk defaults
+    if not peer.codecs:
+        entry = section.entry("disallow") or section.entry("allow")
+        where = (entry.line, entry.col) if entry else (section.line, section.col)
+        diagnostics.append(Diagnostic(section.file, *where,
+                                      f"[{peer.name}] allows no codec this PBX supports: every "
+                                      "call to or from it fails with 488", "warning"))
     trunk.finish_peer(peer)
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.

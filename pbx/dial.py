@@ -105,6 +105,8 @@ class Dial:
             return DialResult(status=status, dialed_time=int(time.monotonic() - started))
         a.dst_channel = winner
         if a.state is not ChannelState.UP:
+            if winner.sdp.negotiated is not None:  # the callee's codec, if the caller has it
+                a.prefer_codec(winner.sdp.negotiated.format)
             await a.answer()
         answered = time.monotonic()
         callee_hungup = await bridge(a, winner)
@@ -147,6 +149,8 @@ class Dial:
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller
         if leg.early and a.state is not ChannelState.UP and self.early is None:
+            if leg.sdp.negotiated is not None:
+                a.prefer_codec(leg.sdp.negotiated.format)
             await a.progress()
             if a.early:
                 self.early = Relay(a.media, leg.media)

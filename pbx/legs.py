@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from pbx import leg_codecs
 from pbx.channel import DialResult, DialTarget, new_channel_name
 from pbx.dial import Destination, Dial
 from pbx.media.session import MediaSession
@@ -83,7 +84,8 @@ class LegMaker:
         return SipChannel(new_channel_name("SIP", peer_name), services=self._services(),
                           inbound=inbound, peer=peer, media=media, local=local,
                           sdp_address=settings.external_ip or media_ip,
-                          session_id=secrets.randbelow(2**31))
+                          session_id=secrets.randbelow(2**31),
+                          codec_names=leg_codecs.peer_codecs(peer, config.sip.general))
 
     def answer_invite(self, leg: SipChannel, invite: Request, tx: Any, source: Address) -> None:
         """Give an inbound leg the usage of the INVITE it answers."""
@@ -151,7 +153,8 @@ class LegMaker:
                              from_tag=tag, contact_user=cid.num or "pbx",
                              extra=[("Allow", self.signalling.allow_header()),
                                     ("Supported", "replaces, timer")],
-                             body=leg.sdp.offer(), content_type=SDP)
+                             body=leg.sdp.dial_offer(caller.sdp, caller.codec_open),
+                             content_type=SDP)
         usage, actions = InviteUsage.uac(invite, dest=dest.address, local=local,
                                          contact=_contact(cid.num or "pbx", local),
                                          timers=self.signalling.timers, timer_owner=leg,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pbx import srtp_policy
+from pbx import leg_codecs, srtp_policy
 from pbx.sip.sdp import (
     Answer,
+    Format,
     SdpError,
     SessionDescription,
     accept_answer,
@@ -30,17 +31,22 @@ __all__ = ["LegSdp", "SdpError"]
 class LegSdp:
     """Offers, answers and their effect on one media session.
 
-    ``peer`` decides SRTP (encryption=yes: SDES keys required, pbx.srtp_policy);
+    ``codec_names`` are the leg's codecs (its peer's allow list, Asterisk names;
+    which one each side of a call gets is pbx.leg_codecs' policy). ``peer``
+    decides SRTP (encryption=yes: SDES keys required, pbx.srtp_policy);
     ``transport`` is the SIP transport the keys travel on (logged when not TLS)."""
 
     def __init__(self, media: MediaSession, address: str, session_id: int, *,
-                 peer: Any = None, transport: str = "udp", label: str = "") -> None:
+                 codec_names: list[str], peer: Any = None, transport: str = "udp",
+                 label: str = "") -> None:
         self.media = media
         self.address = address  # c=/o= address: the media IP, or sip.external_ip
         self.session_id = session_id
         self.peer = peer
         self.transport = transport
         self.label = label  # the channel name, for the log
+        self.codec_names = codec_names
+        self.remote_offer: SessionDescription | None = None  # the initial offer we answer
         self.version = 0
         self.local: bytes = b""  # the last SDP we sent
         self.offered: SessionDescription | None = None  # ours, waiting for an answer
@@ -62,8 +68,25 @@ class LegSdp:
         return body
 
     def answer(self, offer_body: bytes) -> bytes:
-        """Answer the remote's offer and apply it; raises NoCommonCodec/SdpError."""
+        """Answer the remote's offer and apply it; raises NoCommonCodec/SdpError.
+        A re-offer keeps the codec in use first (hold/resume never switches it)."""
         offer = parse_sdp(offer_body)
+        if self.negotiated is None:
+            self.remote_offer = offer
+        current = self.negotiated.local_format if self.negotiated is not None else None
+        return self._answer(offer, leg_codecs.answer_formats(self.codec_names, current))
+
+    def prefer(self, callee: Format) -> None:
+        """Before our answer to the initial offer goes out: answer it again with the
+        callee's codec first, so the bridge need not transcode (Opus passes)."""
+        if self.remote_offer is None:
+            return
+        try:
+            self._answer(self.remote_offer, leg_codecs.caller_formats(callee, self.codec_names))
+        except SdpError:
+            return  # keep the first answer: the bridge transcodes (or says it cannot)
+
+    def _answer(self, offer: SessionDescription, formats: list[Format]) -> bytes:
         port = self.media.local_port
         result: list[Answer] = []
         # Chosen once: an answer built twice (to compare it) keeps the same key.
@@ -71,7 +94,8 @@ class LegSdp:
 
         def build(version: int) -> SessionDescription:
             answer = negotiate(offer, local_addr=self.address, local_port=port,
-                               session_id=self.session_id, version=version, **srtp)
+                               formats=formats, session_id=self.session_id, version=version,
+                               **srtp)
             result.append(answer)
             return answer.sdp
 
@@ -82,15 +106,26 @@ class LegSdp:
         return body
 
     def offer(self, direction: str = "sendrecv") -> bytes:
-        """A new offer: all our codecs first, then only the one in use (a
-        re-INVITE must not switch codecs under a running bridge)."""
-        codecs = [self.media.codec] if self.negotiated is not None else None
+        """A new offer: all our codecs first, then only the one in use with our own
+        numbers (a re-INVITE must not switch codecs under a running bridge)."""
+        codecs, dtmf_pt = leg_codecs.reoffer(self.negotiated, self.codec_names)
+        return self._offer(codecs, dtmf_pt, direction)
+
+    def dial_offer(self, caller: LegSdp, caller_open: bool) -> bytes:
+        """The offer of an outbound leg of Dial: the caller's codec first, then this
+        leg's list (pbx.leg_codecs); ``caller_open``: the caller's answer is not out."""
+        codecs = leg_codecs.dial_offer_formats(
+            self.codec_names, caller.codec_names, caller.remote_offer if caller_open else None,
+            caller.negotiated.local_format if caller.negotiated is not None else None)
+        return self._offer(codecs, 101, "sendrecv")
+
+    def _offer(self, codecs: list[Format], dtmf_pt: int, direction: str) -> bytes:
         port = self.media.local_port
         offered: list[SessionDescription] = []
         key = srtp_policy.offer_key(self.peer, self.negotiated)
 
         def build(version: int) -> SessionDescription:
-            sdp = make_offer(self.address, port, codecs=codecs, dtmf_pt=101,
+            sdp = make_offer(self.address, port, codecs=codecs, dtmf_pt=dtmf_pt,
                              direction=direction, session_id=self.session_id,
                              version=version, srtp_key=key)
             offered.append(sdp)
@@ -111,6 +146,5 @@ class LegSdp:
         return answer
 
     def _apply(self, answer: Answer) -> None:
-        self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
-                              answer.ptime or 20, answer.remote_direction)
+        leg_codecs.apply_answer(self.media, answer)
         srtp_policy.apply(self.media, answer, self.label, self.transport)

@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx.codec_prefs import update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.config import Peer, SipConfig, parse_callerid
 from pbx.diagnostics import Diagnostic
@@ -292,22 +293,18 @@ class _Loader:
         return OutboundAuth(username, password or "", realm)
 
     def endpoint(self, section: Section, transports: dict[str, TransportSpec]) -> Peer:
+        # As Asterisk's res_pjsip: an endpoint's allow starts empty (no codec
+        # unless it says which), not from sip.conf's [general].
         peer = Peer(name=section.name, tech="PJSIP", type="friend", context="default",
-                    file=section.file, line=section.line)
+                    file=section.file, line=section.line, codecs=[])
         aor_entry: Entry | None = None
         for entry in section.entries:
             key, value = entry.key, entry.value.strip()
             low = value.lower()
             if key == "context":
                 peer.context = value
-            elif key == "allow":
-                peer.allow.extend(c.strip().lower() for c in value.split(",") if c.strip())
-            elif key == "disallow":
-                if low == "all":
-                    peer.allow.clear()
-                else:
-                    drop = {c.strip() for c in low.split(",")}
-                    peer.allow[:] = [c for c in peer.allow if c not in drop]
+            elif key in ("allow", "disallow"):
+                update_codecs(peer.codecs, entry, self.diagnostics)
             elif key == "auth":
                 auth = self.ref(entry, "auth")
                 if auth is not None:

@@ -45,7 +45,7 @@ from pbx.sip.invite import (
     UsageState,
 )
 from pbx.sip.message import Request, Response, make_response
-from pbx.sip.sdp import NoCommonCodec, SdpError
+from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
     from pbx.config import Peer
@@ -97,14 +97,14 @@ class SipChannel(Channel):
 
     def __init__(self, name: str, *, services: LegServices, inbound: bool, peer: Peer | None,
                  media: MediaSession, local: Address, sdp_address: str,
-                 session_id: int) -> None:
+                 session_id: int, codec_names: list[str]) -> None:
         super().__init__(name=name)
         self.services = services
         self.inbound = inbound
         self.peer = peer
         self.media = media
         self.local = local  # our SIP transport address for this leg
-        self.sdp = LegSdp(media, sdp_address, session_id, peer=peer,
+        self.sdp = LegSdp(media, sdp_address, session_id, codec_names=codec_names, peer=peer,
                           transport=local.transport, label=name)
         self.usage: InviteUsage | None = None
         self.call_id = ""
@@ -245,6 +245,17 @@ class SipChannel(Channel):
             self._offer_in_2xx = True
         self._respond(200, "OK", body)
         await super().answer()
+
+    @property
+    def codec_open(self) -> bool:
+        """An inbound leg whose SDP answer has not gone out: its codec may still change."""
+        return (self.inbound and self.sdp.remote_offer is not None and not self.early
+                and self.state is not ChannelState.UP)
+
+    def prefer_codec(self, callee: Format) -> None:
+        """Take the callee's codec if our answer is not out yet (no transcoding)."""
+        if self.codec_open:
+            self.sdp.prefer(callee)
 
     def _ack_received(self, ack: Request) -> None:
         if self._offer_in_2xx:

@@ -23,7 +23,7 @@ from typing import Any
 
 log = logging.getLogger("voicemail")
 
-BYTES_PER_SEC = 16000  # 8 kHz 16-bit mono
+BYTES_PER_SEC = 32000  # 16 kHz 16-bit mono: the most a recording takes (a G.722 leg)
 DEFAULT_SECONDS = 300  # room checked for when the mailbox has no maxsecs
 MARGIN = 64 * 1024  # headers, the .txt file, the index
 

@@ -1,4 +1,11 @@
-"""G.711 mu-law (PCMU) and A-law (PCMA) codecs, table driven.
+"""The media engine's codecs: G.711 (PCMU, PCMA), G.722 and Opus (pass-through).
+
+A ``Codec`` is named as SDP names it ("PCMU", "G722", "opus"); which SDP
+format maps to which codec is decided outside the media engine
+(pbx/leg_codecs.py). G.722 lives in g722.py; Opus has no encoder here: it is
+relayed untouched between two Opus legs and never transcoded.
+
+G.711 mu-law (PCMU) and A-law (PCMA) are table driven.
 
 Bit-exact with the ITU-T G.191 Software Tool Library reference (``g711.c``:
 ``ulaw_compress``/``ulaw_expand``/``alaw_compress``/``alaw_expand``) for every
@@ -30,8 +37,11 @@ from typing import Any
 __all__ = [
     "CODECS_BY_NAME",
     "CODECS_BY_PT",
+    "G722",
+    "OPUS",
     "PCMA",
     "PCMU",
+    "CannotTranscode",
     "Codec",
     "alaw_decode",
     "alaw_encode",
@@ -194,34 +204,92 @@ def alaw_to_ulaw(data: bytes) -> bytes:
     return data.translate(_A2U)
 
 
+class CannotTranscode(ValueError):
+    """A codec the PBX can only pass through (Opus) was asked to encode or decode."""
+
+
 @dataclass(frozen=True)
 class Codec:
-    """An audio codec as negotiated in SDP: static payload type, rate, functions."""
+    """An audio codec: its SDP name, usual payload type, RTP clock and functions.
+
+    ``clock_rate`` is the RTP timestamp rate (G.722: 8000), ``sample_rate``
+    the rate of its PCM (G.722: 16000). ``encode``/``decode`` convert whole
+    buffers from a fresh state (prompts, files); a live stream takes its own
+    ``new_encoder()``/``new_decoder()``, which keep the state of stateful
+    codecs (G.722's ADPCM) between frames. ``encode`` is None for a codec
+    that is only passed through (Opus).
+    """
 
     name: str
     payload_type: int
     clock_rate: int
-    encode: Callable[[bytes], bytes] = field(repr=False, compare=False)
-    decode: Callable[[bytes], bytes] = field(repr=False, compare=False)
+    encode: Callable[[bytes], bytes] | None = field(default=None, repr=False, compare=False)
+    decode: Callable[[bytes], bytes] | None = field(default=None, repr=False, compare=False)
+    sample_rate: int = 8000
+    channels: int = 1
+    encoder_factory: Callable[[], Callable[[bytes], bytes]] | None = field(
+        default=None, repr=False, compare=False)
+    decoder_factory: Callable[[], Callable[[bytes], bytes]] | None = field(
+        default=None, repr=False, compare=False)
+    stateless: bool = True  # encode/decode may be shared by every stream (G.711)
 
     @property
-    def silence_byte(self) -> int:
-        """The code word of linear 0 in this codec."""
-        return self.encode(b"\x00\x00")[0]
+    def transcodable(self) -> bool:
+        """The PBX can decode and encode it (prompts, recordings, transcoding)."""
+        return self.encode is not None and self.decode is not None
+
+    def new_encoder(self) -> Callable[[bytes], bytes]:
+        """An encoder for one stream (PCM at ``sample_rate`` in, payload out)."""
+        if self.encoder_factory is not None:
+            return self.encoder_factory()
+        if self.encode is None:
+            raise CannotTranscode(f"{self.name} is passed through only: it cannot be encoded")
+        return self.encode
+
+    def new_decoder(self) -> Callable[[bytes], bytes]:
+        """A decoder for one stream (payload in, PCM at ``sample_rate`` out)."""
+        if self.decoder_factory is not None:
+            return self.decoder_factory()
+        if self.decode is None:
+            raise CannotTranscode(f"{self.name} is passed through only: it cannot be decoded")
+        return self.decode
+
+
+def _g722_codec() -> Codec:
+    from pbx.media import g722
+
+    return Codec("G722", 9, 8000, g722.encode, g722.decode, sample_rate=g722.SAMPLE_RATE,
+                 encoder_factory=g722.new_encoder, decoder_factory=g722.new_decoder,
+                 stateless=False)
 
 
 PCMU = Codec("PCMU", 0, 8000, ulaw_encode, ulaw_decode)
 PCMA = Codec("PCMA", 8, 8000, alaw_encode, alaw_decode)
+G722 = _g722_codec()
+# RFC 7587: always opus/48000/2 in SDP; dynamic payload type (107 as Asterisk uses).
+OPUS = Codec("opus", 107, 48000, sample_rate=48000, channels=2)
 
-CODECS_BY_PT: dict[int, Codec] = {PCMU.payload_type: PCMU, PCMA.payload_type: PCMA}
-CODECS_BY_NAME: dict[str, Codec] = {PCMU.name: PCMU, PCMA.name: PCMA}
+# Static payload types only: a dynamic number means something per call.
+CODECS_BY_PT: dict[int, Codec] = {c.payload_type: c for c in (PCMU, PCMA, G722)}
+CODECS_BY_NAME: dict[str, Codec] = {c.name.upper(): c for c in (PCMU, PCMA, G722, OPUS)}
 
 _SILENCE = {PCMU.name: 0xFF, PCMA.name: 0xD5}
+_silence_cache: dict[tuple[str, int], bytes] = {}
 
 
-def silence(codec: Codec, n_samples: int) -> bytes:
-    """Encoded silence (linear 0) of ``n_samples`` samples in ``codec``."""
+def silence(codec: Codec, n_octets: int) -> bytes:
+    """Encoded silence (linear 0) filling ``n_octets`` of payload in ``codec``.
+
+    G.711 and G.722 at 64 kbit/s both carry 8 octets per millisecond.
+    """
     byte = _SILENCE.get(codec.name)
-    if byte is None:
-        byte = codec.silence_byte
-    return bytes((byte,)) * n_samples
+    if byte is not None:
+        return bytes((byte,)) * n_octets
+    key = (codec.name, n_octets)
+    data = _silence_cache.get(key)
+    if data is None:
+        if codec.encode is None:
+            raise CannotTranscode(f"no silence in {codec.name}: it is passed through only")
+        samples = n_octets * codec.sample_rate // 8000  # 64 kbit/s: 8 octets per ms
+        data = _silence_cache[key] = codec.encode(bytes(2 * samples))
+    return data

@@ -78,7 +78,7 @@ class Player:
         missing = [(names[i] if names else str(i)) for i, p in enumerate(payloads) if p is None]
         self._items = [memoryview(p) for p in payloads if p]
         self._result = PlayResult(False, missing=missing)
-        self._frame = self.session.samples_per_frame  # G.711: one octet per sample
+        self._frame = self.session.samples_per_frame  # G.711, G.722: one octet per unit
         self._first = True
         if self.session.closed:
             self._result.reason = "hangup"

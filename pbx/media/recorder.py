@@ -1,4 +1,10 @@
-"""Recorder: incoming G.711 -> 16-bit PCM -> WAV, streamed to disk as it arrives.
+"""Recorder: incoming audio -> 16-bit PCM -> WAV, streamed to disk as it arrives.
+
+The WAV has the rate of the leg's codec when recording starts: 8 kHz from a
+G.711 leg, 16 kHz from a G.722 leg (wideband kept, as Asterisk's wav16). The
+stream has its own decoder (G.722 carries state between frames); if a
+re-INVITE changes the codec mid-recording, the new one is decoded and
+resampled to the recording's rate.
 
 Stops on a DTMF terminator ('#'), on silence of a given length (mean
 absolute sample value below a threshold, like Asterisk's silencethreshold
@@ -15,17 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from pbx.media.clock import MediaClock
-from pbx.media.codecs import CODECS_BY_PT
+from pbx.media.codecs import CODECS_BY_PT, Codec
 from pbx.media.session import MediaSession
+from pbx.media.transcode import pcm_decoder
 from pbx.media.wavstream import WavStream
 
-RATE = 8000
-BYTES_PER_SEC = RATE * 2
 # Like Asterisk's Record(): when stopped by silence, keep only this much of it.
 KEEP_SILENCE = 0.2
 # Clock ticks (20 ms) between flushes to disk: at most 200 ms lost in a crash.
@@ -63,6 +69,11 @@ class Recorder:
         self.silence_seconds = silence_seconds
         self.silence_threshold = silence_threshold
         self.max_seconds = max_seconds
+        # A pass-through codec (Opus) cannot be decoded: nothing is recorded from it.
+        self.rate = session.codec.sample_rate if session.codec.transcodable else 8000
+        self._codec: Codec | None = None
+        self._decode: Callable[[bytes], bytes] | None = None
+        self._other: dict[int, Callable[[bytes], bytes]] = {}
         self._wav: WavStream | None = None
         self._ticks = 0
         self._fut: asyncio.Future[RecordResult] | None = None
@@ -79,7 +90,7 @@ class Recorder:
         self._start = self._last_loud = loop.time()
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._wav = WavStream(self.path + PART_SUFFIX, RATE)
+            self._wav = WavStream(self.path + PART_SUFFIX, self.rate)
         except OSError as exc:
             self._fut.set_exception(_storage_error(self.path, exc))
             return self._fut
@@ -97,13 +108,22 @@ class Recorder:
     # --- consumer interface (called from the session's datagram_received) ---
     def rtp(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """An audio frame in the session's codec."""
-        self._add(self.session.codec.decode(payload))
+        codec = self.session.codec
+        if codec is not self._codec:
+            self._codec = codec
+            self._decode = pcm_decoder(codec, self.rate) if codec.transcodable else None
+        if self._decode is not None:
+            self._add(self._decode(payload))
 
     def rtp_other(self, payload: bytes, pt: int, marker: int, seq: int, ts: int) -> None:
-        """A frame in another known codec (the remote switched)."""
-        codec = CODECS_BY_PT.get(pt)
-        if codec is not None:
-            self._add(codec.decode(payload))
+        """A frame in another known (stateless) codec (the remote switched)."""
+        decode = self._other.get(pt)
+        if decode is None:
+            codec = CODECS_BY_PT.get(pt)
+            if codec is None:
+                return
+            decode = self._other[pt] = pcm_decoder(codec, self.rate)
+        self._add(decode(payload))
 
     def _add(self, pcm: bytes) -> None:
         wav = self._wav
@@ -178,14 +198,14 @@ class Recorder:
         assert wav is not None
         try:
             if reason == "silence":
-                wav.truncate(self._loud_bytes + int(KEEP_SILENCE * BYTES_PER_SEC))
+                wav.truncate(self._loud_bytes + int(KEEP_SILENCE * 2 * self.rate))
             wav.close()
             os.replace(wav.path, self.path)
         except OSError as exc:  # disk full, bad folder: the caller must know
             wav.abandon()
             fut.set_exception(_storage_error(self.path, exc))
             return
-        fut.set_result(RecordResult(self.path, wav.data_bytes / BYTES_PER_SEC, reason,
+        fut.set_result(RecordResult(self.path, wav.data_bytes / (2 * self.rate), reason,
                                     self._digit))
 
 

@@ -3,8 +3,12 @@
 Each leg's session hands incoming packets to a `_Leg` consumer, which sends
 them out on the other leg inside datagram_received: no decoding, no await.
 Same codec on both legs: the payload is relayed untouched and only our header
-(SSRC, mapped sequence and timestamp) is rewritten. Different G.711 laws: the
-payload is transcoded with ulaw_to_alaw / alaw_to_ulaw (byte tables).
+(SSRC, the other leg's payload type, mapped sequence and timestamp) is
+rewritten; this is how Opus crosses, between legs that may number it
+differently. Different codecs: each direction has its own transcoder
+(transcode.py: a byte table between the G.711 laws; decode, 16 <-> 8 kHz
+resampling and encode between G.722 and G.711). Legs that cannot be
+transcoded (Opus against anything else) relay nothing and count it as dropped.
 RFC 4733 packets are relayed with the other leg's telephone-event payload type.
 A leg on hold (remote sendonly/inactive) is not sent to; those packets are
 counted as `held`, not as dropped.
@@ -12,33 +16,50 @@ counted as `held`, not as dropped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from pbx.media.codecs import CODECS_BY_PT, alaw_to_ulaw, ulaw_to_alaw
+from pbx.media.codecs import CODECS_BY_PT
 from pbx.media.session import MediaSession
+from pbx.media.transcode import CannotTranscode, transcoder
 
-_TRANSCODE: dict[tuple[str, str], Callable[[bytes], bytes]] = {
-    ("PCMU", "PCMA"): ulaw_to_alaw,
-    ("PCMA", "PCMU"): alaw_to_ulaw,
-}
+log = logging.getLogger(__name__)
+
+
+def _untranscodable(payload: bytes) -> bytes:
+    raise CannotTranscode  # never called: _Leg checks for it first
 
 
 class _Leg:
     """Consumer on one session, relaying to the other."""
 
-    __slots__ = ("_forward", "bridge", "dst", "src", "transcode")
+    __slots__ = ("_forward", "_other", "bridge", "codecs", "dst", "src", "transcode")
 
     def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession) -> None:
         self.bridge = bridge
         self.src = src
         self.dst = dst
         self._forward = dst.forward
-        self.transcode = _pick(src.codec.name, dst.codec.name)
+        self._other: dict[int, Callable[[bytes], bytes] | None] = {}
+        self.codecs = (src.codec, dst.codec)
+        self.transcode = _pick(src, dst)
+
+    def refresh(self) -> None:
+        """A re-INVITE may have changed a codec: a new transcoder then (a stateful
+        one is kept while the codecs stay, so hold/resume does not reset G.722)."""
+        codecs = (self.src.codec, self.dst.codec)
+        if codecs != self.codecs:
+            self.codecs = codecs
+            self._other.clear()
+            self.transcode = _pick(self.src, self.dst)
 
     def rtp(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Hot path: relay one audio packet."""
         t = self.transcode
         if t is not None:
+            if t is _untranscodable:
+                self.bridge.dropped += 1
+                return
             payload = t(payload)
         b = self.bridge
         if self._forward(payload, marker, seq, ts, self):
@@ -49,17 +70,21 @@ class _Leg:
             b.held += 1
 
     def rtp_other(self, payload: bytes, pt: int, marker: int, seq: int, ts: int) -> None:
-        """A packet in another codec than negotiated: transcode it if we can."""
+        """A packet in another (stateless) codec than negotiated: transcode it if we can."""
         codec = CODECS_BY_PT.get(pt)
-        dst_codec = self.dst.codec
         if codec is None:
             self.bridge.dropped += 1
             return
-        if codec.name != dst_codec.name:
-            t = _pick(codec.name, dst_codec.name)
-            if t is None:
-                self.bridge.dropped += 1
-                return
+        if pt not in self._other:
+            try:
+                self._other[pt] = transcoder(codec, self.dst.codec)
+            except CannotTranscode:
+                self._other[pt] = _untranscodable
+        t = self._other[pt]
+        if t is _untranscodable:
+            self.bridge.dropped += 1
+            return
+        if t is not None:
             payload = t(payload)
         if self._forward(payload, marker, seq, ts, self):
             self.bridge.relayed += 1
@@ -82,13 +107,12 @@ class _Leg:
             self.bridge.held += 1
 
 
-def _pick(src: str, dst: str) -> Callable[[bytes], bytes] | None:
-    if src == dst:
-        return None
-    t = _TRANSCODE.get((src, dst))
-    if t is None:
-        raise ValueError(f"cannot bridge {src} to {dst} without a transcoder")
-    return t
+def _pick(src: MediaSession, dst: MediaSession) -> Callable[[bytes], bytes] | None:
+    try:
+        return transcoder(src.codec, dst.codec)
+    except CannotTranscode as exc:
+        log.error("bridge on ports %d/%d: %s", src.local_port, dst.local_port, exc)
+        return _untranscodable
 
 
 class Relay:
@@ -122,7 +146,7 @@ class Relay:
     def refresh(self) -> None:
         """Re-read the legs' codecs (after a re-INVITE changed one)."""
         for leg in self._legs:
-            leg.transcode = _pick(leg.src.codec.name, leg.dst.codec.name)
+            leg.refresh()
 
     def stop(self) -> None:
         """Stop relaying; each session gets back its previous consumer."""
@@ -141,3 +165,8 @@ class Relay:
     def transcoding(self) -> bool:
         """True when the two legs use different codecs."""
         return self._legs[0].transcode is not None
+
+    @property
+    def broken(self) -> bool:
+        """True when the legs' codecs cannot be bridged (Opus against another codec)."""
+        return any(leg.transcode is _untranscodable for leg in self._legs)

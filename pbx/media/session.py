@@ -37,6 +37,9 @@ _unpack = HEADER.unpack_from
 _pack = HEADER.pack
 _monotonic = time.monotonic
 
+# Payload types whose codec may change mid-stream (the remote switches among the
+# codecs it was offered): only stateless ones, whose decoder needs no history.
+SWITCHABLE_PTS = frozenset(pt for pt, c in CODECS_BY_PT.items() if c.stateless and pt != 13)
 SEND_DIRECTIONS = frozenset({"sendrecv", "recvonly"})  # remote receives -> we send
 RECV_DIRECTIONS = frozenset({"sendrecv", "sendonly"})  # remote sends -> we listen
 RTCP_INTERVAL = 5  # seconds between compound reports
@@ -101,7 +104,12 @@ class MediaSession(asyncio.DatagramProtocol):
         self.cname = cname or f"pbx-{os.getpid()}@{local_ip}"
         self.rtp_timeout = rtp_timeout
         self.codec: Codec = PCMU
-        self.dtmf_pt = 101
+        self.dtmf_pt = 101  # telephone-event payload type we send (the remote's number)
+        self.rx_dtmf_pt = 101  # and the one we receive (ours)
+        self.rx_pt = PCMU.payload_type  # audio payload type we receive; stream.pt is what we send
+        self._rx_alt_pt = -1  # the remote's own numbers, when they differ from ours
+        self._rx_alt_dtmf_pt = -1
+        self._rx_pts: frozenset[int] = frozenset((self.rx_pt, 101))  # strict RTP: ours
         self.ptime = 20
         self.direction = "sendrecv"
         self.remote: tuple | None = None  # where RTP goes (latched)
@@ -228,17 +236,32 @@ class MediaSession(asyncio.DatagramProtocol):
     # --- negotiation ----------------------------------------------------------
     def set_remote(self, addr: tuple | None, codec: Codec | None = None, dtmf_pt: int | None = 101,
                    ptime: int = 20, direction: str = "sendrecv",
-                   rtcp_addr: tuple | None = None) -> None:
+                   rtcp_addr: tuple | None = None, *, pt: int | None = None,
+                   rx_pt: int | None = None, rx_dtmf_pt: int | None = None) -> None:
         """Apply the negotiated SDP: remote address (initial guess), codec, DTMF
         payload type (None = no RFC 4733), ptime and the remote's direction.
-        A new address (re-INVITE) resets strict-RTP latching: we send to it
-        until a source passes probation."""
+
+        Payload types: ``pt``/``dtmf_pt`` are what we send (the remote's numbers,
+        default the codec's static one), ``rx_pt``/``rx_dtmf_pt`` what we receive
+        (ours; default the same). A new address (re-INVITE) resets strict-RTP
+        latching: we send to it until a source passes probation."""
         if codec is not None and codec is not self.codec:
             self.codec = codec
-            self.stream.pt = codec.payload_type
             self.rx = RtpReceiveStats(codec.clock_rate)
             self.rx_ssrc = None
+        if codec is not None:
+            self.stream.pt = codec.payload_type if pt is None else pt
+            self.rx_pt = self.stream.pt if rx_pt is None else rx_pt
         self.dtmf_pt = -1 if dtmf_pt is None else dtmf_pt
+        self.rx_dtmf_pt = self.dtmf_pt if rx_dtmf_pt is None else rx_dtmf_pt
+        # Many phones send with the numbers of their own description, not ours (as
+        # RFC 3264 wants): take those too, as Asterisk does, unless they are taken.
+        ours = {self.rx_pt, self.rx_dtmf_pt}
+        self._rx_alt_pt = self.stream.pt if self.stream.pt not in ours else -1
+        self._rx_alt_dtmf_pt = self.dtmf_pt if self.dtmf_pt not in ours else -1
+        # What strict RTP takes as this call's payload types (any number we may receive).
+        self._rx_pts = frozenset((self.rx_pt, self._rx_alt_pt, self.rx_dtmf_pt,
+                                  self._rx_alt_dtmf_pt))
         self.ptime = ptime
         self.direction = direction
         self._can_send = direction in SEND_DIRECTIONS and addr is not None
@@ -299,7 +322,8 @@ class MediaSession(asyncio.DatagramProtocol):
 
     @property
     def samples_per_frame(self) -> int:
-        """Samples in one ptime frame of the current codec."""
+        """RTP timestamp units in one ptime frame of the current codec (G.711 and
+        G.722 at 64 kbit/s: also the payload octets of the frame)."""
         return self.codec.clock_rate * self.ptime // 1000
 
     @property
@@ -342,13 +366,13 @@ class MediaSession(asyncio.DatagramProtocol):
         if not self._can_recv:
             return  # remote said recvonly/inactive: ignore what it sends
         pt = b1 & 0x7F
-        if pt == self.stream.pt:
+        if pt == self.rx_pt or pt == self._rx_alt_pt:
             c = self._consume
             if c is not None:
                 c(payload, b1 & 0x80, seq, ts)
-        elif pt == self.dtmf_pt:
+        elif pt == self.rx_dtmf_pt or pt == self._rx_alt_dtmf_pt:
             self._dtmf_packet(payload, b1 & 0x80, seq, ts)
-        elif pt in CODECS_BY_PT and pt != 13:
+        elif pt in SWITCHABLE_PTS:
             # The remote switched to another codec we know (e.g. offered both):
             # follow it, so the consumer gets what the payload really is.
             c = self._consume
@@ -396,7 +420,7 @@ class MediaSession(asyncio.DatagramProtocol):
         if len(data) < 12 or data[0] & 0xC0 != 0x80:
             return False
         pt = data[1] & 0x7F
-        if pt != self.stream.pt and pt != self.dtmf_pt and pt not in CODECS_BY_PT:
+        if pt not in self._rx_pts and pt not in CODECS_BY_PT:
             return False
         return not (data[0] & 0x3F and _payload_slow(data, data[0]) is None)
 

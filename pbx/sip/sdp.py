@@ -1,27 +1,37 @@
 """SDP (RFC 4566) parsing/serialization and the offer/answer model (RFC 3264).
 
-Sans-I/O: strings and dataclasses in, strings and dataclasses out.
+Sans-I/O: strings and dataclasses in, strings and dataclasses out. This layer
+speaks in payload formats as SDP names them (encoding name, RTP clock rate,
+channels, payload type, fmtp): which of those the media engine can encode,
+decode or only pass through is decided outside pbx/sip (pbx/leg_codecs.py).
 
-The PBX speaks G.711 (PCMU/PCMA) plus RFC 4733 telephone-event. As answerer
-it accepts the first usable audio stream with ONE codec, chosen by the PBX's
-own preference among those offered, and rejects every other stream (port 0,
-format list kept, as RFC 3264 section 6 requires).
+As answerer the PBX accepts the first usable audio stream with ONE codec, the
+first of the caller's list of acceptable formats (its preference order) that
+the offer carries, plus RFC 4733 telephone-event; every other stream is
+rejected (port 0, format list kept, as RFC 3264 section 6 requires).
+Payload types follow RFC 3264 5.1/6.1: the numbers in a description are the
+ones its author wants to *receive*, so what we send uses the remote's numbers
+and what we receive uses ours.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from pbx.media.codecs import CODECS_BY_NAME, CODECS_BY_PT, PCMA, PCMU, Codec
 from pbx.sip import sdes
 from pbx.sip.sdes import SrtpKeys
 
 __all__ = [
+    "DEFAULT_FORMATS",
     "DIRECTIONS",
+    "PCMA",
+    "PCMU",
+    "STATIC_PAYLOAD_TYPES",
     "Answer",
     "Connection",
+    "Format",
     "MediaDescription",
     "NoCommonCodec",
     "Origin",
@@ -33,6 +43,57 @@ __all__ = [
     "parse_sdp",
 ]
 
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """An RTP payload format as SDP names it (a=rtpmap + a=fmtp).
+
+    ``payload_type`` is the static number of RFC 3551 or, for a dynamic
+    format, the number it had (or that we would like it to have) in a
+    description; None lets make_offer pick a free dynamic one. ``fmtp`` is the
+    a=fmtp parameter string, None when there is none. Two formats are the same
+    codec when ``key`` matches (the encoding name is case-insensitive).
+    """
+
+    name: str
+    clock_rate: int
+    channels: int = 1
+    payload_type: int | None = None
+    fmtp: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """(upper-case encoding name, clock rate, channels): the codec's identity."""
+        return self.name.upper(), self.clock_rate, self.channels
+
+    def same_codec(self, other: Format) -> bool:
+        """True when ``other`` names the same codec (payload type and fmtp aside)."""
+        return self.key == other.key
+
+    def __str__(self) -> str:
+        suffix = f"/{self.channels}" if self.channels != 1 else ""
+        return f"{self.name}/{self.clock_rate}{suffix}"
+
+
+# RFC 3551 section 6, table 4: the static audio payload types (a description
+# may use them without an rtpmap line). G722's RTP clock is 8000 although it
+# samples at 16 kHz (RFC 3551 4.5.2).
+STATIC_PAYLOAD_TYPES: dict[int, Format] = {
+    pt: Format(name, rate, channels, pt)
+    for pt, name, rate, channels in (
+        (0, "PCMU", 8000, 1), (3, "GSM", 8000, 1), (4, "G723", 8000, 1),
+        (5, "DVI4", 8000, 1), (6, "DVI4", 16000, 1), (7, "LPC", 8000, 1),
+        (8, "PCMA", 8000, 1), (9, "G722", 8000, 1), (10, "L16", 44100, 2),
+        (11, "L16", 44100, 1), (12, "QCELP", 8000, 1), (13, "CN", 8000, 1),
+        (14, "MPA", 90000, 1), (15, "G728", 8000, 1), (16, "DVI4", 11025, 1),
+        (17, "DVI4", 22050, 1), (18, "G729", 8000, 1),
+    )
+}
+PCMU = STATIC_PAYLOAD_TYPES[0]
+PCMA = STATIC_PAYLOAD_TYPES[8]
+# What a caller that says nothing gets (chan_sip's default allow, less gsm/h263).
+DEFAULT_FORMATS: tuple[Format, ...] = (PCMU, PCMA)
+
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 # RFC 3264 section 6.1: what the answer says for each offered direction.
@@ -43,9 +104,9 @@ _MIRROR = {
     "inactive": "inactive",
 }
 
-# Transport profiles we can terminate: plain RTP (AVPF is AVP plus feedback we ignore),
-# and SRTP with SDES keys (RFC 4568).
+# Transport profiles we can terminate: plain RTP (AVPF is AVP plus feedback we ignore).
 _RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
+# SRTP with SDES keys (RFC 4568).
 _SRTP_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
 
 TELEPHONE_EVENT = "telephone-event"
@@ -120,23 +181,48 @@ class MediaDescription:
     # Whether the direction came from an explicit a= line (media or session level).
     direction_explicit: bool = False
 
-    def codec_name(self, pt: int) -> tuple[str, int] | None:
-        """(upper-case name, clock rate) of payload type ``pt``: rtpmap or static table."""
+    def format_of(self, pt: int) -> Format | None:
+        """The format payload type ``pt`` stands for here (rtpmap, else RFC 3551's
+        static table), with this description's fmtp; None if unknown."""
         mapped = self.rtpmap.get(pt)
         if mapped is not None:
-            return mapped[0].upper(), mapped[1]
-        static = CODECS_BY_PT.get(pt)
-        if static is not None and 0 <= pt < 96:
-            return static.name, static.clock_rate
+            name, rate, channels = mapped
+        elif pt in STATIC_PAYLOAD_TYPES:
+            static = STATIC_PAYLOAD_TYPES[pt]
+            name, rate, channels = static.name, static.clock_rate, static.channels
+        else:
+            return None
+        return Format(name, rate, channels, pt, self.fmtp.get(pt))
+
+    def codec_name(self, pt: int) -> tuple[str, int] | None:
+        """(upper-case name, clock rate) of payload type ``pt``: rtpmap or static table."""
+        fmt = self.format_of(pt)
+        return None if fmt is None else (fmt.name.upper(), fmt.clock_rate)
+
+    def audio_formats(self) -> list[Format]:
+        """Every known format of the m= line, in its order (the author's preference)."""
+        out = []
+        for pt in self.formats:
+            if isinstance(pt, int):
+                fmt = self.format_of(pt)
+                if fmt is not None:
+                    out.append(fmt)
+        return out
+
+    def find(self, wanted: Format) -> Format | None:
+        """This description's entry for the codec of ``wanted`` (first one), or None."""
+        for pt in self.formats:
+            if isinstance(pt, int):
+                fmt = self.format_of(pt)
+                if fmt is not None and fmt.same_codec(wanted):
+                    return fmt
         return None
 
     def find_format(self, name: str, rate: int = 8000) -> int | None:
         """First payload type in ``formats`` carrying codec ``name`` at ``rate``."""
-        for fmt in self.formats:
-            if isinstance(fmt, int):
-                found = self.codec_name(fmt)
-                if found is not None and found[0] == name.upper() and found[1] == rate:
-                    return fmt
+        for fmt in self.audio_formats():
+            if fmt.name.upper() == name.upper() and fmt.clock_rate == rate:
+                return fmt.payload_type
         return None
 
     def attribute(self, name: str) -> str | None:
@@ -365,27 +451,49 @@ def parse_sdp(data: bytes | str) -> SessionDescription:
 
 # ------------------------------------------------------- offer / answer
 
+# Formats that are not an audio codec of their own: never "the" codec of a stream.
+_NOT_CODECS = frozenset({TELEPHONE_EVENT.upper(), "CN", "RED"})
+
 
 @dataclass
 class Answer:
     """Outcome of an offer/answer exchange, as the media engine needs it.
 
     ``sdp`` is the answer body: the one we built (negotiate) or the one the
-    remote sent (accept_answer). ``payload_type`` is the PT to put in RTP for
-    ``codec`` (normally the codec's static PT). ``remote_direction`` is the
-    remote's effective direction, with c=0.0.0.0 hold folded in (the remote
-    does not want to receive); ``local_direction`` is ours.
+    remote sent (accept_answer). ``format`` is the chosen codec as the remote
+    describes it: its ``payload_type`` is what we put in the RTP we send, its
+    ``fmtp`` the remote's parameters. ``local_format`` is the same codec as our
+    own description has it: its payload type is what we receive. ``dtmf_pt``
+    and ``rx_dtmf_pt`` are the same pair for RFC 4733 telephone-event (None:
+    not negotiated). ``remote_direction`` is the remote's effective direction,
+    with c=0.0.0.0 hold folded in (the remote does not want to receive);
+    ``local_direction`` is ours. ``remote_formats`` lists every codec of the
+    remote's m= line that both sides can use, in the remote's order.
     """
 
     sdp: SessionDescription
-    codec: Codec
+    format: Format
+    local_format: Format
     dtmf_pt: int | None
     remote_addr: tuple[str, int]
     remote_direction: str
     ptime: int | None
-    payload_type: int
     local_direction: str = "sendrecv"
+    rx_dtmf_pt: int | None = None
+    remote_formats: list[Format] = field(default_factory=list)
     srtp: SrtpKeys | None = None  # SDES keys when the stream is RTP/SAVP
+
+    @property
+    def payload_type(self) -> int:
+        """The payload type of the RTP we send (the remote's number)."""
+        assert self.format.payload_type is not None
+        return self.format.payload_type
+
+    @property
+    def rx_payload_type(self) -> int:
+        """The payload type of the RTP we receive (our number)."""
+        assert self.local_format.payload_type is not None
+        return self.local_format.payload_type
 
     @property
     def on_hold(self) -> bool:
@@ -440,13 +548,20 @@ def _remote(sdp: SessionDescription, m: MediaDescription) -> tuple[Connection, t
     return conn, (conn.address, m.port)
 
 
-def _dtmf_format(m: MediaDescription) -> int | None:
+def _dtmf_format(m: MediaDescription, rate: int = 8000) -> int | None:
+    """The telephone-event payload type of ``m`` at the audio codec's RTP clock
+    ``rate`` (RFC 4733 2.1), else at 8000 (what most phones offer with any codec)."""
+    found: dict[int, int] = {}
     for fmt in m.formats:
         if isinstance(fmt, int):
             mapped = m.rtpmap.get(fmt)
-            if mapped and mapped[0].lower() == TELEPHONE_EVENT and mapped[1] == 8000:
-                return fmt
-    return None
+            if mapped and mapped[0].lower() == TELEPHONE_EVENT:
+                found.setdefault(mapped[1], fmt)
+    return found.get(rate, found.get(8000))
+
+
+def _codecs(m: MediaDescription) -> list[Format]:
+    return [f for f in m.audio_formats() if f.name.upper() not in _NOT_CODECS]
 
 
 def _reject(m: MediaDescription) -> MediaDescription:
@@ -463,52 +578,57 @@ def _session(local_addr: str, session_id: int | None, version: int) -> SessionDe
     )
 
 
+def _usable(m: MediaDescription) -> bool:
+    proto = m.proto.upper()
+    return m.media == "audio" and m.port != 0 and (proto in _RTP_PROTOS or proto in _SRTP_PROTOS)
+
+
 def negotiate(
     offer: SessionDescription,
     *,
     local_addr: str,
     local_port: int,
-    preferred: list[str] | None = None,
+    formats: list[Format] | tuple[Format, ...] | None = None,
     session_id: int | None = None,
     version: int = 0,
     direction: str = "sendrecv",
     require_srtp: bool = False,
     srtp_key: bytes | None = None,
 ) -> Answer:
-    """Answer ``offer`` (RFC 3264 section 6) with one codec by our preference.
+    """Answer ``offer`` (RFC 3264 section 6) with one codec: the first of
+    ``formats`` (our acceptable codecs, in our preference order; default
+    PCMU, PCMA) that the offer carries.
 
-    ``direction`` is what we want (e.g. "sendonly" to put the remote on hold);
-    the answer's direction is its intersection with the mirrored offer.
-    An RTP/SAVP stream is taken with one of its `a=crypto` lines we support
-    and our own key (``srtp_key``, e.g. kept across re-INVITEs; else a new
-    one); ``require_srtp`` (encryption=yes) refuses plain RTP streams.
-    Raises NoCommonCodec when no offered audio stream carries a codec we have.
+    The answer keeps the offer's payload type for it and carries our own fmtp
+    (``Format.fmtp`` of the entry in ``formats``). ``direction`` is what we want
+    (e.g. "sendonly" to put the remote on hold); the answer's direction is its
+    intersection with the mirrored offer. An RTP/SAVP stream is taken with one
+    of its `a=crypto` lines we support and our own key (``srtp_key``, e.g. kept
+    across re-INVITEs; else a new one); ``require_srtp`` (encryption=yes)
+    refuses plain RTP streams. Raises NoCommonCodec when no offered audio
+    stream carries a codec of ``formats``.
     """
-    prefs = [p.upper() for p in (preferred if preferred is not None else ["PCMU", "PCMA"])]
+    prefs = list(formats if formats is not None else DEFAULT_FORMATS)
     answer = _session(local_addr, session_id, version)
-    chosen: tuple[MediaDescription, Codec, int] | None = None
+    chosen: tuple[MediaDescription, Format, Format] | None = None
     crypto: sdes.Crypto | None = None
     refused: list[str] = []
     for m in offer.media:
-        proto = m.proto.upper()
-        usable = chosen is None and m.media == "audio" and m.port != 0 and (
-            proto in _SRTP_PROTOS or (proto in _RTP_PROTOS and not require_srtp))
-        if usable and proto in _SRTP_PROTOS:
+        usable = chosen is None and _usable(m)
+        if usable and m.proto.upper() in _SRTP_PROTOS:
             crypto = sdes.choose([v for k, v in m.attributes if k == "crypto" and v])
             if crypto is None:
                 refused.append(f"{m.proto} without a crypto suite we support "
                                f"({', '.join(sdes.SUITES)})")
                 usable = False
-        elif chosen is None and m.media == "audio" and proto in _RTP_PROTOS and require_srtp:
+        elif usable and require_srtp:
             refused.append(f"{m.proto} (encryption is required: RTP/SAVP)")
+            usable = False
         if usable:
-            for name in prefs:
-                codec = CODECS_BY_NAME.get(name)
-                if codec is None:
-                    continue
-                pt = m.find_format(codec.name, codec.clock_rate)
-                if pt is not None:
-                    chosen = (m, codec, pt)
+            for ours in prefs:
+                theirs = m.find(ours)
+                if theirs is not None:
+                    chosen = (m, ours, theirs)
                     break
             if chosen is not None:
                 answer.media.append(MediaDescription())  # placeholder, filled below
@@ -516,56 +636,79 @@ def negotiate(
         answer.media.append(_reject(m))
     if chosen is None:
         offered = [
-            m.proto + " " + " ".join(str(f) for f in m.formats)
-            for m in offer.media
+            m.proto + " " + " ".join(str(f) for f in _codecs(m)) for m in offer.media
             if m.media == "audio"
         ]
         why = f" (refused: {'; '.join(refused)})" if refused else ""
         raise NoCommonCodec(
-            f"no common audio codec: offered {offered or 'no audio'}, we support {prefs}{why}"
+            f"no common audio codec: offered {offered or 'no audio'}, "
+            f"we accept {[str(f) for f in prefs]}{why}"
         )
-    m, codec, pt = chosen
+    m, ours, theirs = chosen
+    pt = theirs.payload_type
+    assert pt is not None
     conn, remote_addr = _remote(offer, m)
     remote_dir = _effective_remote_direction(m, conn)
     local_dir = _intersect(_MIRROR[remote_dir], direction)
-    dtmf_pt = _dtmf_format(m)
+    dtmf_pt = _dtmf_format(m, theirs.clock_rate)
     out = MediaDescription(
         media="audio",
         port=local_port,
         proto=m.proto,
         formats=[pt],
-        rtpmap={pt: (codec.name, codec.clock_rate, 1)},
+        rtpmap={pt: (ours.name, ours.clock_rate, ours.channels)},
         ptime=m.ptime,
         direction=local_dir,
         direction_explicit=True,
     )
+    if ours.fmtp:
+        out.fmtp[pt] = ours.fmtp
     if dtmf_pt is not None:
         out.formats.append(dtmf_pt)
-        out.rtpmap[dtmf_pt] = (TELEPHONE_EVENT, 8000, 1)
+        out.rtpmap[dtmf_pt] = (TELEPHONE_EVENT, m.rtpmap[dtmf_pt][1], 1)
         out.fmtp[dtmf_pt] = DTMF_FMTP
     keys = None
     if m.proto.upper() in _SRTP_PROTOS and crypto is not None:
-        ours = sdes.Crypto(crypto.tag, crypto.suite, srtp_key or sdes.new_key())
-        out.attributes.append(("crypto", ours.value()))
-        keys = SrtpKeys(crypto.suite, ours.key, crypto.key)
+        mine = sdes.Crypto(crypto.tag, crypto.suite, srtp_key or sdes.new_key())
+        out.attributes.append(("crypto", mine.value()))
+        keys = SrtpKeys(crypto.suite, mine.key, crypto.key)
     answer.media[offer.media.index(m)] = out
+    usable = [f for f in _codecs(m) if any(f.same_codec(p) for p in prefs)]
     return Answer(
         srtp=keys,
         sdp=answer,
-        codec=codec,
+        format=theirs,
+        local_format=replace(ours, payload_type=pt),
         dtmf_pt=dtmf_pt,
+        rx_dtmf_pt=dtmf_pt,
         remote_addr=remote_addr,
         remote_direction=remote_dir,
         ptime=m.ptime,
-        payload_type=pt,
         local_direction=local_dir,
+        remote_formats=usable,
     )
+
+
+def _payload_types(codecs: list[Format] | tuple[Format, ...], reserved: set[int]) -> list[int]:
+    """A payload type for each format: its own when it is free and, below 96, really
+    RFC 3551's number for that codec; else the next free dynamic one (96-127)."""
+    used = set(reserved)
+    out = []
+    free = (pt for pt in range(96, 128) if pt not in reserved)
+    for fmt in codecs:
+        pt = fmt.payload_type
+        static = STATIC_PAYLOAD_TYPES.get(pt) if pt is not None and pt < 96 else None
+        if pt is None or pt in used or (pt < 96 and (static is None or not static.same_codec(fmt))):
+            pt = next(p for p in free if p not in used)
+        used.add(pt)
+        out.append(pt)
+    return out
 
 
 def make_offer(
     local_addr: str,
     local_port: int,
-    codecs: list[Codec] | None = None,
+    codecs: list[Format] | tuple[Format, ...] | None = None,
     dtmf_pt: int | None = 101,
     direction: str = "sendrecv",
     session_id: int | None = None,
@@ -575,10 +718,16 @@ def make_offer(
 ) -> SessionDescription:
     """An offer for an outbound call, or for a late offer (INVITE without SDP).
 
-    With ``srtp_key`` the stream is RTP/SAVP with one `a=crypto` line per
-    suite we support, all carrying that key (RFC 4568)."""
+    ``codecs`` in our preference order (default PCMU, PCMA), each with its
+    fmtp. With ``dtmf_pt`` telephone-event/8000 is offered under that number,
+    and for a codec with another RTP clock (Opus: 48000) telephone-event at
+    that clock too (RFC 4733 2.1), under a free dynamic number. With
+    ``srtp_key`` the stream is RTP/SAVP with one `a=crypto` line per suite we
+    support, all carrying that key (RFC 4568).
+    """
     if direction not in DIRECTIONS:
         raise ValueError(f"bad direction {direction!r}")
+    codecs = list(codecs if codecs is not None else DEFAULT_FORMATS)
     sdp = _session(local_addr, session_id, version)
     m = MediaDescription(
         media="audio",
@@ -588,13 +737,22 @@ def make_offer(
         direction=direction,
         direction_explicit=True,
     )
-    for codec in codecs if codecs is not None else [PCMU, PCMA]:
-        m.formats.append(codec.payload_type)
-        m.rtpmap[codec.payload_type] = (codec.name, codec.clock_rate, 1)
+    reserved = {dtmf_pt} if dtmf_pt is not None else set()
+    pts = _payload_types(codecs, reserved)
+    for fmt, pt in zip(codecs, pts, strict=True):
+        m.formats.append(pt)
+        m.rtpmap[pt] = (fmt.name, fmt.clock_rate, fmt.channels)
+        if fmt.fmtp:
+            m.fmtp[pt] = fmt.fmtp
     if dtmf_pt is not None:
-        m.formats.append(dtmf_pt)
-        m.rtpmap[dtmf_pt] = (TELEPHONE_EVENT, 8000, 1)
-        m.fmtp[dtmf_pt] = DTMF_FMTP
+        rates = [8000, *sorted({f.clock_rate for f in codecs} - {8000})]
+        taken = set(pts) | {dtmf_pt}
+        for rate in rates:
+            pt = dtmf_pt if rate == 8000 else next(p for p in range(96, 128) if p not in taken)
+            taken.add(pt)
+            m.formats.append(pt)
+            m.rtpmap[pt] = (TELEPHONE_EVENT, rate, 1)
+            m.fmtp[pt] = DTMF_FMTP
     if srtp_key is not None:
         m.attributes += [("crypto", c.value()) for c in sdes.offer_lines(srtp_key)]
     sdp.media.append(m)
@@ -606,7 +764,9 @@ def accept_answer(
 ) -> Answer:
     """Read the remote's answer to our ``offer``: which codec it chose, where to send.
 
-    Raises NoCommonCodec when the audio stream was rejected or the answer picked
+    The chosen codec is the first one of the answer that we offered (matched by
+    codec, since an answerer may renumber dynamic payload types). Raises
+    NoCommonCodec when the audio stream was rejected or the answer picked
     nothing we offered, SdpError when the answer does not match the offer.
     """
     ans = answer_sdp if isinstance(answer_sdp, SessionDescription) else parse_sdp(answer_sdp)
@@ -620,35 +780,42 @@ def accept_answer(
     ours, theirs = offer.media[index], ans.media[index]
     if theirs.port == 0:
         raise NoCommonCodec("the remote rejected the audio stream (port 0)")
-    chosen: tuple[Codec, int] | None = None
-    for fmt in theirs.formats:
-        if not isinstance(fmt, int) or fmt not in ours.formats:
+    usable: list[tuple[Format, Format]] = []
+    for pt in theirs.formats:
+        if not isinstance(pt, int):
             continue
-        named = theirs.codec_name(fmt) or ours.codec_name(fmt)
-        if named is None:
+        # An answer may list one of our numbers without an rtpmap line: ours says what it is.
+        fmt = theirs.format_of(pt) or (ours.format_of(pt) if pt in ours.formats else None)
+        if fmt is None or fmt.name.upper() in _NOT_CODECS:
             continue
-        codec = CODECS_BY_NAME.get(named[0])
-        if codec is not None and named[1] == codec.clock_rate:
-            chosen = (codec, fmt)
-            break
-    if chosen is None:
+        mine = ours.find(fmt)
+        if mine is not None:
+            usable.append((replace(fmt, fmtp=theirs.fmtp.get(pt)), mine))
+    if not usable:
         raise NoCommonCodec(f"the answer chose none of our codecs: {theirs.formats}")
-    codec, pt = chosen
+    chosen, mine = usable[0]
     conn, remote_addr = _remote(ans, theirs)
     remote_dir = _effective_remote_direction(theirs, conn)
-    dtmf_pt = _dtmf_format(theirs)
-    if dtmf_pt is None and _dtmf_format(ours) in theirs.formats:
-        dtmf_pt = _dtmf_format(ours)
+    dtmf_pt = _dtmf_format(theirs, chosen.clock_rate)
+    if dtmf_pt is not None and dtmf_pt in theirs.rtpmap:
+        # Ours at the clock the answer chose (the numbers may differ, RFC 3264 6.1).
+        our_dtmf = _dtmf_format(ours, theirs.rtpmap[dtmf_pt][1])
+    else:
+        our_dtmf = _dtmf_format(ours, chosen.clock_rate)
+        if our_dtmf in theirs.formats:  # ours listed without an rtpmap line
+            dtmf_pt = our_dtmf
     return Answer(
         srtp=_answered_keys(ours, theirs),
         sdp=ans,
-        codec=codec,
+        format=chosen,
+        local_format=mine,
         dtmf_pt=dtmf_pt,
+        rx_dtmf_pt=our_dtmf if dtmf_pt is not None else None,
         remote_addr=remote_addr,
         remote_direction=remote_dir,
         ptime=theirs.ptime or ours.ptime,
-        payload_type=pt,
         local_direction=_intersect(ours.direction, _MIRROR[remote_dir]),
+        remote_formats=[f for f, _ in usable],
     )
 
 

@@ -21,24 +21,29 @@ class Baresip:
     """One baresip process registered as `user` at the PBX."""
 
     def __init__(self, workdir: Path, user: str, password: str, pbx_host: str, pbx_port: int,
-                 mic_wav: Path) -> None:
+                 mic_wav: Path, *, codecs: str = "PCMU", srate: int = 8000) -> None:
+        """`codecs`: the account's audio_codecs (e.g. "G722", "opus,PCMU"); `srate`:
+        the phone's audio rate (its microphone WAV must have it)."""
         self.binary = require_tool("baresip")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.user = user
         self.sip_port = free_port()
         self.ctrl_port = free_port(socket.SOCK_STREAM, both=False)
+        wanted = {"PCMU": "g711", "PCMA": "g711", "G722": "g722", "OPUS": "opus"}
+        mods = sorted({wanted[c.strip().upper()] for c in codecs.split(",")})
+        modules = "\n".join(f"module\t\t\t{m}.so" for m in mods)
         (self.dir / "config").write_text(f"""\
 poll_method		epoll
 sip_listen		127.0.0.1:{self.sip_port}
 audio_player		alsa,null
 audio_source		aufile,{mic_wav}
 audio_alert		alsa,null
-audio_srate		8000
+audio_srate		{srate}
 audio_channels		1
 rtp_ports		{self.sip_port + 1}-{self.sip_port + 40}
 module_path		/usr/lib/baresip/modules
-module			g711.so
+{modules}
 module			aufile.so
 module			alsa.so
 module			sndfile.so
@@ -51,7 +56,7 @@ net_interface		127.0.0.1
 """)
         (self.dir / "accounts").write_text(
             f"<sip:{user}@{pbx_host}:{pbx_port};transport=udp>;auth_pass={password};"
-            "answermode=auto;regint=300;audio_codecs=PCMU\n")
+            f"answermode=auto;regint=300;audio_codecs={codecs}\n")
         (self.dir / "contacts").write_text("")
         self.log_path = self.dir / "baresip.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from pbx.media.codecs import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from pbx.media.codecs import G722, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from pbx.media.wav import read_wav
 
 REPO = Path(__file__).resolve().parents[2]
 SOUNDS = REPO / "sounds" / "en"
 
-ENCODE = {0: ulaw_encode, 8: alaw_encode}
-DECODE = {0: ulaw_decode, 8: alaw_decode}
+# Whole streams (G.722 carries state from packet to packet): PCM at RATE[pt].
+ENCODE = {0: ulaw_encode, 8: alaw_encode, 9: G722.encode}
+DECODE = {0: ulaw_decode, 8: alaw_decode, 9: G722.decode}
+RATE = {0: 8000, 8: 8000, 9: 16000}
 EVENTS = "0123456789*#ABCD"
 
 
@@ -180,8 +182,9 @@ class RtpEndpoint:
             return [p for p in self.packets if p.pt == pt]
 
     def decoded(self, pt: int, since: float = 0.0) -> bytes:
-        """The received audio of payload type `pt`, decoded to PCM in arrival order."""
-        return b"".join(DECODE[pt](p.payload) for p in self.audio(pt) if p.at >= since)
+        """The received audio of payload type `pt`, decoded to PCM (at RATE[pt]) in
+        arrival order, as one stream."""
+        return DECODE[pt](b"".join(p.payload for p in self.audio(pt) if p.at >= since))
 
     def intervals_ms(self, pt: int) -> list[float]:
         ps = self.audio(pt)
@@ -199,7 +202,8 @@ class RtpEndpoint:
 
     def send_audio(self, dest: tuple, pcm: bytes, pt: int = 0, *, background: bool = True,
                    ptime_ms: int = 20) -> threading.Thread | None:
-        """Send PCM as G.711 RTP, paced in real time (20 ms packets)."""
+        """Send PCM (at RATE[pt]) as G.711 or G.722 RTP, paced in real time (20 ms
+        packets: 8 octets and 8 timestamp units per ms for both)."""
         if dest[0] not in ("127.0.0.1", "::1"):
             raise ValueError(f"refusing to send RTP off loopback: {dest}")
         frame = 8 * ptime_ms
@@ -225,6 +229,20 @@ class RtpEndpoint:
         self._senders.append(t)
         t.start()
         return t
+
+    def send_payloads(self, dest: tuple, payloads: list[bytes], pt: int,
+                      ts_step: int) -> None:
+        """Send opaque payloads (e.g. Opus, which the PBX must not touch), one per 20 ms."""
+        if dest[0] not in ("127.0.0.1", "::1"):
+            raise ValueError(f"refusing to send RTP off loopback: {dest}")
+        start = time.monotonic()
+        for i, payload in enumerate(payloads):
+            with contextlib.suppress(OSError):
+                self.sock.sendto(self._header(pt, i == 0) + payload, dest)
+            self._ts += ts_step
+            delay = start + (i + 1) * 0.02 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
 
     def send_dtmf(self, dest: tuple, digit: str, pt: int = 101, duration_ms: int = 160) -> None:
         """One RFC 4733 event: updates every 20 ms, then three end packets."""

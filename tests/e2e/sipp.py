@@ -16,7 +16,7 @@ _SDP = """
       c=IN IP4 [local_ip]
       t=0 0
       m=audio [rtpport] RTP/AVP [codec_pt] 101
-      a=rtpmap:[codec_pt] [codec_name]/8000
+      a=rtpmap:[codec_pt] [codec_name]
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16
       a=ptime:20
@@ -204,6 +204,8 @@ def run_sipp(scenario: str | Path, host: str, port: int, *, tmp: Path, service: 
     if user:
         cmd += ["-au", user, "-ap", password]
     for key, value in {"user": user or "sipp", **(keys or {})}.items():
+        if key == "codec_name" and "/" not in str(value):
+            value = f"{value}/8000"  # "PCMU" -> "PCMU/8000"; "opus/48000/2" as given
         cmd += ["-key", key, str(value)]
     cmd += list(extra)
     if background:

@@ -132,7 +132,7 @@ def test_endpoints_auth_aor_identify_registration_transport(tmp_path: Path) -> N
     pj = load_pjsip_conf(tmp_path / "pjsip.conf", diags)
     assert [str(d) for d in diags if d.severity == "error"] == []
     phone = pj.peers["7001"]
-    assert (phone.tech, phone.context, phone.allow, phone.dtmfmode) == \
+    assert (phone.tech, phone.context, phone.codecs, phone.dtmfmode) == \
         ("PJSIP", "internal", ["ulaw", "alaw"], "rfc2833")
     assert (phone.auth_username, phone.secret, phone.aors) == ("carol", "7001pass", ["7001"])
     assert (phone.max_contacts, phone.remove_existing, phone.qualify,

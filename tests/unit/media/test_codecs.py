@@ -15,6 +15,8 @@ from pbx.media import codecs
 from pbx.media.codecs import (
     CODECS_BY_NAME,
     CODECS_BY_PT,
+    G722,
+    OPUS,
     PCMA,
     PCMU,
     alaw_decode,
@@ -237,8 +239,11 @@ def test_empty_and_sizes() -> None:
 
 
 def test_codec_registry_and_silence() -> None:
-    assert CODECS_BY_PT == {0: PCMU, 8: PCMA}
+    assert CODECS_BY_PT == {0: PCMU, 8: PCMA, 9: G722}
     assert CODECS_BY_NAME["PCMU"] is PCMU and CODECS_BY_NAME["PCMA"] is PCMA
+    assert CODECS_BY_NAME["G722"] is G722 and CODECS_BY_NAME["OPUS"] is OPUS
+    assert (G722.clock_rate, G722.sample_rate) == (8000, 16000)  # RFC 3551 4.5.2
+    assert not OPUS.transcodable and G722.transcodable
     assert (PCMU.name, PCMU.payload_type, PCMU.clock_rate) == ("PCMU", 0, 8000)
     assert (PCMA.name, PCMA.payload_type, PCMA.clock_rate) == ("PCMA", 8, 8000)
     assert silence(PCMU, 160) == b"\xff" * 160

@@ -99,9 +99,9 @@ def test_get_encodes_once_per_codec_and_caches(
     reads: list[str] = []
     real = prompts_mod.read_wav
 
-    def counting(path: str) -> bytes:
+    def counting(path: str, rate: int = 8000) -> bytes:
         reads.append(path)
-        return real(path)
+        return real(path, rate)
 
     monkeypatch.setattr(prompts_mod, "read_wav", counting)
     lib = PromptLibrary([str(a)])

@@ -14,20 +14,25 @@ from typing import TYPE_CHECKING, Any
 
 from pbx import q850
 from pbx.cdr import cdr_row
-from pbx.channel import CallerId
+from pbx.channel import CallerId, ChannelState
+from pbx.features import FeaturesConfig
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
 from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
+from pbx.sip.replaces import Replaces, ReplacesError, parse_replaces
 from pbx.sip.sdp import NoCommonCodec, SdpError
 from pbx.sip.transaction import CancelReceived, ServerTransaction
+from pbx.transfer import Transfers
 
 if TYPE_CHECKING:
+    from pbx.bridge import Bridge
     from pbx.config import Config, Peer
     from pbx.location import Location
     from pbx.sip.auth import DigestAuthenticator
+    from pbx.sip.refer import ReferRequest
     from pbx.sipchannel import SipChannel
     from pbx.sipcore import SipCore
     from pbx.store import Store
@@ -57,6 +62,7 @@ class CallManager:
         # What the dialplan runs with (dialplan.services.DialplanServices: apps,
         # functions, globals, clock, AstDB, voicemail), one per PBX.
         self.dialplan_services = dialplan_services
+        self.transfers = Transfers(self, self)
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -64,10 +70,10 @@ class CallManager:
                              location=self.location, ports=PortAllocator(lo, hi),
                              media_clock=MediaClock(asyncio.get_running_loop()),
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
-                             unreachable=self.unreachable)
+                             unreachable=self.unreachable, calls=self)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
-        for method in ("BYE", "INFO", "UPDATE"):
+        for method in ("BYE", "INFO", "UPDATE", "REFER", "NOTIFY"):
             core.handlers[method] = self.on_in_dialog
         core.ack_handler = self.on_ack
         core.cancel_handler = self.on_cancel
@@ -76,6 +82,7 @@ class CallManager:
     async def stop(self) -> None:
         """Hang up every call (BYE/final answers go out), then stop."""
         for ch in list(self.channels.values()):
+            ch.abandon_refer()
             await ch.hangup(q850.NORMAL_CLEARING)
         for task in list(self.tasks):
             task.cancel()
@@ -195,9 +202,21 @@ class CallManager:
         callerid = _caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
+        replaces: Replaces | None = None
+        if "Replaces" in req.headers:
+            try:
+                replaces = parse_replaces(req.headers.get("Replaces") or "")
+            except ReplacesError as exc:
+                self.core.respond(tx, make_response(req, 400, f"Bad Request - {exc}"))
+                return
+            old, status = self.transfers.check_replaces(replaces)
+            if old is None:
+                log.info("INVITE with Replaces from %s refused (%d)", source, status)
+                self.core.respond(tx, make_response(req, status))
+                return
         clock = getattr(self.dialplan_services, "clock", None)
         now = clock.time() if clock is not None else None
-        if not exists(dialplan, context, exten, callerid.num, now=now):
+        if replaces is None and not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
@@ -225,6 +244,9 @@ class CallManager:
                     log.info("%s: bad SDP from %s: %s", leg.name, source, exc)
                     await leg.hangup(q850.INTERWORKING)
                     return
+            if replaces is not None:
+                await self._replacing_call(leg, replaces)
+                return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
                 result = await Interpreter(dialplan, self.dialplan_services).run(leg)
@@ -236,6 +258,107 @@ class CallManager:
             await self.write_cdr(leg)
         finally:
             self.by_invite_tx.pop(id(tx), None)
+
+    async def _replacing_call(self, leg: SipChannel, replaces: Replaces) -> None:
+        """INVITE with Replaces (RFC 3891): answer, take the old leg's place, stay
+        until the call ends. No dialplan runs for it (as in Asterisk)."""
+        old, status = self.transfers.check_replaces(replaces)  # still there?
+        if old is None:
+            await leg.hangup(q850.cause_from_sip(status))
+            return
+        await leg.answer()
+        if not self.transfers.take_over(old, leg):
+            await leg.hangup(q850.NORMAL_CLEARING)
+            return
+        await leg.hungup.wait()
+        await self.write_cdr(leg)
+
+    # --- CallControl: what legs ask of the PBX beyond their own call ----------------
+    def refer(self, leg: SipChannel, request: ReferRequest,
+              report: Callable[[int, bool], None]) -> None:
+        self.transfers.refer(leg, request, report)
+
+    def bridge_host(self) -> CallManager:
+        return self
+
+    def features_config(self) -> FeaturesConfig:
+        return getattr(self.config, "features", None) or FeaturesConfig()
+
+    # --- BridgeHost ---------------------------------------------------------------------
+    def run_dialplan(self, leg: SipChannel, context: str, exten: str, priority: int = 1) -> None:
+        """Start a leg that has no dialplan of its own (a transferee) at exten@context."""
+        self.spawn(self._run_leg(leg, context, exten, priority))
+
+    async def _run_leg(self, leg: SipChannel, context: str, exten: str, priority: int) -> None:
+        from dialplan.interpreter import Interpreter
+
+        log.info("%s: sent to %s@%s", leg.name, exten, context)
+        _new_record(leg)
+        if not leg.inbound and leg.peer is not None:
+            # It calls on as itself: the caller ID it was shown was the other party's.
+            leg.callerid = _peer_caller_id(leg.peer)
+            leg.language = leg.peer.language or self.config.settings.language
+        try:
+            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(
+                leg, context, exten, priority)
+            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+        except Exception:
+            log.exception("%s: dialplan failed", leg.name)
+            cause = q850.TEMPORARY_FAILURE
+        await leg.hangup(cause)
+        await self.write_cdr(leg)
+
+    def run_feature(self, bridge: Bridge, leg: SipChannel, feature: str) -> None:
+        from pbx.feature_calls import run_feature
+
+        run_feature(self, bridge, leg, feature)
+
+    def hold_music(self, leg: SipChannel, on: bool, music_class: str = "") -> None:
+        """MUSIC ON HOLD HOOK: a party waiting (the transferee while its transferer
+        dials, a parked call) hears silence until the music-on-hold service is wired
+        here (it plays ``music_class``, or the leg's own class, while ``on``)."""
+        log.debug("%s: music on hold %s (class %r): silence for now", leg.name,
+                  "on" if on else "off", music_class)
+
+    # --- TransferHost -------------------------------------------------------------------
+    def leg_by_dialog(self, call_id: str, tag: str) -> SipChannel | None:
+        return self.dialogs.get((call_id, tag))
+
+    def extension_exists(self, context: str, exten: str, callerid: str | None) -> bool:
+        from dialplan.interpreter import exists
+
+        clock = getattr(self.dialplan_services, "clock", None)
+        now = clock.time() if clock is not None else None
+        dialplan = self.config.dialplan
+        return dialplan is not None and exists(dialplan, context, exten, callerid, now=now)
+
+    def is_park_exten(self, context: str, exten: str) -> bool:
+        return False
+
+    def fork_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
+        """A transfer ends the record a leg's own dialplan keeps: write it now, start anew."""
+        if self.store is not None and not leg.cdr.disabled:
+            row = cdr_row(leg, time.time())
+            if row is not None:
+                self.spawn(self._add_cdr(row, leg.name))
+        _new_record(leg)
+        leg.transfer = transfer
+
+    def track_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
+        """A leg without a dialplan starts a record of its own, written when it ends."""
+        _new_record(leg)
+        leg.transfer = transfer
+
+        def written(ch: SipChannel) -> None:
+            self.spawn(self.write_cdr(ch))
+        leg.on_gone(written)
+
+    async def _add_cdr(self, row: dict, name: str) -> None:
+        assert self.store is not None
+        try:
+            await self.store.add_cdr(row)
+        except Exception:
+            log.exception("could not write the CDR of %s", name)
 
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
@@ -249,6 +372,19 @@ class CallManager:
             await self.store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
+
+
+def _new_record(leg: SipChannel) -> None:
+    """The CDR fields of a leg start again (a transfer gave it a new call)."""
+    now = time.time()
+    leg.created_at = now
+    leg.answered_at = now if leg.state is ChannelState.UP else None
+    leg.dst_channel = None
+    leg.lastapp = leg.lastdata = ""
+
+
+def _peer_caller_id(peer: Peer) -> CallerId:
+    return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
 
 
 def _caller_id(req: Request, peer: Peer | None) -> CallerId:

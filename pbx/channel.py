@@ -13,6 +13,7 @@ import asyncio
 import enum
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,31 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # The call chain this leg belongs to (Asterisk's linkedid): the first leg's uniqueid,
+    # kept by the legs it dials and by a transferee's new record.
+    linkedid: str = ""
+    # What a transfer records on this leg's CDR (pbx.cdr: the `transfer` field).
+    transfer: dict[str, str] = field(default_factory=dict)
+    # Set by a REFER transfer on its transferee: told how the transferee's new call
+    # goes (180 ringing, 200 answered or voice flowing, a failure when it ends first).
+    progress_observer: Callable[[int], None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.linkedid:
+            self.linkedid = self.uniqueid
+
+    def observe(self, status: int) -> None:
+        """Report progress to a transfer watching this leg (once final, it stops)."""
+        observer = self.progress_observer
+        if observer is not None:
+            if status >= 200:
+                self.progress_observer = None
+            observer(status)
+
+    def observe_hangup(self) -> None:
+        """The leg ended before reporting an outcome: busy (486) or failed (503)."""
+        if self.progress_observer is not None:
+            self.observe(486 if self.hangup_cause == 17 else 503)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -113,6 +139,7 @@ class Channel:
             self.state = ChannelState.HUNGUP
             self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
             self.hungup.set()
+            self.observe_hangup()
 
     def check_hangup(self) -> None:
         """Raise Hangup if the channel is gone."""
@@ -191,3 +218,5 @@ class DialResult:
     peer_number: str = ""
     peer_channel: str = ""
     callee_hungup: bool = False  # the bridge ended because the callee hung up
+    transferred: bool = False  # the caller transferred the call away (it hangs up)
+    goto: tuple[str, str, int] | None = None  # a transfer sent the caller here

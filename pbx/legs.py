@@ -22,7 +22,7 @@ from pbx.sip.address import Address
 from pbx.sip.invite import InviteSettings
 from pbx.sip.invite_usage import InviteUsage
 from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
-from pbx.sipchannel import DialogIndex, LegServices, SipChannel
+from pbx.sipchannel import CallControl, DialogIndex, LegServices, SipChannel
 
 if TYPE_CHECKING:
     from pbx.config import Config, Peer
@@ -45,7 +45,7 @@ class LegMaker:
                  location: Location, ports: PortAllocator, media_clock: MediaClock,
                  dialogs: DialogIndex, prompts: Callable[[], PromptLibrary],
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
-                 unreachable: Callable[[Peer], bool]) -> None:
+                 unreachable: Callable[[Peer], bool], calls: CallControl | None = None) -> None:
         self.signalling = signalling
         self.config = config
         self.location = location
@@ -55,6 +55,7 @@ class LegMaker:
         self.prompts = prompts
         self.spawn = spawn
         self.unreachable = unreachable  # qualify's verdict on a static host= peer
+        self.calls = calls  # transfers and bridges (pbx.calls.CallManager)
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -62,7 +63,7 @@ class LegMaker:
                                   min_se=s.min_se)
         return LegServices(signalling=self.signalling, dialogs=self.dialogs,
                            prompts=self.prompts, spawn=self.spawn, settings=settings,
-                           dialer=self)
+                           dialer=self, calls=self.calls)
 
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
 from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
+from pbx.media import tones
 from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
 from pbx.media.player import Player
@@ -45,10 +46,13 @@ from pbx.sip.invite import (
     UsageState,
 )
 from pbx.sip.message import Request, Response, make_response
+from pbx.sip.refer import ReferError, ReferFinished, ReferNotifier, ReferRequest, parse_refer
 from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
+    from pbx.bridge import Bridge, BridgeHost
     from pbx.config import Peer
+    from pbx.features import FeaturesConfig
     from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
     from pbx.media.session import MediaSession
@@ -57,7 +61,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pbx.channel")
 
-IN_DIALOG_METHODS = "INVITE, ACK, BYE, CANCEL, INFO, UPDATE"
+IN_DIALOG_METHODS = "INVITE, ACK, BYE, CANCEL, INFO, UPDATE, REFER, NOTIFY"
+# After the final NOTIFY of a REFER the transferer's phone hangs up by itself;
+# the PBX sends its own BYE only if it has not within this time.
+REFER_BYE_GRACE = 2.0
 
 
 class DialogIndex(Protocol):
@@ -75,6 +82,18 @@ class Dialer(Protocol):
                    options: str) -> DialResult: ...
 
 
+class CallControl(Protocol):
+    """What a leg asks of the PBX beyond its own call: transfers (pbx.transfer) and
+    what bridges need (pbx.bridge.BridgeHost)."""
+
+    def refer(self, leg: SipChannel, request: ReferRequest,
+              report: Callable[[int, bool], None]) -> None: ...
+
+    def bridge_host(self) -> BridgeHost: ...
+
+    def features_config(self) -> FeaturesConfig: ...
+
+
 @dataclass(slots=True)
 class LegServices:
     """What a leg needs from the PBX, and nothing more."""
@@ -85,6 +104,7 @@ class LegServices:
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
     settings: InviteSettings
     dialer: Dialer
+    calls: CallControl | None = None  # transfers, bridges (pbx.calls.CallManager)
 
 
 class SipChannel(Channel):
@@ -115,6 +135,15 @@ class SipChannel(Channel):
         self.player = Player(media)
         self.relay: Relay | None = None
         self.bridged_to: SipChannel | None = None
+        self.bridge: Bridge | None = None  # the pbx.bridge.Bridge this leg is in
+        self.offered_direction = "sendrecv"  # what our last offer said (hold reflected)
+        self.refer: ReferNotifier | None = None  # a REFER from this leg's phone, in progress
+        self._refers = 0  # REFERs received in this dialog (Event id of the later ones)
+        self._refer_done: asyncio.Future | None = None  # a hangup waiting for the REFER
+        self._gone_listeners: list[Callable[[SipChannel], None]] = []
+        self.dialing: Any = None  # the pbx.dial.Dial this leg waits in, while it rings
+        self.in_dial: Any = None  # the pbx.dial.Dial ringing this outbound leg
+        self._ringback: Any = None  # in-band ringback being played (an answered leg)
         self.dst_channel: SipChannel | None = None  # the CDR's dstchannel
         # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
@@ -156,15 +185,29 @@ class SipChannel(Channel):
             self._indexed = False
 
     def _on_response(self, resp: Response | None) -> None:
-        if resp is not None and self.usage is not None:
+        if resp is None:
+            return
+        if resp.cseq[1] == "NOTIFY":
+            if self.refer is not None:
+                self.run(self.refer.on_response(resp, self.now()))
+            return
+        if self.usage is not None:
             self.run(self.usage.on_response(resp, self.now()))
 
     def _on_failure(self, method: str, cseq: int, status: int) -> None:
+        if method == "NOTIFY":
+            if self.refer is not None:
+                self.run(self.refer.on_failure(cseq, self.now()))
+            return
         if self.usage is not None:
             self.run(self.usage.on_failure(method, cseq, self.now(), status))
 
     def on_timer(self, kind: str, now: float) -> None:
         """A usage timer fired (this leg owns its entries on the core's heap)."""
+        if kind.startswith("refer"):
+            if self.refer is not None:
+                self.run(self.refer.on_timer(kind, now))
+            return
         if self.usage is not None:
             self.run(self.usage.on_timer(kind, now))
 
@@ -211,6 +254,8 @@ class SipChannel(Channel):
             self._accepted(ev.response)
         elif kind is Failed:
             self._failed(ev.status)
+        elif kind is ReferFinished:
+            self._refer_finished()
 
     # --- inbound: the INVITE we answer -----------------------------------------
     def take_offer(self, body: bytes) -> None:
@@ -335,7 +380,14 @@ class SipChannel(Channel):
         """The other leg of our bridge holds or resumes: offer the same direction."""
         if self.usage is None or self.state is not ChannelState.UP:
             return
+        self.offered_direction = direction
         self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
+
+    def match_direction(self, direction: str) -> None:
+        """A new party (a transfer): offer its direction if ours differs (a leg
+        held while its transferer called someone else is resumed)."""
+        if direction != self.offered_direction:
+            self.reflect_hold(direction)
 
     def _offer_answered(self, resp: Response) -> None:
         if resp.body:
@@ -362,8 +414,56 @@ class SipChannel(Channel):
             if digit:
                 self.media.digit_received(digit)
             return
+        if req.method == "REFER":
+            self._refer_received(req, tx)
+            return
+        if req.method == "NOTIFY":  # we subscribe to nothing in a call
+            sig.respond(tx, make_response(req, 481, "Subscription does not exist"))
+            return
         sig.respond(tx, make_response(req, 405, "Method Not Allowed",
                                       headers=[("Allow", IN_DIALOG_METHODS)]))
+
+    # --- transfer: REFER from this leg's phone -------------------------------------
+    def _refer_received(self, req: Request, tx: Any) -> None:
+        """RFC 3515: accept, then tell the phone how the transfer goes (NOTIFY)."""
+        sig = self.services.signalling
+        usage = self.usage
+        calls = self.services.calls
+        if usage is None or calls is None or self.state is not ChannelState.UP:
+            sig.respond(tx, make_response(req, 603, "Declined"))
+            return
+        if self.refer is not None and not self.refer.finished:
+            sig.respond(tx, make_response(req, 500, "Server Internal Error",
+                                          headers=[("Retry-After", "1")]))
+            return
+        try:
+            request = parse_refer(req)
+        except ReferError as exc:
+            log.info("%s: REFER refused: %s", self.name, exc.reason)
+            sig.respond(tx, make_response(req, exc.status, exc.reason))
+            return
+        self._refers += 1
+        self.refer = ReferNotifier(req, tx, request=request, contact=usage.contact,
+                                   make_request=usage.request, timers=sig.timers,
+                                   timer_owner=self,
+                                   event_id=None if self._refers == 1 else req.cseq[0])
+        self.run(self.refer.accept(self.now()))
+        notifier = self.refer
+        calls.refer(self, request, lambda status, final: self._refer_report(
+            notifier, status, final))
+
+    def _refer_report(self, notifier: ReferNotifier, status: int, final: bool) -> None:
+        """The transfer's progress (pbx.transfer), as NOTIFYs to the transferer."""
+        if notifier is not self.refer:
+            return
+        now = self.now()
+        self.run(notifier.finish(status, None, now) if final
+                 else notifier.progress(status, None, now))
+
+    def _refer_finished(self) -> None:
+        waiter = self._refer_done
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # --- hangup ------------------------------------------------------------------
     async def hangup(self, cause: int = q850.NORMAL_CLEARING) -> None:
@@ -371,10 +471,36 @@ class SipChannel(Channel):
         ringing outbound, BYE once up."""
         if self.state is ChannelState.HUNGUP:
             return
+        if self.refer is not None and self.state is ChannelState.UP:
+            await self._after_refer()
+            if self.state is ChannelState.HUNGUP:
+                return  # the phone hung up itself, as phones do after a transfer
         if self.usage is not None:
             status, phrase = q850.sip_from_cause(cause)
             self.run(self.usage.hangup(self.now(), status=status, reason_phrase=phrase))
         self._gone(cause)
+
+    async def _after_refer(self) -> None:
+        """A transferer's hangup waits for the REFER's outcome to reach its phone
+        (the final NOTIFY), then a moment for the phone's own BYE (Asterisk's
+        deferred termination)."""
+        notifier = self.refer
+        if notifier is None:
+            return
+        if not notifier.finished:
+            fut = self._refer_done = asyncio.get_running_loop().create_future()
+            gone = asyncio.ensure_future(self.hungup.wait())
+            try:
+                # Bounded like Asterisk's deferred termination: 64*T1.
+                await asyncio.wait({fut, gone}, timeout=64 * self.services.settings.t1,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+        if self.state is not ChannelState.HUNGUP and notifier.final:
+            try:
+                await asyncio.wait_for(self.hungup.wait(), REFER_BYE_GRACE)
+            except TimeoutError:
+                pass
 
     def _gone(self, cause: int) -> None:
         """Local state when the leg ends, however it ended."""
@@ -387,10 +513,34 @@ class SipChannel(Channel):
         self.player.stop()
         if self.relay is not None:
             self.relay.stop()
+        if self.refer is not None:
+            self.refer.stop()
+            self._refer_finished()
         self.stats = self.media.stats()
         self.media.close()
         self.hungup.set()
+        for listener in list(self._gone_listeners):
+            try:
+                listener(self)
+            except Exception:
+                log.exception("%s: hangup listener failed", self.name)
+        self.observe_hangup()
         self.run([])  # leaves the dialog index once the usage is over too
+
+    def abandon_refer(self) -> None:
+        """Shutting down: a hangup does not wait for a REFER's outcome."""
+        if self.refer is not None:
+            self.refer.stop()
+            self._refer_finished()
+            self.refer = None
+
+    def on_gone(self, listener: Callable[[SipChannel], None]) -> None:
+        """Call ``listener(leg)`` when this leg ends (bridges, parking, transfers)."""
+        self._gone_listeners.append(listener)
+
+    def remove_gone(self, listener: Callable[[SipChannel], None]) -> None:
+        if listener in self._gone_listeners:
+            self._gone_listeners.remove(listener)
 
     def _rtp_timeout(self) -> None:
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
@@ -399,13 +549,33 @@ class SipChannel(Channel):
     # --- media ---------------------------------------------------------------------
     def on_digit(self, digit: str) -> None:
         """A DTMF digit from RFC 4733 or SIP INFO."""
-        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
+        relay = self.relay
+        if relay is None or not relay.active:  # in a bridge the relay passes DTMF on
             self.digits.put_nowait(digit)
+
+    def ringback(self, on: bool) -> bool:
+        """In-band ringback to this (answered) leg while a transfer's target rings;
+        stops with ``on=False``, or when the leg joins a bridge or plays a prompt."""
+        if not on:
+            if self._ringback is not None and not self._ringback.done():
+                self.player.stop()
+            self._ringback = None
+            return False
+        if self.state is not ChannelState.UP:
+            return False
+        cycle = tones.ringback(self.media.codec)
+        if cycle is None:
+            return False
+        # Ten cycles (a minute): longer than any Dial of a transfer rings.
+        self._ringback = self.player.play([cycle] * 10, ["ringback"])
+        return True
 
     async def play(self, prompts: list[str], interrupt: str = "") -> str:
         self.check_hangup()
         if self.state is not ChannelState.UP and not self.early:
             await self.progress()
+        elif self.state is ChannelState.UP:
+            self.observe(200)  # a transferee hearing a prompt has reached its target
         library = self.services.prompts()
         payloads = []
         for name in prompts:

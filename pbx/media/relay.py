@@ -9,7 +9,10 @@ differently. Different codecs: each direction has its own transcoder
 (transcode.py: a byte table between the G.711 laws; decode, 16 <-> 8 kHz
 resampling and encode between G.722 and G.711). Legs that cannot be
 transcoded (Opus against anything else) relay nothing and count it as dropped.
-RFC 4733 packets are relayed with the other leg's telephone-event payload type.
+RFC 4733 packets are relayed with the other leg's telephone-event payload type,
+unless the bridge watches that leg's digits for feature codes (features.conf):
+then its events are not relayed but handed to the watcher digit by digit
+(`intercept`), which sends on, regenerated, the digits that were no code.
 A leg on hold (remote sendonly/inactive) is not sent to; those packets are
 counted as `held`, not as dropped.
 """
@@ -33,7 +36,8 @@ def _untranscodable(payload: bytes) -> bytes:
 class _Leg:
     """Consumer on one session, relaying to the other."""
 
-    __slots__ = ("_forward", "_other", "bridge", "codecs", "dst", "src", "transcode")
+    __slots__ = ("_forward", "_other", "bridge", "codecs", "dst", "intercept", "src",
+                 "transcode")
 
     def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession) -> None:
         self.bridge = bridge
@@ -43,6 +47,9 @@ class _Leg:
         self._other: dict[int, Callable[[bytes], bytes] | None] = {}
         self.codecs = (src.codec, dst.codec)
         self.transcode = _pick(src, dst)
+        # The feature watcher of this leg's digits (pbx.bridge): its RFC 4733 packets
+        # are not relayed, each digit goes to it instead.
+        self.intercept: Callable[[str], None] | None = None
 
     def refresh(self) -> None:
         """A re-INVITE may have changed a codec: a new transcoder then (a stateful
@@ -95,8 +102,16 @@ class _Leg:
         """One leg hung up: the bridge ends."""
         self.bridge._leg_closed()
 
+    def dtmf(self, digit: str) -> None:
+        """A whole digit from this leg (RFC 4733 or SIP INFO): to the feature watcher."""
+        if self.intercept is not None:
+            self.intercept(digit)
+
     def dtmf_packet(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Relay an RFC 4733 packet with the other leg's payload type."""
+        if self.intercept is not None:
+            self.bridge.dtmf_watched += 1
+            return
         dst = self.dst
         if dst.dtmf_pt < 0:
             self.bridge.dtmf_dropped += 1  # the other side takes no telephone-event
@@ -126,6 +141,7 @@ class Relay:
         self.dropped = 0  # lost inside the PBX (should stay 0)
         self.dtmf_relayed = 0
         self.dtmf_dropped = 0
+        self.dtmf_watched = 0  # event packets held back for the feature watcher
         self._prev = (None, None)
         self._legs = (_Leg(self, a, b), _Leg(self, b, a))
         self.active = False
@@ -142,6 +158,12 @@ class Relay:
             return
         self.active = True
         self._prev = (self.a.set_consumer(self._legs[0]), self.b.set_consumer(self._legs[1]))
+
+    def intercept(self, session: MediaSession, watcher: Callable[[str], None] | None) -> None:
+        """Hand ``session``'s digits to ``watcher`` instead of relaying them (None: relay)."""
+        for leg in self._legs:
+            if leg.src is session:
+                leg.intercept = watcher
 
     def refresh(self) -> None:
         """Re-read the legs' codecs (after a re-INVITE changed one)."""

@@ -219,7 +219,7 @@ async def test_blind_refer_by_the_callee_sends_the_caller_on(pbx: Pbx) -> None:
     its Dial reports the transfer; the transferer's leg is hung up by the PBX
     when its phone does not hang up within the grace."""
     core = pbx.core
-    call, to_b = await place(pbx, "6001", "6002", "a1")
+    _call, _to_b = await place(pbx, "6001", "6002", "a1")
     a_leg = pbx.leg("a1")
     b_leg = a_leg.bridge.other(a_leg)
     # B's phone sends REFER in the dialog the PBX's INVITE made with it.
@@ -305,7 +305,7 @@ async def test_attended_transfer_to_a_ringing_call_rings_on_for_the_transferee(
     core = pbx.core
     call1, _ = await place(pbx, "6001", "6002", "a1")
     call2, to_c = await place(pbx, "6001", "6003", "a2", answer=False)
-    x1, x2 = pbx.leg("a1"), pbx.leg("a2")
+    x1, _x2 = pbx.leg("a1"), pbx.leg("a2")
     p1 = x1.bridge.other(x1)
     replaces = f"a2%3Bto-tag%3D{call2.pbx_tag}%3Bfrom-tag%3D{call2.tag}"
     pbx.calls.on_in_dialog(refer(call1, f"<sip:6003@127.0.0.1?Replaces={replaces}>"),

@@ -110,7 +110,7 @@ def test_202_then_100_trying_then_ringing_then_final_200_in_order() -> None:
     usage = confirmed(edge)
     n = notifier(edge, usage, refer())
     out = n.accept(edge.now)
-    accepted = [a for a in out if isinstance(a, Respond)][0].response
+    accepted = next(a for a in out if isinstance(a, Respond)).response
     assert accepted.status == 202 and accepted.headers.get("Contact") == CONTACT
     first = notifies(out)
     assert len(first) == 1
@@ -159,7 +159,7 @@ def test_refer_sub_false_gets_202_with_refer_sub_and_no_notify() -> None:
     usage = confirmed(edge)
     n = notifier(edge, usage, refer(extra="Refer-Sub: false\r\n"))
     out = n.accept(edge.now)
-    resp = [a for a in out if isinstance(a, Respond)][0].response
+    resp = next(a for a in out if isinstance(a, Respond)).response
     assert resp.status == 202 and resp.headers.get("Refer-Sub") == "false"
     assert notifies(out) == [] and ReferFinished(0) in out
     assert n.progress(180, None, edge.now) == [] and n.finish(200, None, edge.now) == []

@@ -78,6 +78,7 @@ class Bridge:
         self.relay: Relay | None = None
         self._exits: dict[SipChannel, asyncio.Future[Exit]] = {}
         # Each party's feature codes (code -> feature name) and their matcher.
+        self._digit_timeout = digit_timeout
         self._matchers: dict[SipChannel, FeatureMatcher] = {
             leg: FeatureMatcher(codes, digit_timeout)
             for leg, codes in (features or {}).items() if codes}
@@ -88,6 +89,9 @@ class Bridge:
         self.ended = False
         self.on_end: list[Callable[[Bridge], None]] = []  # called once when the bridge ends
         self._listeners: dict[SipChannel, Callable[[SipChannel], None]] = {}
+        # Who runs a feature a code names: the PBX's (features.conf), or a feature in
+        # progress that watches its own keys (an attended transfer's consultation).
+        self._handlers: dict[SipChannel, Callable[[Bridge, SipChannel, str], None]] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -114,6 +118,18 @@ class Bridge:
         if fut is not None and not fut.done():
             self._exits[leg] = fut
 
+    def watch_keys(self, leg: SipChannel, codes: dict[str, str],
+                   handler: Callable[[Bridge, SipChannel, str], None] | None) -> None:
+        """Watch ``leg``'s digits for ``codes`` (code -> name) and call ``handler``
+        (None: the PBX's features) instead of the codes given at construction."""
+        self._matchers[leg] = FeatureMatcher(codes, self._digit_timeout)
+        if handler is None:
+            self._handlers.pop(leg, None)
+        else:
+            self._handlers[leg] = handler
+        if self.relay is not None and leg in self.legs:
+            self.relay.intercept(leg.media, self._digit_watcher(leg))
+
     def has_waiter(self, leg: SipChannel) -> bool:
         fut = self._exits.get(leg)
         return fut is not None and not fut.done()
@@ -135,6 +151,7 @@ class Bridge:
         matcher = self._matchers.pop(leg, None)
         if matcher is not None:
             matcher.reset()
+        self._handlers.pop(leg, None)
         self.legs.remove(leg)
 
     def _start_relay(self) -> None:
@@ -326,7 +343,8 @@ class Bridge:
             log.info("%s: feature %s", leg.name, feature)
             # After this digit's callbacks: the code's last digit must not reach the
             # party's digit queue once the relay is stopped for the feature.
-            asyncio.get_running_loop().call_soon(self.host.run_feature, self, leg, feature)
+            handler = self._handlers.get(leg, self.host.run_feature)
+            asyncio.get_running_loop().call_soon(handler, self, leg, feature)
 
     def _arm_timer(self) -> None:
         self._cancel_timer()

@@ -20,6 +20,8 @@ from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
+from pbx.parking import Parking
+from pbx.parking_conf import ParkingConfig
 from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.replaces import Replaces, ReplacesError, parse_replaces
@@ -63,6 +65,9 @@ class CallManager:
         # functions, globals, clock, AstDB, voicemail), one per PBX.
         self.dialplan_services = dialplan_services
         self.transfers = Transfers(self, self)
+        self.parking = Parking(config.parking or ParkingConfig(), self, self.channels.get)
+        if dialplan_services is not None:
+            dialplan_services.parking = self.parking
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -94,6 +99,7 @@ class CallManager:
         self.config = config
         self.auth = auth
         self.prompts = _prompt_library(config)
+        self.parking.reload(config.parking or ParkingConfig())
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a coroutine as a task the manager keeps (and cancels at stop)."""
@@ -332,8 +338,27 @@ class CallManager:
         dialplan = self.config.dialplan
         return dialplan is not None and exists(dialplan, context, exten, callerid, now=now)
 
+    def extension_matches_more(self, context: str, digits: str) -> bool:
+        """Whether more digits could still make an extension (collecting a target)."""
+        from dialplan import patterns
+
+        clock = getattr(self.dialplan_services, "clock", None)
+        now = clock.time() if clock is not None else None
+        dialplan = self.config.dialplan
+        return dialplan is not None and patterns.find_can_match_more(dialplan, context, digits,
+                                                                     now)
+
     def is_park_exten(self, context: str, exten: str) -> bool:
-        return False
+        """Whether exten@context reaches a parking lot's parkext (through includes)."""
+        from dialplan import patterns
+
+        dialplan = self.config.dialplan
+        parking = self.config.parking
+        if dialplan is None or parking is None:
+            return False
+        found = patterns.find(dialplan, context, exten, None, priority=1)
+        return found is not None and parking.lot_for_exten(found[0].name, found[1].name) \
+            is not None
 
     def fork_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
         """A transfer ends the record a leg's own dialplan keeps: write it now, start anew."""

@@ -750,6 +750,8 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    features: Any = None  # pbx.features.FeaturesConfig (features.conf)
+    parking: Any = None  # pbx.parking_conf.ParkingConfig (res_parking.conf)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -782,6 +784,12 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
+    from pbx.features import load_features_conf
+    from pbx.parking_conf import load_res_parking_conf
+
+    config.features = load_features_conf(config_dir / "features.conf", diagnostics)
+    # Before the dialplan: a lot's extensions are part of it (include => parkedcalls).
+    config.parking = load_res_parking_conf(config_dir / "res_parking.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

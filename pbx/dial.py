@@ -44,6 +44,16 @@ class Destination:
     address: Address  # where the INVITE goes
 
 
+class Consult(Protocol):
+    """An attended transfer watching its consultation call (pbx.feature_calls)."""
+
+    codes: dict[str, str]  # the transferer's keys while it talks to the target
+
+    def connected(self, bridge: Bridge, target: SipChannel) -> None: ...
+
+    def on_key(self, bridge: Bridge, leg: SipChannel, key: str) -> None: ...
+
+
 class LegFactory(Protocol):
     """What a Dial needs from the PBX: where targets are, and new outbound legs."""
 
@@ -61,8 +71,9 @@ class Dial:
     call of a ringing leg (INVITE with Replaces: :meth:`pick_up`)."""
 
     def __init__(self, caller: SipChannel, factory: LegFactory, targets: list[DialTarget],
-                 timeout: float | None, options: str) -> None:
+                 timeout: float | None, options: str, consult: Consult | None = None) -> None:
         self.caller = caller
+        self.consult = consult  # an attended transfer's consultation call (pbx.consult)
         self.factory = factory
         self.targets = targets
         self.timeout = timeout
@@ -73,7 +84,8 @@ class Dial:
         self.early: Relay | None = None
         self._events: asyncio.Queue[tuple[SipChannel, Any]] = asyncio.Queue()
         self._deadline: float | None = None
-        self._handover: asyncio.Future[tuple[SipChannel, Any]] | None = None
+        # Set while ringing: ("handover", new caller, its future) or ("abort",).
+        self._handover: asyncio.Future[tuple[Any, ...]] | None = None
         self._ringback = False
 
     def _on_leg_event(self, leg: SipChannel, ev: Any) -> None:
@@ -87,7 +99,15 @@ class Dial:
         fut = self._handover
         if fut is None or fut.done():
             return False
-        fut.set_result((new_caller, carried))
+        fut.set_result(("handover", new_caller, carried))
+        return True
+
+    def abort(self) -> bool:
+        """Stop ringing now (an attended transfer aborted before the answer)."""
+        fut = self._handover
+        if fut is None or fut.done():
+            return False
+        fut.set_result(("abort",))
         return True
 
     def pick_up(self, ringing: SipChannel, taker: SipChannel) -> bool:
@@ -131,14 +151,16 @@ class Dial:
             winner, status = await self._wait_answer()
         finally:
             a.dialing = None
-        if status == _HANDED_OVER:
+        if status == _HANDED_OVER and self._handover.result()[0] == "abort":
+            winner, status = None, "CANCEL"
+        elif status == _HANDED_OVER:
             if self.early is not None:  # the early media went to the old caller
                 self.early.stop()
                 self.early = None
             if self._ringback:
                 self._ringback = False
                 a.ringback(False)
-            new_caller, carried = self._handover.result()
+            _, new_caller, carried = self._handover.result()
             log.info("%s: ringing call handed over to %s", a.name, new_caller.name)
             spawn = a.services.spawn
             spawn(self._continue_for(new_caller, carried))
@@ -204,7 +226,7 @@ class Dial:
             _tell(caller, carried, Exit(PEER_HANGUP), self.caller.services.spawn)
             return
         caller.dst_channel = winner
-        br = self._make_bridge(winner)
+        br = self._make_bridge(winner, consult=False)
         if carried is not None and not carried.done():
             br.adopt(caller, carried)
         br.start()
@@ -212,18 +234,25 @@ class Dial:
     def bridge(self, winner: SipChannel) -> Any:
         """Join the caller and the winner with the features the options allow (t/T,
         k/K, x/X, h/H from features.conf); the caller's pbx.bridge.Exit, awaitable."""
-        br = self._make_bridge(winner)
+        br = self._make_bridge(winner, consult=self.consult is not None)
+        fut = br.wait(self.caller)
         br.start()
-        return br.wait(self.caller)
+        if self.consult is not None:
+            self.consult.connected(br, winner)
+        return fut
 
-    def _make_bridge(self, winner: SipChannel) -> Bridge:
+    def _make_bridge(self, winner: SipChannel, *, consult: bool) -> Bridge:
         a = self.caller
         calls = a.services.calls
         cfg = calls.features_config() if calls is not None else FeaturesConfig()
         caller_f, callee_f = dial_features(self.options)
-        return Bridge(a, winner, host=calls.bridge_host() if calls is not None else _NoHost(),
-                      features={a: cfg.codes(caller_f), winner: cfg.codes(callee_f)},
-                      digit_timeout=cfg.featuredigittimeout)
+        br = Bridge(a, winner, host=calls.bridge_host() if calls is not None else _NoHost(),
+                    features={a: cfg.codes(caller_f), winner: cfg.codes(callee_f)},
+                    digit_timeout=cfg.featuredigittimeout)
+        if consult and self.consult is not None:
+            # The transferer's keys are the attended transfer's (atxfercomplete...).
+            br.watch_keys(a, self.consult.codes, self.consult.on_key)
+        return br
 
     async def _wait_answer(self) -> tuple[SipChannel | None, str]:
         """Read leg events until one answers, all fail, the timeout, A hangs up, or

@@ -99,8 +99,11 @@ class LegMaker:
 
     # --- Dialer / LegFactory ----------------------------------------------------------
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
-                   options: str) -> DialResult:
-        return await Dial(caller, self, targets, timeout, options).run()
+                   options: str, consult: Any = None) -> DialResult:
+        dial = Dial(caller, self, targets, timeout, options, consult=consult)
+        if consult is not None:
+            consult.dial = dial  # it may abort or hand over the ringing call
+        return await dial.run()
 
     def resolve(self, targets: list[DialTarget]) -> list[Destination]:
         """Every reachable contact of every target; unknown, unregistered or

@@ -79,7 +79,7 @@ class Dialer(Protocol):
     """What Dial() needs from the PBX (pbx.dial)."""
 
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
-                   options: str) -> DialResult: ...
+                   options: str, consult: Any = None) -> DialResult: ...
 
 
 class CallControl(Protocol):

@@ -1,0 +1,192 @@
+"""Call parking at run time: the lots, who is parked where, and the spaces' state.
+
+``Park()`` puts a call in a space of its lot and waits there (music on hold);
+``ParkedCall(lot,space)`` (dialing a space) takes it out and joins it with the
+retriever in a :class:`~pbx.bridge.Bridge`; ``parkingtime`` passing sends it
+back (dialplan/apps/park.py). Spaces are found as res_parking does
+(``findslot=first``: the lowest free; ``next``: after the last one used).
+
+Busy lamps: :meth:`Parking.device_state` answers for the devices of the
+lots' hints, ``park:701@parkedcalls`` -> ``INUSE`` / ``NOT_INUSE`` (Asterisk's
+parking device state provider), and :meth:`Parking.watch` registers a
+callback ``(device, state)`` called on every change. The device state registry
+(DEVICE_STATE(), hints, SUBSCRIBE dialog/presence) plugs these two in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pbx.bridge import Bridge
+
+if TYPE_CHECKING:
+    from pbx.bridge import BridgeHost
+    from pbx.parking_conf import ParkingConfig, ParkingLotConfig
+    from pbx.sipchannel import SipChannel
+
+log = logging.getLogger("pbx.parking")
+
+INUSE, NOT_INUSE = "INUSE", "NOT_INUSE"
+
+StateListener = Callable[[str, str], None]  # (device, state)
+
+
+@dataclass(eq=False)
+class ParkedCall:
+    """One parked call: its space, who parked it, and how its wait ends."""
+
+    lot: ParkingLot
+    space: int
+    leg: SipChannel
+    parker: str  # channel name of who parked it (the transferer, or itself)
+    parker_dial: str  # dial string to ring the parker back (SIP/6001), "" if none
+    parked_at: float = field(default_factory=time.time)
+    # ("retrieved", future of the parked leg's bridge exit) | ("timeout"|"hangup", None)
+    outcome: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop()
+                                    .create_future())
+    unwatch: Callable[[], None] | None = None  # stops watching the leg's hangup
+
+    def _end(self, kind: str, value: Any = None) -> None:
+        if not self.outcome.done():
+            self.outcome.set_result((kind, value))
+
+
+class ParkingLot:
+    """The spaces of one lot (res_parking.conf section)."""
+
+    def __init__(self, cfg: ParkingLotConfig, changed: Callable[[ParkingLot, int], None]) -> None:
+        self.cfg = cfg
+        self.calls: dict[int, ParkedCall] = {}
+        self._last = cfg.parkpos[0] - 1
+        self._changed = changed
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def device(self, space: int) -> str:
+        return f"park:{space}@{self.cfg.context}"
+
+    def free_space(self) -> int | None:
+        spaces = self.cfg.spaces
+        if self.cfg.findslot == "next":
+            order = [s for s in spaces if s > self._last] + [s for s in spaces if s <= self._last]
+        else:
+            order = list(spaces)
+        return next((s for s in order if s not in self.calls), None)
+
+    def park(self, leg: SipChannel, parker: str, parker_dial: str) -> ParkedCall | None:
+        """Give ``leg`` a space; None when the lot is full."""
+        space = self.free_space()
+        if space is None:
+            return None
+        call = ParkedCall(self, space, leg, parker, parker_dial)
+        self.calls[space] = call
+        self._last = space
+        log.info("Parking '%s' in '%s' at space %d", leg.name, self.name, space)
+
+        def gone(_leg: SipChannel) -> None:
+            if self.calls.get(space) is call:
+                self.unpark(space)
+            call._end("hangup")
+        leg.on_gone(gone)
+        call.unwatch = lambda: leg.remove_gone(gone)
+        self._changed(self, space)
+        return call
+
+    def unpark(self, space: int) -> ParkedCall | None:
+        call = self.calls.pop(space, None)
+        if call is not None:
+            if call.unwatch is not None:
+                call.unwatch()
+            self._changed(self, space)
+        return call
+
+    def first(self) -> int | None:
+        return min(self.calls) if self.calls else None
+
+
+class Parking:
+    """The lots of one PBX (dialplan apps reach it as ``ctx.services.parking``)."""
+
+    def __init__(self, config: ParkingConfig, host: BridgeHost,
+                 channel: Callable[[str], SipChannel | None]) -> None:
+        self.host = host
+        self._channel = channel
+        self._listeners: list[StateListener] = []
+        self.lots: dict[str, ParkingLot] = {}
+        self.reload(config)
+
+    def reload(self, config: ParkingConfig) -> None:
+        """New settings; calls already parked stay where they are."""
+        lots: dict[str, ParkingLot] = {}
+        for name, cfg in config.lots.items():
+            lot = self.lots.get(name)
+            if lot is None:
+                lot = ParkingLot(cfg, self._changed)
+            lot.cfg = cfg
+            lots[name] = lot
+        for name, lot in self.lots.items():  # a removed lot keeps its calls until they leave
+            if name not in lots and lot.calls:
+                lots[name] = lot
+        self.lots = lots
+
+    def lot(self, name: str) -> ParkingLot | None:
+        return self.lots.get(name or "default")
+
+    def channel(self, name: str) -> SipChannel | None:
+        """A channel of this PBX by name (the transferer to announce the space to)."""
+        return self._channel(name) if name else None
+
+    def find(self, space: int) -> ParkedCall | None:
+        for lot in self.lots.values():
+            call = lot.calls.get(space)
+            if call is not None:
+                return call
+        return None
+
+    # --- retrieval -----------------------------------------------------------------
+    def retrieve(self, call: ParkedCall, retriever: SipChannel) -> Any:
+        """Take ``call`` out of its space and join it with ``retriever``; returns the
+        future of the retriever's exit from that bridge (pbx.bridge.Exit)."""
+        call.lot.unpark(call.space)
+        bridge = Bridge(retriever, call.leg, host=self.host)
+        mine = bridge.wait(retriever)
+        theirs = bridge.wait(call.leg)  # the parked call's Park() waits for it
+        call._end("retrieved", theirs)
+        self.host.hold_music(call.leg, False)
+        bridge.start()
+        log.info("%s retrieved the call parked at %d (%s)", retriever.name, call.space,
+                 call.leg.name)
+        return mine
+
+    # --- device state (busy lamps) ---------------------------------------------------
+    def device_state(self, device: str) -> str | None:
+        """``park:701@parkedcalls`` -> INUSE / NOT_INUSE; None for another device."""
+        if not device.lower().startswith("park:"):
+            return None
+        space, _, context = device[5:].partition("@")
+        if not space.isdigit():
+            return None
+        for lot in self.lots.values():
+            if (not context or lot.cfg.context == context) and int(space) in lot.cfg.spaces:
+                return INUSE if int(space) in lot.calls else NOT_INUSE
+        return None
+
+    def watch(self, listener: StateListener) -> None:
+        """Call ``listener(device, state)`` whenever a space fills or empties."""
+        self._listeners.append(listener)
+
+    def _changed(self, lot: ParkingLot, space: int) -> None:
+        device = lot.device(space)
+        state = INUSE if space in lot.calls else NOT_INUSE
+        for listener in list(self._listeners):
+            try:
+                listener(device, state)
+            except Exception:
+                log.exception("parking state listener failed")

@@ -164,6 +164,7 @@ class Bridge:
         relay = self.relay = Relay(a.media, b.media)
         a.relay = b.relay = relay
         a.bridged_to, b.bridged_to = b, a
+        a.bridge = b.bridge = self  # back from a consultation in another bridge
         for leg in self.legs:
             if leg in self._matchers:
                 relay.intercept(leg.media, self._digit_watcher(leg))

@@ -72,7 +72,7 @@ class Call:
 
 
 def phone_request(call: Call, method: str, *, headers: str = "", body: bytes = b"",
-                  to_tag: bool = True) -> Request:
+                  to_tag: bool = True, ctype: str = "application/sdp") -> Request:
     """A request from the phone that made ``call`` (INVITE first, then in its dialog)."""
     if method not in ("ACK", "CANCEL"):
         call.cseq += method != "INVITE" or bool(call.pbx_tag)
@@ -88,7 +88,7 @@ def phone_request(call: Call, method: str, *, headers: str = "", body: bytes = b
         f"CSeq: {call.cseq} {method}\r\n"
         f"Contact: <sip:{call.user}@127.0.0.1:{port}>\r\n"
         f"{headers}"
-        + ("Content-Type: application/sdp\r\n" if body else "")
+        + (f"Content-Type: {ctype}\r\n" if body else "")
         + f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     msg = parse_message(data)
@@ -386,7 +386,8 @@ async def test_early_only_replaces_of_a_confirmed_call_is_486(pbx: Pbx) -> None:
     assert final[0].status == 486
 
 
-def _from_callee(leg: Any, method: str, headers: str = "", cseq: int = 50) -> Request:
+def _from_callee(leg: Any, method: str, headers: str = "", cseq: int = 50,
+                 body: bytes = b"") -> Request:
     """A request from the phone of an outbound leg, in the PBX's dialog with it."""
     peer = leg.peer.name
     port = PHONES[peer].port
@@ -399,7 +400,7 @@ def _from_callee(leg: Any, method: str, headers: str = "", cseq: int = 50) -> Re
         f"Call-ID: {leg.call_id}\r\n"
         f"CSeq: {cseq} {method}\r\n"
         f"Contact: <sip:{peer}@127.0.0.1:{port}>\r\n"
-        f"{headers}Content-Length: 0\r\n\r\n").encode()
+        f"{headers}Content-Length: {len(body)}\r\n\r\n").encode() + body
     msg = parse_message(data)
     assert isinstance(msg, Request)
     return msg

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS cdr (
     hangupcause INTEGER,
     rtp TEXT,
     accountcode TEXT, peeraccount TEXT, amaflags TEXT, userfield TEXT,
-    vars TEXT
+    vars TEXT, linkedid TEXT, transfer TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr(start);
 CREATE TABLE IF NOT EXISTS astdb (
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS astdb (
 
 # Columns added to `cdr` after its first release: a database made before them
 # gets them at open (ALTER TABLE), so an upgrade keeps every old record.
-_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars")
+_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars", "linkedid",
+              "transfer")
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class StoredBinding:
 CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
               "hangupcause", "rtp", *_CDR_ADDED)
-_JSON_FIELDS = ("rtp", "vars")
+_JSON_FIELDS = ("rtp", "vars", "transfer")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
 

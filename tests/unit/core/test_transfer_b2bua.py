@@ -8,6 +8,7 @@ request the PBX sends and checks each message as a strict peer would.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,3 +405,51 @@ def _from_callee(leg: Any, method: str, headers: str = "", cseq: int = 50,
     msg = parse_message(data)
     assert isinstance(msg, Request)
     return msg
+
+
+async def test_cdr_shows_a_blind_transfer(tmp_path: Path) -> None:
+    """The transferer's record says what it did; the transferee gets a record of its
+    own from the transfer on (dst = the target, same linkedid as the first call)."""
+    from pbx.store import Store
+
+    (tmp_path / "sip.conf").write_text(SIP_CONF)
+    (tmp_path / "extensions.conf").write_text(DIALPLAN)
+    (tmp_path / "pbx.yaml").write_text("rtp: {ports: [43000, 43999]}\nsip: {session_expires: 0}\n")
+    store = await Store.open(tmp_path / "cdr.sqlite3")
+    core = FakeCore()
+    location = Location()
+    calls = CallManager(core=core, config=load_config(tmp_path), location=location,
+                        auth=DigestAuthenticator("pbx", b"k" * 32, lambda user: None),
+                        store=store)
+    await calls.start()
+    pbx = Pbx(core, calls, location)
+    for user in PHONES:
+        pbx.register(user)
+    try:
+        call, _ = await place(pbx, "6001", "6002", "a1")
+        a_leg = pbx.leg("a1")
+        b_leg = a_leg.bridge.other(a_leg)
+        pbx.calls.on_in_dialog(refer(call, "<sip:6003@127.0.0.1>"), "tx-refer", A)
+        to_c = await until(lambda: core.sent("INVITE", C))
+        to_c[0].callback(reply(to_c[0], 200, tag="c-tag", body=SDP))
+        await answer_notifies(pbx, A, [b"SIP/2.0 100 Trying\r\n", b"SIP/2.0 200 OK\r\n"])
+        bye_from(pbx, call)
+        c_leg = await until(lambda: b_leg.bridge and b_leg.bridge.other(b_leg))
+        pbx.calls.on_in_dialog(_from_callee(c_leg, "BYE"), "tx-c-bye", C)
+        deadline = time.monotonic() + 3.0
+        while len(got := await store.cdrs()) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        first = next(r for r in got if r["channel"] == a_leg.name)
+        second = next(r for r in got if r["channel"] == b_leg.name)
+        assert first["transfer"] == {"type": "blind", "role": "transferer",
+                                     "transferer": a_leg.name, "transferee": b_leg.name,
+                                     "target": "6003@internal"}
+        assert first["dstchannel"] == b_leg.name and first["disposition"] == "ANSWERED"
+        assert second["transfer"]["role"] == "transferee"
+        assert second["dst"] == "6003" and second["dcontext"] == "internal"
+        assert second["dstchannel"] == c_leg.name and second["src"] == "6002"
+        assert second["linkedid"] == first["linkedid"] == a_leg.uniqueid
+        assert second["start"] >= first["start"]
+    finally:
+        await calls.stop()
+        await store.close()

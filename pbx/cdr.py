@@ -1,13 +1,15 @@
 """Call detail records: what the dialplan sets on a call's record, and the row.
 
 `CdrVars` lives on each channel (`channel.cdr`): what CDR() and CDR_PROP()
-wrote. Transfers (pbx.transfer): the transferer's record gets ``transfer``
-(type, role, transferee, target); the transferee gets a new record from the
-transfer on (its own record so far, if its dialplan kept one, is written at the
-transfer), with ``transfer`` and the first call's ``linkedid``. `cdr_row(channel, now)` is the record the store gets when the calling
+wrote. `cdr_row(channel, now)` is the record the store gets when the calling
 leg ends (None when CDR_PROP(disable) turned it off); `field_value` is what
 `${CDR(name)}` reads while the call runs. Field names, formats and the
 read-only set are Asterisk's (cdr.c, func_cdr.c).
+
+Transfers (pbx.transfer): the transferer's record gets ``transfer`` (type,
+role, transferee, target); the transferee gets a new record from the transfer
+on (its record so far, if its own dialplan kept one, is written at the
+transfer), with ``transfer`` and the first call's ``linkedid``.
 """
 
 from __future__ import annotations

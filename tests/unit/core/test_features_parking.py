@@ -246,7 +246,7 @@ async def test_transferer_hanging_up_during_consultation_completes(pbx: Pbx) -> 
 
 async def test_target_hanging_up_returns_to_the_transferee(pbx: Pbx) -> None:
     core = pbx.core
-    call, a_leg, b_leg, to_c = await _consult(pbx)
+    _call, a_leg, b_leg, to_c = await _consult(pbx)
     to_c.callback(reply(to_c, 200, tag="c-tag", body=SDP))
     c_leg = await until(lambda: a_leg.bridge and a_leg.bridge.other(a_leg) is not b_leg
                         and a_leg.bridge.other(a_leg))
@@ -270,7 +270,7 @@ async def test_complete_while_the_target_rings_hands_the_ringing_call_over(pbx: 
 
 async def test_consultation_not_answered_returns_after_atxfernoanswertimeout(pbx: Pbx) -> None:
     core = pbx.core
-    call, a_leg, b_leg, to_c = await _consult(pbx)
+    _call, a_leg, b_leg, to_c = await _consult(pbx)
     to_c.callback(reply(to_c, 180, tag="c-tag"))
     await until(lambda: core.sent("CANCEL", C), timeout=6.0)
     await until(lambda: a_leg.bridge is not None and a_leg.bridge.other(a_leg) is b_leg

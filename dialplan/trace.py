@@ -111,10 +111,25 @@ async def _vmmain_standin(ctx: AppContext, args: list[str]) -> None:
     await ctx.channel.answer()
 
 
+async def _park_standin(ctx: AppContext, args: list[str]) -> None:
+    # A dry run parks nothing: the call would wait in the lot until taken or timed out.
+    await ctx.channel.answer()
+    ctx.note(f"would park in lot '{(args[0] if args else '') or 'default'}' and wait there")
+    ctx.end()
+
+
+async def _parkedcall_standin(ctx: AppContext, args: list[str]) -> None:
+    await ctx.channel.answer()
+    ctx.note("would take the call parked at " + ",".join(args) + " (none in a dry run)")
+    ctx.end()
+
+
 _STANDINS: dict[str, AppFunc] = {
     "dial": _dial_standin,
     "voicemail": _voicemail_standin,
     "voicemailmain": _vmmain_standin,
+    "park": _park_standin,
+    "parkedcall": _parkedcall_standin,
 }
 
 

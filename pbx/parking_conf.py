@@ -200,5 +200,7 @@ def add_parking_extensions(dialplan: Any, cfg: ParkingConfig,
                 continue
             ext = Extension(exten, None, pos=pos, hint=hint)
             ext.steps[1] = Step(1, app, args, None, pos, pos)
+            if hint:  # as the parser keeps hints: priority -1, never run
+                ext.steps[-1] = Step(-1, hint, "", None, pos, pos)
             ctx.extensions[(exten, None)] = ext
         dialplan.indexes.pop(lot.context, None)  # built again with the lot's extensions

@@ -180,7 +180,10 @@ class Bridge:
         from a held call; hold when the new party holds)."""
         other = self.other(leg)
         if other is not None and leg.state is ChannelState.UP:
-            leg.match_direction(other.sdp.remote_direction)
+            # Only sendonly/inactive mean the other party holds; its recvonly is just
+            # its answer to a hold we offered it (on behalf of a former party).
+            held = other.sdp.remote_direction
+            leg.match_direction(held if held in ("sendonly", "inactive") else "sendrecv")
 
     # ---------------------------------------------------------------- leaving
 

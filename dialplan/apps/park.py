@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from pbx.parking import ParkedCall
     from pbx.parking_conf import ParkingLotConfig
 
+ANNOUNCE_DRAIN = 0.5  # seconds after the space is said to a transferer, before it is released
+
 
 def dial_string(channel: Channel) -> str:
     """`SIP/6001` for a channel of peer 6001 ("" when it has no peer)."""
@@ -68,6 +70,9 @@ async def park(ctx: AppContext, args: list[str]) -> None:
     announce = say.digits(str(space))
     if transferer is not None:
         await _tell(transferer, announce)  # the transferer hears where the call went
+        # Its phone hangs up as soon as the transfer is reported done: give its jitter
+        # buffer time to play the last word first.
+        await asyncio.sleep(ANNOUNCE_DRAIN)
     elif "s" not in options:
         await ch.play(announce)
     ch.observe(200)  # a parking transfer is complete (a REFER's final NOTIFY)

@@ -12,7 +12,6 @@ from pbx.diagnostics import ConfigError
 from pbx.features import load_features_conf
 from pbx.parking_conf import load_res_parking_conf
 
-
 FEATURES = """\
 [general]
 featuredigittimeout = 1500

@@ -163,7 +163,9 @@ def notifies(pbx: Pbx, dest: Address) -> list[Sent]:
 async def answer_notifies(pbx: Pbx, dest: Address, want: list[bytes]) -> None:
     """The transferer's phone answers every NOTIFY; their sipfrag bodies are ``want``."""
     for i, body in enumerate(want):
-        sent = await until(lambda i=i: len(notifies(pbx, dest)) > i and notifies(pbx, dest))
+        # (A park's final NOTIFY waits for the space to be said to the transferer.)
+        sent = await until(lambda i=i: len(notifies(pbx, dest)) > i and notifies(pbx, dest),
+                           timeout=8.0)
         n = sent[i]
         assert n.request.body == body, [s.request.body for s in sent]
         n.callback(reply(n, 200, tag="ignored"))

@@ -24,17 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pbx.calls import CallManager  # noqa: E402
-from pbx.config import load_config  # noqa: E402
-from pbx.location import Location  # noqa: E402
-from pbx.sip.auth import DigestAuthenticator  # noqa: E402
-from tests.unit.core.test_b2bua import FakeCore  # noqa: E402
-from tests.unit.core.test_transfer_b2bua import (  # noqa: E402
-    A,
-    C,
+from pbx.calls import CallManager
+from pbx.config import load_config
+from pbx.location import Location
+from pbx.sip.auth import DigestAuthenticator
+from tests.unit.core.test_b2bua import FakeCore
+from tests.unit.core.test_transfer_b2bua import (
     DIALPLAN,
     PHONES,
     SIP_CONF,
+    A,
+    C,
     Pbx,
     place,
     refer,

@@ -273,9 +273,13 @@ class CallManager:
             await leg.hangup(q850.cause_from_sip(status))
             return
         await leg.answer()
-        if not self.transfers.take_over(old, leg):
+        taken = self.transfers.take_over(old, leg)
+        if taken is False:
             await leg.hangup(q850.NORMAL_CLEARING)
             return
+        if taken is not True:  # a parked call: our exit from the bridge with it
+            await taken
+            await leg.hangup(q850.NORMAL_CLEARING)
         await leg.hungup.wait()
         await self.write_cdr(leg)
 
@@ -359,6 +363,14 @@ class CallManager:
         found = patterns.find(dialplan, context, exten, None, priority=1)
         return found is not None and parking.lot_for_exten(found[0].name, found[1].name) \
             is not None
+
+    def take_parked(self, leg: SipChannel, taker: SipChannel | None) -> Any:
+        """``leg`` parked? With a ``taker``, it takes it (the taker's bridge exit,
+        awaitable); without, whether it is parked (None if not)."""
+        call = self.parking.parked(leg)
+        if call is None or taker is None:
+            return call
+        return self.parking.retrieve(call, taker)
 
     def fork_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
         """A transfer ends the record a leg's own dialplan keeps: write it now, start anew."""

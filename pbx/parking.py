@@ -143,6 +143,14 @@ class Parking:
         """A channel of this PBX by name (the transferer to announce the space to)."""
         return self._channel(name) if name else None
 
+    def parked(self, leg: SipChannel) -> ParkedCall | None:
+        """The parked call of ``leg``, if it is parked."""
+        for lot in self.lots.values():
+            for call in lot.calls.values():
+                if call.leg is leg:
+                    return call
+        return None
+
     def find(self, space: int) -> ParkedCall | None:
         for lot in self.lots.values():
             call = lot.calls.get(space)

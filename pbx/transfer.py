@@ -56,6 +56,8 @@ class TransferHost(Protocol):
 
     def track_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None: ...
 
+    def take_parked(self, leg: SipChannel, taker: SipChannel) -> Any: ...
+
 
 def transfer_context(leg: SipChannel) -> str:
     """TRANSFER_CONTEXT, else the peer's context, else the leg's (Asterisk)."""
@@ -260,14 +262,24 @@ class Transfers:
             return old, 0
         if replaces.early_only:
             return None, 486
+        if self.host.take_parked(old, None) is not None:
+            return old, 0  # a parked call: taken as ParkedCall() would
         if old.bridge is None or old.bridge.other(old) is None:
             return None, 480  # up, but not talking to anyone it could be joined with
         return old, 0
 
-    def take_over(self, old: SipChannel, new: SipChannel) -> bool:
+    def take_over(self, old: SipChannel, new: SipChannel) -> Any:
         """``new`` (answered) takes ``old``'s place: in its bridge (``old`` is hung
-        up), or as the answer of the Dial ``old`` was ringing for (a pickup)."""
+        up), as the answer of the Dial ``old`` was ringing for (a pickup), or as
+        the retriever of ``old`` parked. False when it cannot; for a parked call,
+        the future of ``new``'s exit from the bridge with it."""
         info = {"type": "replaces", "role": "transferee", "replaced": old.name}
+        taken = self.host.take_parked(old, new)
+        if taken is not None:
+            log.info("%s takes the parked call %s (INVITE with Replaces)", new.name, old.name)
+            new.dst_channel = old
+            new.transfer = dict(info, target=old.name)
+            return taken
         bridge = old.bridge
         peer = bridge.other(old) if bridge is not None else None
         if bridge is not None and peer is not None:

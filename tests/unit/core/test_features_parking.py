@@ -360,3 +360,23 @@ async def test_parking_timeout_without_comeback_goes_to_parkedcallstimeout(
         assert to_d[0].request.from_addr.uri.user == "6002"
     finally:
         await pbx.calls.stop()
+
+
+async def test_invite_with_replaces_takes_a_parked_call(pbx: Pbx) -> None:
+    """A busy lamp key's pickup of a parked call: INVITE with Replaces naming it."""
+    core = pbx.core
+    call, _ = await place(pbx, "6001", "6002", "a1")
+    a_leg = pbx.leg("a1")
+    b_leg = a_leg.bridge.other(a_leg)
+    pbx.calls.on_in_dialog(refer(call, "<sip:700@127.0.0.1>"), "tx-refer", A)
+    lot = pbx.calls.parking.lot("default")
+    await until(lambda: 701 in lot.calls)
+    take = Call("d1", "d1-t", "6004", "6002", D, "tx-d1")
+    pbx.calls.on_invite(phone_request(take, "INVITE", body=SDP, headers=(
+        f"Replaces: {b_leg.call_id};to-tag={b_leg.local_tag};from-tag=6002-tag\r\n")),
+        take.tx, D)
+    await until(lambda: [r for r in core.answers(take.tx) if r.status == 200])
+    d_leg = pbx.leg("d1")
+    await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is d_leg)
+    assert 701 not in lot.calls and d_leg.transfer["type"] == "replaces"
+    assert core.sent("BYE", B) == []  # Bob's call goes on, with Dave

@@ -482,8 +482,8 @@ class SipChannel(Channel):
 
     async def _after_refer(self) -> None:
         """A transferer's hangup waits for the REFER's outcome to reach its phone
-        (the final NOTIFY), then a moment for the phone's own BYE (Asterisk's
-        deferred termination)."""
+        (the final NOTIFY), then, when the transfer worked, a moment for the
+        phone's own BYE (Asterisk's deferred termination)."""
         notifier = self.refer
         if notifier is None:
             return
@@ -496,7 +496,7 @@ class SipChannel(Channel):
                                    return_when=asyncio.FIRST_COMPLETED)
             finally:
                 gone.cancel()
-        if self.state is not ChannelState.HUNGUP and notifier.final:
+        if self.state is not ChannelState.HUNGUP and 200 <= notifier.final < 300:
             try:
                 await asyncio.wait_for(self.hungup.wait(), REFER_BYE_GRACE)
             except TimeoutError:

@@ -39,6 +39,7 @@ DIALPLAN = """\
 include => parkedcalls
 exten => _600X,1,Dial(SIP/${EXTEN},20,tTH)
  same => n,Hangup()
+exten => 7004,1,Dial(SIP/6004,20,KX)
 
 [parkedcallstimeout]
 exten => s,1,Set(CAME_BACK=${PARKING_SPACE})
@@ -56,6 +57,8 @@ atxfernoanswertimeout = 3
 blindxfer => #1
 atxfer => *2
 disconnect => *0
+parkcall => #72
+automixmon => *3
 """
 
 PARKING = """\
@@ -380,3 +383,40 @@ async def test_invite_with_replaces_takes_a_parked_call(pbx: Pbx) -> None:
     await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is d_leg)
     assert 701 not in lot.calls and d_leg.transfer["type"] == "replaces"
     assert core.sent("BYE", B) == []  # Bob's call goes on, with Dave
+
+
+async def test_dialing_700_parks_the_caller_itself(pbx: Pbx) -> None:
+    core = pbx.core
+    lot = pbx.calls.parking.lot("default")
+    me = Call("p1", "p1-t", "6001", "700", A, "tx-p1")
+    pbx.calls.on_invite(phone_request(me, "INVITE", body=SDP), me.tx, A)
+    ok = await until(lambda: [r for r in core.answers(me.tx) if r.status == 200])
+    me.pbx_tag = ok[0].to_addr.tag or ""
+    pbx.calls.on_ack(phone_request(me, "ACK"), None, A)
+    await until(lambda: 701 in lot.calls)
+    leg = pbx.leg("p1")
+    assert lot.calls[701].parker == leg.name and leg.player.playing  # hears its space
+
+
+async def test_parkcall_key_parks_the_other_party(pbx: Pbx) -> None:
+    """Dial(...,K): the caller presses #72; the callee is parked, the caller's call ends."""
+    core = pbx.core
+    call, _ = await place(pbx, "6001", "7004", "a1", rings="6004")
+    lot = pbx.calls.parking.lot("default")
+    a_leg = pbx.leg("a1")
+    d_leg = a_leg.bridge.other(a_leg)
+    press(pbx, call, "#72")
+    await until(lambda: 701 in lot.calls)
+    assert lot.calls[701].leg is d_leg and lot.calls[701].parker == a_leg.name
+    await until(lambda: core.sent("BYE", A), timeout=8.0)
+
+
+async def test_automixmon_without_mixmonitor_does_nothing(pbx: Pbx, caplog) -> None:
+    """Dial(...,X): *3 needs the MixMonitor application; without it the key logs."""
+    core = pbx.core
+    call, _ = await place(pbx, "6001", "7004", "a1", rings="6004")
+    a_leg = pbx.leg("a1")
+    with caplog.at_level("WARNING", logger="pbx.features"):
+        press(pbx, call, "*3")
+        await until(lambda: "MixMonitor application is not in this PBX" in caplog.text)
+    assert a_leg.relay.active and core.sent("BYE", A) == []

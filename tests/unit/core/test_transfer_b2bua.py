@@ -136,21 +136,23 @@ async def pbx(tmp_path: Path) -> Any:
     await calls.stop()
 
 
-async def place(pbx: Pbx, user: str, to: str, call_id: str, *, answer: bool = True) -> tuple[
-        Call, Sent]:
-    """``user``'s phone calls ``to``; that phone rings (180) and, with ``answer``, answers;
-    the caller ACKs. Returns the caller's call and the PBX's INVITE to the callee."""
-    n_before = len(pbx.core.sent("INVITE", PHONES[to]))
+async def place(pbx: Pbx, user: str, to: str, call_id: str, *, answer: bool = True,
+                rings: str | None = None) -> tuple[Call, Sent]:
+    """``user``'s phone calls ``to``; that phone (or ``rings``') rings (180) and, with
+    ``answer``, answers; the caller ACKs. Returns the caller's call and the PBX's
+    INVITE to the callee."""
+    callee = rings or to
+    n_before = len(pbx.core.sent("INVITE", PHONES[callee]))
     call = Call(call_id, f"{call_id}-t", user, to, PHONES[user], f"tx-{call_id}")
     pbx.calls.on_invite(phone_request(call, "INVITE", body=SDP), call.tx, call.source)
-    await until(lambda: len(pbx.core.sent("INVITE", PHONES[to])) > n_before)
-    out = pbx.outbound(PHONES[to])
-    out.callback(reply(out, 180, tag=f"{to}-tag"))
+    await until(lambda: len(pbx.core.sent("INVITE", PHONES[callee])) > n_before)
+    out = pbx.outbound(PHONES[callee])
+    out.callback(reply(out, 180, tag=f"{callee}-tag"))
     ringing = await until(lambda: [r for r in pbx.core.answers(call.tx) if r.status == 180])
     call.pbx_tag = ringing[0].to_addr.tag or ""
     if answer:
-        out.callback(reply(out, 200, tag=f"{to}-tag", body=SDP,
-                           contact=f"<sip:{to}@127.0.0.1:{PHONES[to].port}>"))
+        out.callback(reply(out, 200, tag=f"{callee}-tag", body=SDP,
+                           contact=f"<sip:{callee}@127.0.0.1:{PHONES[callee].port}>"))
         await until(lambda: [r for r in pbx.core.answers(call.tx) if r.status == 200])
         pbx.calls.on_ack(phone_request(call, "ACK"), None, call.source)
     return call, out

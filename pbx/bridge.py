@@ -171,9 +171,14 @@ class Bridge:
         relay.start()
 
     def _stop_relay(self) -> None:
-        if self.relay is not None:
-            self.relay.stop()
+        relay = self.relay
+        if relay is not None:
+            relay.stop()
             self.relay = None
+            for leg in self.legs:
+                if leg.relay is relay:
+                    leg.relay = None
+                    leg.bridged_to = None
 
     def _match_hold(self, leg: SipChannel) -> None:
         """A leg joining a party: offer it what that party does (resume after a transfer

@@ -420,3 +420,23 @@ async def test_automixmon_without_mixmonitor_does_nothing(pbx: Pbx, caplog) -> N
         press(pbx, call, "*3")
         await until(lambda: "MixMonitor application is not in this PBX" in caplog.text)
     assert a_leg.relay.active and core.sent("BYE", A) == []
+
+
+async def test_attended_transfer_swap_then_complete(pbx: Pbx) -> None:
+    """*4 switches between the two parties (the other waits); *2 then joins them."""
+    core = pbx.core
+    call, a_leg, b_leg, to_c = await _consult(pbx)
+    to_c.callback(reply(to_c, 200, tag="c-tag", body=SDP))
+    c_leg = await until(lambda: a_leg.bridge and a_leg.bridge.other(a_leg) is not b_leg
+                        and a_leg.bridge.other(a_leg))
+    consult = a_leg.bridge
+    press(pbx, call, "*4")  # back to Bob; Carol waits
+    await until(lambda: a_leg.bridge is not consult and a_leg.bridge.other(a_leg) is b_leg
+                and a_leg.relay is not None and a_leg.relay.active)
+    assert consult.suspended_for is a_leg and c_leg.relay is None
+    press(pbx, call, "*4")  # Carol again; Bob waits
+    await until(lambda: a_leg.bridge is consult and consult.suspended_for is None
+                and a_leg.relay is not None and a_leg.relay.active)
+    press(pbx, call, "*2")
+    await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is c_leg)
+    await until(lambda: core.sent("BYE", A))

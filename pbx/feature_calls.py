@@ -14,7 +14,8 @@ bridge_basic.c does:
   ``atxfercomplete`` joins the peer and the target (also while the target
   still rings, and when the transferer hangs up), ``atxferabort`` (or the
   target hanging up, or ``atxfernoanswertimeout``) returns to the peer,
-  ``atxferswap`` talks to the other one, ``atxferthreeway`` joins all three.
+  ``atxferswap`` talks to the other one, ``atxferthreeway`` joins all three
+  (pbx.threeway: mixed; when one leaves, the other two go on).
 * ``disconnect``: the party who pressed leaves the call, as if it hung up.
 * ``parkcall``: the peer is parked in the party's lot (PARKINGLOT, else
   ``default``), the party hears the space and its call ends.
@@ -34,6 +35,7 @@ from pbx.bridge import PEER_HANGUP, TRANSFERRED, Exit
 from pbx.channel import ChannelState, Hangup
 from pbx.consult import ConsultChannel
 from pbx.features import FeatureMatcher
+from pbx.threeway import ThreeWay
 from pbx.transfer import set_transfer_variables, transfer_context
 
 if TYPE_CHECKING:
@@ -341,12 +343,7 @@ class AttendedTransfer:
         elif key == "swap":
             self._swap()
         elif key == "threeway":
-            # A three-party bridge needs the conference mixer: until then, say no.
-            log.warning("%s: atxferthreeway: three-way calls are not supported yet",
-                        self.transferer.name)
-            if self.cfg.xferfailsound:
-                with contextlib.suppress(Hangup):
-                    await self.transferer.play([self.cfg.xferfailsound])
+            await self._threeway()
 
     def _complete(self, *, hung_up: bool) -> None:
         """The transferee and the target talk; the transferer leaves."""
@@ -381,6 +378,27 @@ class AttendedTransfer:
             else:
                 self.calls.spawn(t.hangup())
         self.calls.transfers.finish_transferer(r, carried.get(r))
+
+    async def _threeway(self) -> None:
+        """All three talk (pbx.threeway); the transfer is over."""
+        cb, r, t, c = self.consult_bridge, self.transferer, self.transferee, self.target
+        if cb is None or cb.ended or c is None or t is None or self.bridge.ended:
+            if self.cfg.xferfailsound:  # nobody answered yet: nothing to join
+                with contextlib.suppress(Hangup):
+                    await r.play([self.cfg.xferfailsound])
+            return
+        if not all(p.media.codec.transcodable for p in (r, t, c)):
+            log.warning("%s: atxferthreeway: a party's codec cannot be mixed", r.name)
+            return
+        self.done = True
+        mine = self.bridge.dissolve({t: None, r: None})
+        theirs = cb.dissolve({r: Exit(TRANSFERRED), c: None})  # the consultation ends
+        for leg in (t, c):
+            leg.variables["ATTENDEDTRANSFER"] = r.name
+        r.transfer = {"type": "threeway", "role": "transferer", "transferee": t.name,
+                      "target": c.name}
+        ThreeWay(self.calls, [r, t, c], {r: mine.get(r), t: mine.get(t),
+                                          c: theirs.get(c)}).start()
 
     def _record(self, t: SipChannel, carried: Any, info: dict[str, str]) -> None:
         if carried is not None:

@@ -440,3 +440,20 @@ async def test_attended_transfer_swap_then_complete(pbx: Pbx) -> None:
     press(pbx, call, "*2")
     await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is c_leg)
     await until(lambda: core.sent("BYE", A))
+
+
+async def test_attended_transfer_threeway_then_transferer_leaves(pbx: Pbx) -> None:
+    """*3 joins all three (mixed); when the transferer hangs up, the others talk on."""
+    core = pbx.core
+    call, a_leg, b_leg, to_c = await _consult(pbx)
+    to_c.callback(reply(to_c, 200, tag="c-tag", body=SDP))
+    c_leg = await until(lambda: a_leg.bridge and a_leg.bridge.other(a_leg) is not b_leg
+                        and a_leg.bridge.other(a_leg))
+    press(pbx, call, "*3")
+    await until(lambda: a_leg.bridge is None and b_leg.bridge is None and c_leg.bridge is None
+                and type(a_leg.media.consumer).__name__ == "_Party")
+    assert {type(x.media.consumer).__name__ for x in (b_leg, c_leg)} == {"_Party"}
+    bye_from(pbx, call)
+    await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is c_leg
+                and b_leg.relay is not None and b_leg.relay.active)
+    assert core.sent("BYE", B) == [] and core.sent("BYE", C) == []

@@ -363,3 +363,35 @@ def test_parked_call_rings_the_parker_back_after_parkingtime(pbx: PbxProcess,
     # After the call came back, Alice and Bob talk again.
     a_bob = heard(alice.heard, TONES["6002"])
     assert len(runs(a_bob)) >= 3 and seconds_of(a_bob) >= 3.0, runs(a_bob)
+
+
+def test_dtmf_attended_transfer_threeway(pbx: PbxProcess, tmp_path: Path) -> None:
+    """*2 6003, then *3: all three talk (Bob hears Alice and Carol at once); Alice
+    hangs up and Bob and Carol go on."""
+    p = phones(pbx, tmp_path, {"6002": ["--answer"],
+                               "6003": ["--answer", "--hangup-after", "12"]})
+    alice = Phone(pbx, tmp_path, "6001", "--call", "6002",
+                  "--dtmf", "2:*2,3.5:6003,7:*3", "--duration", "11")
+    try:
+        alice.wait(40)
+        p["6003"].wait(40)
+        p["6002"].wait(40)
+    finally:
+        for ph in (alice, *p.values()):
+            ph.kill()
+    pcm = read_wav(p["6002"].heard)
+    # Mixed windows share their energy between two tones: a lower bar for each.
+    with_alice = tone_present(pcm, TONES["6001"], threshold=0.2)
+    with_carol = tone_present(pcm, TONES["6003"], threshold=0.2)
+    both = [a and c for a, c in zip(with_alice, with_carol, strict=True)]
+    assert seconds_of(both) >= 1.5, (runs(with_alice), runs(with_carol))
+    # After the three-way part, Carol alone (Alice has left).
+    last_both = max(i for i, x in enumerate(both) if x)
+    carol_only = [c and not a for a, c in zip(with_alice[last_both:], with_carol[last_both:],
+                                              strict=True)]
+    assert seconds_of(carol_only) >= 2.0, runs(carol_only)
+    c_pcm = read_wav(p["6003"].heard)
+    assert seconds_of([a and b for a, b in zip(tone_present(c_pcm, TONES["6001"], threshold=0.2),
+                                               tone_present(c_pcm, TONES["6002"], threshold=0.2),
+                                               strict=True)]) >= 1.5
+    assert "three-way call" in pbx.log()

@@ -58,7 +58,7 @@ def test_dialplan_trace_shows_the_path(etc: Path, capsys: pytest.CaptureFixture)
     assert main(["dialplan", "trace", "6002", "--context", "internal", "--result",
                  "Dial=BUSY", "--config-dir", str(etc)]) == 0
     out = capsys.readouterr().out
-    assert "[internal,6002,1] Dial(SIP/6002,20)" in out
+    assert "[internal,6002,1] Dial(SIP/6002,20,tT)" in out
     assert "DIALSTATUS=BUSY" in out
     assert "[internal,6002,5] VoiceMail(6002@default,b)" in out
 
@@ -71,7 +71,7 @@ def test_parse_since() -> None:
 
 ASTERISK_STYLE = """
 [legacy]
-include => parkedcalls
+include => from-internal-custom
 exten => 1,1,PlayTones(busy)
 exten => 2,1,Set(X=${ENUMLOOKUP(+1)})
 exten => 3,1,Goto(nowhere,1,1)
@@ -87,7 +87,7 @@ def test_what_asterisk_loads_check_refuses_run_warns(etc: Path,
     (etc / "extensions.conf").write_text(ext)
     assert main(["check", "--config-dir", str(etc)]) == 1
     err = capsys.readouterr().err
-    assert "includes missing context 'parkedcalls'" in err
+    assert "includes missing context 'from-internal-custom'" in err
     assert "unknown application 'PlayTones'" in err and "4 errors found" in err
     with pytest.raises(ConfigError):
         load_config(etc, strict=True)  # pbx run --strict

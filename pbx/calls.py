@@ -144,7 +144,7 @@ class CallManager:
         if req.to_addr.tag:
             self.on_in_dialog(req, tx, source)
             return
-        self.core.send_trying(tx)
+        # No 100 Trying here: the transaction sends one if no answer goes out in 200 ms.
         peer, refusal = self.identify(req, source)
         if refusal is not None:
             self.core.respond(tx, refusal)

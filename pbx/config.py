@@ -480,6 +480,7 @@ class SipConfig:
     _by_host: dict[str, list[Peer]] | None = None
     _by_aor: dict[str, Peer] | None = None
     _by_auth: dict[str, Peer] | None = None
+    _matches: list[tuple[IpNetwork, Peer]] | None = None
 
     def peer_for_aor(self, aor: str) -> Peer | None:
         """The peer/endpoint a REGISTER's To user belongs to (pjsip: one of its aors)."""
@@ -513,16 +514,18 @@ class SipConfig:
 
     def _peer_by_match(self, host: str) -> Peer | None:
         """pjsip `identify` match= networks: the most specific network wins."""
+        if self._matches is None:
+            # Most specific first, built once: most sources match nothing, and
+            # a 1,000-peer config must not cost 1,000 checks per INVITE.
+            self._matches = sorted(((net, peer) for peer in self.peers.values()
+                                    for net in peer.match), key=lambda e: -e[0].prefixlen)
+        if not self._matches:
+            return None
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return None
-        best: tuple[int, Peer] | None = None
-        for peer in self.peers.values():
-            for net in peer.match:
-                if ip in net and (best is None or net.prefixlen > best[0]):
-                    best = (net.prefixlen, peer)
-        return best[1] if best else None
+        return next((peer for net, peer in self._matches if ip in net), None)
 
 
 _CALLERID_RE = re.compile(r'^\s*(?:"(?P<q>[^"]*)"|(?P<n>[^<]*?))\s*(?:<(?P<num>[^>]*)>)?\s*$')

@@ -196,9 +196,15 @@ class SipCore:
                     if self.stray_response_handler is not None:
                         self._safe(self.stray_response_handler, action.response)
                     continue
-                cbs = self._callbacks.get(id(tx))
+                resp = action.response
+                if resp.status >= 200 and not tx.is_invite:
+                    # A non-INVITE transaction has one final answer: drop the callback
+                    # now, not at timer K, so what it references (a call leg) can go.
+                    cbs = self._callbacks.pop(id(tx), None)
+                else:
+                    cbs = self._callbacks.get(id(tx))
                 if cbs is not None:
-                    self._safe(cbs[0], action.response)
+                    self._safe(cbs[0], resp)
             elif kind is Timeout or kind is TransportError:
                 tx = action.tx
                 if isinstance(tx, ClientTransaction):

@@ -248,13 +248,12 @@ class ServerTransaction(Transaction):
 class ClientTransaction(Transaction):
     """An INVITE or non-INVITE client transaction (17.1)."""
 
-    __slots__ = ("ack", "branch", "final_response")
+    __slots__ = ("ack", "branch")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.branch: str = key[0]
         self.ack: bytes | None = None  # ACK for a non-2xx final, kept to re-send
-        self.final_response: Any = None
 
     @property
     def dest(self) -> Any:
@@ -385,6 +384,7 @@ class TransactionLayer:
         reject_merged: bool = True,
         make_response: Callable[..., Any] | None = None,
         timers: TimerHeap | None = None,
+        trying_after: float | None = 0.2,
     ) -> None:
         self.t1 = t1
         self.t2 = t2
@@ -396,6 +396,9 @@ class TransactionLayer:
         self.server: dict[tuple, ServerTransaction] = {}
         self._merge: dict[tuple, ServerTransaction] = {}
         self.timers = timers if timers is not None else TimerHeap()
+        # 17.2.1: an INVITE server transaction sends 100 Trying itself when the TU
+        # has not answered within 200 ms (a call answered at once needs none).
+        self.trying_after = trying_after
 
     def __len__(self) -> int:
         """Number of live transactions (client + server)."""
@@ -541,14 +544,15 @@ class TransactionLayer:
                 cancel(tx._rtx)
                 cancel(tx._fail)
                 tx._rtx = tx._fail = None
-                tx.final_response = resp
                 if code < 300:
+                    tx.request = None  # nothing is built from it any more (small lingering)
                     tx.state = ACCEPTED
                     actions.append(DeliverResponse(resp, tx))
                     tx._end = self._at(tx, 64 * self.t1, "M", now)
                     return actions
                 tx.state = COMPLETED
                 tx.ack = build_ack(tx, resp)
+                tx.request = None
                 actions.append(Send(tx.ack, tx.peer))
                 actions.append(DeliverResponse(resp, tx))
                 if tx.reliable:
@@ -569,7 +573,7 @@ class TransactionLayer:
             cancel(tx._rtx)
             cancel(tx._fail)
             tx._rtx = tx._fail = None
-            tx.final_response = resp
+            tx.request = None  # Completed only absorbs retransmissions: keep it small
             tx.state = COMPLETED
             actions.append(DeliverResponse(resp, tx))
             if tx.reliable:
@@ -655,6 +659,8 @@ class TransactionLayer:
         tx = ServerTransaction(key, req, method, source, reliable)
         tx.state = PROCEEDING if method == "INVITE" else TRYING
         self.server[key] = tx
+        if method == "INVITE" and self.trying_after is not None:
+            tx._rtx = self._at(tx, self.trying_after, "T", now)
         if method == "CANCEL":
             return [CancelReceived(req, tx, self._find_invite(req, via), source)]
         if req.to_addr.tag is None:
@@ -718,10 +724,16 @@ class TransactionLayer:
         actions: list[Action] = []
         if tx.is_invite:
             if state is PROCEEDING:
+                if tx._rtx is not None:  # the automatic 100 is not needed any more
+                    self.timers.cancel(tx._rtx)
+                    tx._rtx = None
                 data = response.to_bytes()
                 actions.append(Send(data, tx.peer))
                 if code >= 200:
                     self._unmerge(tx)
+                    # Matching needs only the key from now on: drop the parsed request
+                    # so lingering transactions (timers L, H) stay small.
+                    tx.request = None
                 if code < 200:
                     tx.last = data
                 elif code < 300:
@@ -761,7 +773,11 @@ class TransactionLayer:
         return actions
 
     def _fire_server(self, tx: ServerTransaction, kind: str, now: float, out: list[Action]) -> None:
-        if kind == "G":
+        if kind == "T":
+            tx._rtx = None
+            if tx.state is PROCEEDING and tx.last is None and tx.request is not None:
+                out.extend(self.respond(tx, self._response(tx.request, 100, "Trying"), now))
+        elif kind == "G":
             if tx.state is COMPLETED and tx.last is not None:
                 out.append(Send(tx.last, tx.peer))
                 tx.interval = min(2 * tx.interval, self.t2)

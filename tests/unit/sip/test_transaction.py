@@ -434,6 +434,22 @@ def test_invite_server_resends_provisional_on_retransmission() -> None:
     assert layer.receive(req, PEER, 0.5) == [Send(ringing.to_bytes(), PEER)]
 
 
+def test_invite_server_sends_100_itself_only_when_the_tu_is_slow() -> None:
+    """17.2.1: no answer from the TU within 200 ms -> 100 Trying; a call answered
+    sooner costs no 100 at all."""
+    layer = make_layer()
+    slow = Req("INVITE")
+    stx = layer.receive(slow, PEER, 0.0)[0].server_tx
+    fired = run_clock(layer, 0.3)
+    assert [t for t, a in fired if isinstance(a, Send)] == [0.2]
+    assert [a.data for _, a in fired if isinstance(a, Send)] == [Resp(100, slow).to_bytes()]
+    assert stx.state is PROCEEDING
+    fast = Req("INVITE", branch="z9hG4bKfast", call_id="call-2@example.com")
+    ftx = layer.receive(fast, PEER, 1.0)[0].server_tx
+    layer.respond(ftx, Resp(200, fast), 1.1)
+    assert not [a for _, a in run_clock(layer, 1.5) if isinstance(a, Send)]
+
+
 def test_invite_server_non2xx_retransmits_with_g_until_ack_then_i() -> None:
     layer = make_layer()
     req = Req("INVITE")

@@ -120,6 +120,7 @@ class SipChannel(Channel):
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
         self._indexed = False
+        self._invites: list[Any] = []  # our INVITEs' client transactions
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -146,14 +147,23 @@ class SipChannel(Channel):
                 sig.send_bytes(action.data, action.dest)
             elif kind is SendRequest:
                 req = action.request
-                sig.send_request(req, action.dest, self._on_response,
-                                 functools.partial(self._on_failure, req.method, req.cseq[0]))
+                tx = sig.send_request(req, action.dest, self._on_response,
+                                      functools.partial(self._on_failure, req.method,
+                                                        req.cseq[0]))
+                if req.method == "INVITE":
+                    # An answered INVITE's transaction lingers 32 s for 2xx
+                    # retransmissions: let go of it once the call is over.
+                    self._invites.append(tx)
             else:
                 self._event(action)
         if self._indexed and self.state is ChannelState.HUNGUP and self.usage is not None \
                 and self.usage.state is UsageState.TERMINATED:
             self.services.dialogs.remove(self.call_id, self.local_tag)
             self._indexed = False
+            for tx in self._invites:
+                sig.forget(tx)
+            self._invites.clear()
+            self.usage.release()
 
     def _on_response(self, resp: Response | None) -> None:
         if resp is not None and self.usage is not None:
@@ -389,6 +399,9 @@ class SipChannel(Channel):
             self.relay.stop()
         self.stats = self.media.stats()
         self.media.close()
+        # Break the session -> leg references (callbacks), so a finished leg is
+        # freed at once by reference counting, not by a later collection.
+        self.media.on_dtmf = self.media.on_timeout = None
         self.hungup.set()
         self.run([])  # leaves the dialog index once the usage is over too
 

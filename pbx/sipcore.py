@@ -299,6 +299,11 @@ class SipCore:
         self._arm_timer()
         return tx
 
+    def forget(self, tx: ClientTransaction) -> None:
+        """Stop reporting ``tx``'s responses (its sender is gone); the transaction
+        itself runs on to absorb retransmissions."""
+        self._callbacks.pop(id(tx), None)
+
     # --- timers --------------------------------------------------------------
     def now(self) -> float:
         """The core's clock (the event loop's, or the one injected for tests)."""

@@ -223,6 +223,8 @@ class MediaSession(asyncio.DatagramProtocol):
                 tr.close()  # closes its socket (soon): we must not close it too
                 owned = True
         self._pair.release(close=not owned)
+        # The transports point back at us until the loop runs their connection_lost.
+        self._transport = self._rtcp_transport = None
 
     def add_close_callback(self, cb: Callable[[], None]) -> None:
         """Call `cb()` when the session closes (players and recorders end)."""

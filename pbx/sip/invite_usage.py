@@ -577,6 +577,12 @@ class InviteUsage:
         out.append(SendRequest(bye, self.dest))
         return out
 
+    def release(self) -> None:
+        """The edge is done with this usage: cancel its timers and forget the
+        edge, so the two free each other without waiting for the collector."""
+        self._stop_all()
+        self._owner = None
+
     def _stop_all(self) -> None:
         for kind in list(self._handles):
             self._cancel(kind)

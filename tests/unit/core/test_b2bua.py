@@ -91,8 +91,13 @@ class FakeCore:
         pass
 
     def send_request(self, req: Request, dest: Address, callback: Any,
-                     on_failure: Any = None) -> None:
-        self.requests.append(Sent(parse_message(req.to_bytes()), dest, callback, on_failure))
+                     on_failure: Any = None) -> Sent:
+        sent = Sent(parse_message(req.to_bytes()), dest, callback, on_failure)
+        self.requests.append(sent)
+        return sent
+
+    def forget(self, tx: Any) -> None:
+        pass
 
     def send_bytes(self, data: bytes, dest: Address) -> None:
         self.stateless.append((parse_message(data), dest))

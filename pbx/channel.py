@@ -55,6 +55,21 @@ class CallerId:
     name: str = ""
 
 
+class DigitQueue(asyncio.Queue[str]):
+    """The DTMF digits a channel received and no application took yet."""
+
+    def discard_first(self, digit: str) -> bool:
+        """Drop ``digit`` if it is the next one (a terminator that ended a
+        recording is not also a menu choice); the others keep their order."""
+        waiting = []
+        while not self.empty():
+            waiting.append(self.get_nowait())
+        dropped = bool(waiting) and waiting[0] == digit
+        for d in waiting[1:] if dropped else waiting:
+            self.put_nowait(d)
+        return dropped
+
+
 @dataclass
 class Channel:
     """Base channel: state, variables, digits. Media/signalling methods are
@@ -71,7 +86,7 @@ class Channel:
     hangup_cause: int = 0  # Q.850 cause once hung up
     language: str = "en"
     # Digits arrive here from RFC 4733, SIP INFO or a fake; one queue per channel.
-    digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    digits: DigitQueue = field(default_factory=DigitQueue)
     hungup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set by the dialplan interpreter: the dialplan snapshot this call runs on.
     dialplan: Any = None

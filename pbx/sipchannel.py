@@ -487,8 +487,7 @@ class SipChannel(Channel):
 
     def _consume_digit(self, digit: str) -> None:
         """A terminator that ended a recording or echo is not also a menu choice."""
-        if not self.digits.empty() and self.digits._queue[0] == digit:  # type: ignore[attr-defined]
-            self.digits.get_nowait()
+        self.digits.discard_first(digit)
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:

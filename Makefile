@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
 APT_RUN  := asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722
-APT_TEST := sip-tester baresip sox kamailio openssl
+APT_TEST := sip-tester baresip sox kamailio openssl asterisk-core-sounds-en-wav
 CERT_DIR ?= $(CONFIG)/tls
 
 .PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test cert clean

@@ -112,8 +112,8 @@ class InviteUsage:
         self.last_reinvite: InviteClient | None = None  # re-ACKs its 2xx retransmissions
         self.update_cseq: int | None = None  # our pending UPDATE
         self.update_refresh = False
-        self.remote_offer: Any = None  # a received UPDATE's server transaction, until answered
-        self.remote_offer_request: Request | None = None
+        self.update_tx: Any = None  # a received UPDATE's server transaction, until answered
+        self.update_request: Request | None = None
         self._queued: _Outgoing | None = None  # an offer waiting for the current one to end
         self._retry: _Outgoing | None = None  # re-sent after the 491 back-off
         self._session = _SessionTimer()
@@ -365,20 +365,20 @@ class InviteUsage:
             return self._update_received(req, tx, now)
         return [OtherRequest(req, tx)]
 
-    def _busy_reason(self, incoming: Request) -> tuple[int, str, list[tuple[str, str]]] | None:
+    def _busy_reason(self) -> tuple[int, str, list[tuple[str, str]]] | None:
         """Why an incoming offer cannot be taken now (14.2, RFC 3311 5.2)."""
         if self.reinvite is not None or self.update_cseq is not None:
             return 491, "Request Pending", []
         server = self.server
         pending = server is not None and (not server.final or (
             200 <= server.final < 300 and not server.acked))
-        if pending or self.remote_offer is not None:
+        if pending or self.update_tx is not None:
             delay = str(random.randint(0, 10))
             return 500, "Server Internal Error", [("Retry-After", delay)]
         return None
 
     def _reinvite_received(self, req: Request, tx: Any, now: float) -> list[Any]:
-        busy = self._busy_reason(req)
+        busy = self._busy_reason()
         if busy is not None:
             status, reason, extra = busy
             return [Respond(tx, self._response(req, status, reason, extra=extra))]
@@ -388,12 +388,12 @@ class InviteUsage:
 
     def _update_received(self, req: Request, tx: Any, now: float) -> list[Any]:
         if req.body:
-            busy = self._busy_reason(req)
+            busy = self._busy_reason()
             if busy is not None:
                 status, reason, extra = busy
                 return [Respond(tx, self._response(req, status, reason, extra=extra))]
-            self.remote_offer = tx
-            self.remote_offer_request = req
+            self.update_tx = tx
+            self.update_request = req
             self._session_refreshed(req, now)
             return [OfferReceived(req)]
         # An UPDATE without SDP is a session refresh (RFC 4028 7.4): just 200.
@@ -403,11 +403,11 @@ class InviteUsage:
     def answer_offer(self, status: int, now: float, *, body: bytes = b"",
                      reason: str | None = None) -> list[Any]:
         """Answer the OfferReceived in progress: 2xx with our SDP, or a failure."""
-        if self.remote_offer is not None:
-            req = self.remote_offer_request
+        if self.update_tx is not None:
+            req = self.update_request
             assert req is not None
-            tx = self.remote_offer
-            self.remote_offer = self.remote_offer_request = None
+            tx = self.update_tx
+            self.update_tx = self.update_request = None
             extra = self._session_answer(req) if 200 <= status < 300 else []
             if body and status < 300:
                 self.local_body = body
@@ -447,7 +447,7 @@ class InviteUsage:
     def _idle(self) -> bool:
         server = self.server
         return (self.reinvite is None and self.update_cseq is None
-                and self.remote_offer is None
+                and self.update_tx is None
                 and (server is None or (server.final and (server.acked or server.final >= 300))))
 
     def _after_transaction(self, now: float) -> list[Any]:

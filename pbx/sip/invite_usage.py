@@ -41,6 +41,8 @@ from pbx.sip.invite import (
     AckReceived,
     AckTimeout,
     Cancelled,
+    Challenged,
+    Credentials,
     Failed,
     InviteClient,
     InviteServer,
@@ -117,6 +119,8 @@ class InviteUsage:
         self._queued: _Outgoing | None = None  # an offer waiting for the current one to end
         self._retry: _Outgoing | None = None  # re-sent after the 491 back-off
         self._session = _SessionTimer()
+        self.credentials: Credentials | None = None  # answers a 401/407 to our INVITE
+        self.challenged = False  # the INVITE went again with credentials (only once)
 
     # ------------------------------------------------------------ constructors
 
@@ -138,11 +142,15 @@ class InviteUsage:
 
     @classmethod
     def uac(cls, invite: Request, *, dest: Address, local: Address, contact: str,
-            timers: TimerHeap, timer_owner: Any,
-            settings: InviteSettings) -> tuple[InviteUsage, list[Any]]:
-        """Start our INVITE to ``dest``: the usage and the action that sends it."""
+            timers: TimerHeap, timer_owner: Any, settings: InviteSettings,
+            credentials: Credentials | None = None) -> tuple[InviteUsage, list[Any]]:
+        """Start our INVITE to ``dest``: the usage and the action that sends it.
+
+        With ``credentials`` a 401/407 challenge to it is answered once (a new
+        INVITE, CSeq + 1); a second challenge fails the call like any 4xx."""
         usage = cls(uac=True, local=local, dest=dest, contact=contact, timers=timers,
                     timer_owner=timer_owner, settings=settings)
+        usage.credentials = credentials
         if settings.session_expires:
             headers = invite.headers
             headers.add("Session-Expires", str(settings.session_expires))
@@ -303,6 +311,10 @@ class InviteUsage:
             if client.final:
                 return []
             client.final = status
+            if status in (401, 407):
+                retry = self._answer_challenge(client, resp)
+                if retry is not None:
+                    return retry
             self.state = UsageState.TERMINATED
             return [Failed(status, resp)]
         # 2xx: every one is ACKed, from whichever fork.
@@ -327,6 +339,24 @@ class InviteUsage:
         out.append(Accepted(resp))
         self._start_session_timer(now)
         return out
+
+    def _answer_challenge(self, client: InviteClient, resp: Response) -> list[Any] | None:
+        """Send the INVITE again with credentials for the 401/407 ``resp``, once;
+        None when it is not ours to answer (no credentials, a second challenge,
+        a CANCEL wanted meanwhile, a challenge we cannot compute)."""
+        if (self.credentials is None or self.challenged or client.cancel_wanted
+                or self.state is not UsageState.EARLY):
+            return None
+        again = client.authorized(resp, self.credentials, via_value(self.local))
+        if again is None:
+            return None
+        request, realm = again
+        self.challenged = True
+        # The ACK of the 401/407 is the transaction layer's (17.1.1.3); from now on
+        # CANCEL, ACK and the dialog belong to the new INVITE.
+        self.client = InviteClient(request, self.dest)
+        self.initial = request
+        return [SendRequest(request, self.dest), Challenged(resp.status, realm)]
 
     def _stray_2xx(self, resp: Response) -> list[Any]:
         """A 2xx retransmission for an INVITE whose client transaction is over."""

@@ -139,10 +139,14 @@ class Dial:
                     return leg, "ANSWER"
                 elif kind is Failed:
                     self.pending.discard(leg)
-                    self.causes.append(q850.cause_from_sip(ev.status))
+                    # The leg's cause: the Reason header's Q.850 cause, else the status's.
+                    cause = leg.hangup_cause or q850.cause_from_sip(ev.status)
+                    self.causes.append(cause)
+                    # As app_dial: the caller's HANGUPCAUSE is the failed callee's.
+                    a.variables["HANGUPCAUSE"] = str(cause)
         finally:
             gone.cancel()
-        return None, _dialstatus(self.causes)
+        return None, q850.dialstatus(self.causes)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller
@@ -153,15 +157,6 @@ class Dial:
                 self.early.start()
         elif ev.response.status != 183 and a.state is ChannelState.RING:
             await a.ringing()
-
-
-def _dialstatus(causes: list[int]) -> str:
-    """Asterisk reports BUSY if any callee was busy, else the last failure."""
-    statuses = [q850.dialstatus_from_cause(c) for c in causes]
-    for preferred in ("BUSY", "NOANSWER", "CONGESTION"):
-        if preferred in statuses:
-            return preferred
-    return statuses[-1] if statuses else "CHANUNAVAIL"
 
 
 async def bridge(a: SipChannel, b: SipChannel) -> bool:

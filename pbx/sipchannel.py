@@ -30,6 +30,7 @@ from pbx.sip.invite import (
     AckReceived,
     AckTimeout,
     Cancelled,
+    Challenged,
     Failed,
     InviteSettings,
     OfferAnswered,
@@ -194,7 +195,11 @@ class SipChannel(Channel):
             self._offer_answered(ev.response)
         elif kind is OfferFailed:
             log.info("%s: our re-INVITE failed (%d)", self.name, ev.status)
-        elif kind is RemoteBye or kind is Cancelled:
+        elif kind is RemoteBye:
+            # RFC 3326: the cause in the remote's Reason header, if any (as chan_pjsip).
+            self._gone(q850.reason_cause(ev.request.headers.get_all("Reason"))
+                       or q850.NORMAL_CLEARING)
+        elif kind is Cancelled:
             self._gone(q850.NORMAL_CLEARING)
         elif kind is AckTimeout:
             log.warning("%s: no ACK for our 200 OK, hanging up", self.name)
@@ -209,7 +214,10 @@ class SipChannel(Channel):
         elif kind is Accepted:
             self._accepted(ev.response)
         elif kind is Failed:
-            self._failed(ev.status)
+            self._failed(ev.status, ev.response)
+        elif kind is Challenged:
+            log.info("%s: answered the %d challenge of realm %r with %s's credentials",
+                     self.name, ev.status, ev.realm, self.peer.name if self.peer else "?")
 
     # --- inbound: the INVITE we answer -----------------------------------------
     def take_offer(self, body: bytes) -> None:
@@ -276,9 +284,10 @@ class SipChannel(Channel):
         self.answered_at = time.time()
         self._tell_dial(Accepted(resp))
 
-    def _failed(self, status: int) -> None:
-        self._gone(q850.cause_from_sip(status))
-        self._tell_dial(Failed(status, None))
+    def _failed(self, status: int, resp: Response | None) -> None:
+        reasons = resp.headers.get_all("Reason") if resp is not None else ()
+        self._gone(q850.cause_of_response(status, reasons))
+        self._tell_dial(Failed(status, resp))
 
     def _tell_dial(self, ev: Any) -> None:
         if self.dial_events is not None:

@@ -78,6 +78,9 @@ class Settings:
     # RFC 4028 session timers (what we ask for; 0: off) and the least we accept.
     session_expires: int = 1800
     min_se: int = 90
+    # Calls in progress at once (Asterisk's maxcalls in asterisk.conf); 0: no limit.
+    # A new call over it gets 503, as Asterisk answers it.
+    max_calls: int = 0
 
     @property
     def db_path(self) -> Path:
@@ -135,7 +138,7 @@ class _YamlDoc:
 
 _KNOWN_YAML = {
     "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "t1", "t2",
-            "session_expires", "min_se"},
+            "session_expires", "min_se", "max_calls"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -217,6 +220,10 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 lambda v, lo=low: None if v == 0 or v >= lo else f"must be 0 (off) or >= {lo} s")
         if v is not None:
             setattr(settings, key, v)
+
+    max_calls = get("sip", "max_calls", int, lambda v: None if v >= 0 else "must be >= 0")
+    if max_calls is not None:
+        settings.max_calls = max_calls
 
     def port_range(value: list) -> str | None:
         if (len(value) != 2 or not all(isinstance(v, int) for v in value)
@@ -305,6 +312,8 @@ class SipGeneral:
     registerattempts: int = 0
     register_retry_403: bool = False
     outboundproxy: str | None = None
+    # [general] nat=: (force_rport, rewrite_contact, rtp_symmetric) every peer starts from
+    nat_flags: tuple[bool, bool, bool] | None = None
 
 
 @dataclass(slots=True)

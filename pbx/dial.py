@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
+from pbx.call_limits import CallLimitReached
 from pbx.channel import ChannelState, DialResult, DialTarget
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
@@ -39,7 +40,8 @@ class Destination:
     peer: Peer
     uri: str  # Request-URI
     to_uri: str
-    address: Address  # where the INVITE goes
+    address: Address  # where the INVITE goes (a host name is resolved by originate)
+    route: str | None = None  # Route header: the outbound proxy it goes through
 
 
 class LegFactory(Protocol):
@@ -83,9 +85,18 @@ class Dial:
             except PortsExhausted as exc:
                 log.error("Dial: %s", exc)
                 continue
+            except CallLimitReached as exc:
+                log.info("Dial: %s", exc)
+                self.causes.append(q850.USER_BUSY)  # chan_sip: busy over call-limit
+                continue
+            except OSError as exc:
+                log.warning("Dial: cannot reach %s: %s", dest.peer.name, exc)
+                self.causes.append(q850.NO_ROUTE_DESTINATION)
+                continue
             self.legs.append(leg)
         if not self.legs:
-            return DialResult(status="CONGESTION")
+            return DialResult(status=q850.dialstatus(self.causes) if self.causes
+                              else "CONGESTION")
         self.pending = set(self.legs)
         # The CDR names the dialed channel even when nobody answers (Asterisk does too).
         a.dst_channel = self.legs[0]

@@ -120,6 +120,7 @@ class SipChannel(Channel):
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
         self._indexed = False
+        self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -387,6 +388,12 @@ class SipChannel(Channel):
         self.stats = self.media.stats()
         self.media.close()
         self.hungup.set()
+        for callback in self.on_gone:
+            try:
+                callback()
+            except Exception:
+                log.exception("%s: end-of-leg callback failed", self.name)
+        self.on_gone.clear()
         self.run([])  # leaves the dialog index once the usage is over too
 
     def _rtp_timeout(self) -> None:

@@ -118,6 +118,11 @@ class MediaSession(asyncio.DatagramProtocol):
         self.remote_report: rtcp.ReportBlock | None = None
         self._can_send = False
         self._can_recv = True
+        # Symmetric RTP (nat=comedia, rtp_symmetric=yes): send where the remote's RTP
+        # comes from. Off: keep sending to the SDP address; the source is still
+        # latched (and only it accepted), just not sent to. (pbx/legs.py sets it.)
+        self.symmetric = True
+        self._rx_source: tuple | None = None  # the latched source when not symmetric
         self._latched = False
         self._candidate: tuple | None = None
         self._candidate_seq = 0
@@ -244,6 +249,7 @@ class MediaSession(asyncio.DatagramProtocol):
             # repeats a NATed phone's private address keeps the learned one.
             self.sdp_remote = self.remote = (addr[0], int(addr[1]))
             self._latched = False
+            self._rx_source = None
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
             self.stream.mark = True  # resuming after hold starts a talkspurt
@@ -316,6 +322,8 @@ class MediaSession(asyncio.DatagramProtocol):
             self._latched = True
             self._set_peer(addr)
             return True
+        if addr == self._rx_source:
+            return True  # not symmetric: the latched source is not where we send
         seq = int.from_bytes(data[2:4], "big")
         if addr == self._candidate and seq == (self._candidate_seq + 1) & 0xFFFF:
             self._candidate_count += 1
@@ -331,6 +339,9 @@ class MediaSession(asyncio.DatagramProtocol):
         return False
 
     def _set_peer(self, addr: Any) -> None:
+        if not self.symmetric:
+            self._rx_source = addr
+            return
         if addr != self.remote:
             log.debug("RTP on port %d latched to %s", self.local_port, addr)
             was = self.remote

@@ -87,11 +87,11 @@ class Dial:
                 continue
             except CallLimitReached as exc:
                 log.info("Dial: %s", exc)
-                self.causes.append(q850.USER_BUSY)  # chan_sip: busy over call-limit
+                self._failed(q850.USER_BUSY)  # chan_sip: busy over call-limit
                 continue
             except OSError as exc:
                 log.warning("Dial: cannot reach %s: %s", dest.peer.name, exc)
-                self.causes.append(q850.NO_ROUTE_DESTINATION)
+                self._failed(q850.NO_ROUTE_DESTINATION)
                 continue
             self.legs.append(leg)
         if not self.legs:
@@ -151,13 +151,16 @@ class Dial:
                 elif kind is Failed:
                     self.pending.discard(leg)
                     # The leg's cause: the Reason header's Q.850 cause, else the status's.
-                    cause = leg.hangup_cause or q850.cause_from_sip(ev.status)
-                    self.causes.append(cause)
-                    # As app_dial: the caller's HANGUPCAUSE is the failed callee's.
-                    a.variables["HANGUPCAUSE"] = str(cause)
+                    self._failed(leg.hangup_cause or q850.cause_from_sip(ev.status))
         finally:
             gone.cancel()
         return None, q850.dialstatus(self.causes)
+
+    def _failed(self, cause: int) -> None:
+        """One callee failed with ``cause``: counted for DIALSTATUS and, as app_dial
+        does, made the caller's HANGUPCAUSE (a later Hangup() passes it on)."""
+        self.causes.append(cause)
+        self.caller.variables["HANGUPCAUSE"] = str(cause)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller

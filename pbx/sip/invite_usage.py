@@ -191,6 +191,10 @@ class InviteUsage:
         headers = list(extra)
         if 100 < status < 300 and request.method in ("INVITE", "UPDATE"):
             headers.append(("Contact", self.contact))
+            if request.method == "INVITE":
+                # 12.1.1: the proxies that record-routed stay in the dialog's path.
+                headers.extend(("Record-Route", rr)
+                               for rr in request.headers.get_all("Record-Route"))
         return make_response(request, status, reason, to_tag=self.dialog.local_tag,
                              headers=headers, body=body, content_type=content_type)
 

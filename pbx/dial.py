@@ -175,7 +175,7 @@ class Dial:
 
 async def bridge(a: SipChannel, b: SipChannel) -> bool:
     """Relay media until either side hangs up; True when the callee hung up first."""
-    relay = Relay(a.media, b.media)
+    relay = Relay(a.media, b.media, digits_to=(a.digit_sender(b), b.digit_sender(a)))
     a.relay = b.relay = relay
     a.bridged_to, b.bridged_to = b, a
     relay.start()

@@ -8,6 +8,7 @@ negotiated result, and it applies that result to the leg's media session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pbx.sip.sdp import (
@@ -37,6 +38,8 @@ class LegSdp:
         self.local: bytes = b""  # the last SDP we sent
         self.offered: SessionDescription | None = None  # ours, waiting for an answer
         self.negotiated: Answer | None = None
+        self.telephone_event = True  # offer RFC 4733 (not for dtmfmode=info/inband)
+        self.applied: Callable[[], None] | None = None  # after each negotiation
 
     @property
     def remote_direction(self) -> str:
@@ -79,7 +82,8 @@ class LegSdp:
         offered: list[SessionDescription] = []
 
         def build(version: int) -> SessionDescription:
-            sdp = make_offer(self.address, port, codecs=codecs, dtmf_pt=101,
+            sdp = make_offer(self.address, port, codecs=codecs,
+                             dtmf_pt=101 if self.telephone_event else None,
                              direction=direction, session_id=self.session_id,
                              version=version)
             offered.append(sdp)
@@ -102,3 +106,5 @@ class LegSdp:
     def _apply(self, answer: Answer) -> None:
         self.media.set_remote(answer.remote_addr, answer.codec, answer.dtmf_pt,
                               answer.ptime or 20, answer.remote_direction)
+        if self.applied is not None:
+            self.applied()

@@ -17,10 +17,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pbx import q850
+from pbx import dtmf_mode, q850
 from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
 from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
+from pbx.media.inband import DtmfDetector, InbandSender
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
 from pbx.offer_answer import LegSdp
@@ -121,6 +122,12 @@ class SipChannel(Channel):
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
         self._indexed = False
         self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
+        # DTMF: dtmfmode= / dtmf_mode= of the peer (pbx/dtmf_mode.py).
+        self.dtmf_mode = peer.dtmfmode if peer is not None else "rfc2833"
+        self.sdp.telephone_event = dtmf_mode.offers_telephone_event(self.dtmf_mode)
+        self.sdp.applied = self._dtmf_setup
+        self._detector: DtmfDetector | None = None
+        self._tones: InbandSender | None = None
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -358,7 +365,7 @@ class SipChannel(Channel):
                 return
             sig.respond(tx, make_response(req, 200, "OK"))
             if digit:
-                self.media.digit_received(digit)
+                self.media.digit_detected(digit)
             return
         sig.respond(tx, make_response(req, 405, "Method Not Allowed",
                                       headers=[("Allow", IN_DIALOG_METHODS)]))
@@ -399,6 +406,52 @@ class SipChannel(Channel):
     def _rtp_timeout(self) -> None:
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
         self.services.spawn(self.hangup(q850.TEMPORARY_FAILURE))
+
+    # --- DTMF ----------------------------------------------------------------------
+    def _dtmf_setup(self) -> None:
+        """After each negotiation: listen for tones only when this leg's mode says so."""
+        media = self.media
+        if dtmf_mode.detects_inband(self.dtmf_mode, media.dtmf_pt):
+            if self._detector is None:
+                detector = self._detector = DtmfDetector(media.codec.clock_rate)
+
+                def tap(payload: bytes) -> None:
+                    for digit in detector.feed(media.codec.decode(payload)):
+                        media.digit_detected(digit)
+
+                media.set_tap(tap)
+        elif self._detector is not None:
+            self._detector = None
+            media.set_tap(None)
+
+    def digit_sender(self, source: SipChannel) -> Callable[[str], None] | None:
+        """How a bridge sends ``source``'s digits to this leg: None to relay its RFC
+        4733 packets as they are, else a sender (SIP INFO, tones). Tones heard in
+        ``source``'s audio reach an in-band leg in the audio itself."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            return None
+        if method == dtmf_mode.INBAND and source._detector is not None:
+            return _ignore_digit
+        return self.send_digit
+
+    def send_digit(self, digit: str) -> None:
+        """Send one digit to this leg the way its DTMF mode says."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            self.media.send_dtmf(digit)
+        elif method == dtmf_mode.INBAND:
+            if self._tones is None:
+                self._tones = InbandSender(self.media, on_busy=lambda: self._hear_tones(True),
+                                           on_idle=lambda: self._hear_tones(False))
+            self._tones.send(digit)
+        elif self.usage is not None:
+            ctype, body = dtmf_mode.info_body(method, digit)
+            self.run(self.usage.send_info(body, ctype, self.now()))
+
+    def _hear_tones(self, on: bool) -> None:
+        if self.relay is not None:  # the bridge's audio would mix with the tones
+            self.relay.pause_into(self.media, on)
 
     # --- media ---------------------------------------------------------------------
     def on_digit(self, digit: str) -> None:
@@ -480,3 +533,7 @@ class SipChannel(Channel):
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:
         return await self.services.dialer.dial(self, targets, timeout, options)
+
+
+def _ignore_digit(digit: str) -> None:
+    """A digit that needs no sending: it is in the audio already."""

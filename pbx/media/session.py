@@ -108,6 +108,7 @@ class MediaSession(asyncio.DatagramProtocol):
         self.on_timeout: Callable[[], None] | None = None
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
+        self._tap: Callable[[bytes], None] | None = None  # in-band DTMF detection
         self.stream = RtpStream(PCMU.payload_type)
         self.rx = RtpReceiveStats(8000)
         self.rx_ssrc: int | None = None
@@ -268,8 +269,28 @@ class MediaSession(asyncio.DatagramProtocol):
         """Route incoming audio to `consumer` (None: drop it); returns the previous one."""
         prev = self.consumer
         self.consumer = consumer
-        self._consume = consumer.rtp if consumer is not None else None
+        self._wire_consumer()
         return prev
+
+    def set_tap(self, tap: Callable[[bytes], None] | None) -> None:
+        """Also give every audio payload to `tap` (e.g. an in-band DTMF detector),
+        whoever consumes it; None removes it. Sessions without a tap pay nothing."""
+        self._tap = tap
+        self._wire_consumer()
+
+    def _wire_consumer(self) -> None:
+        consume = self.consumer.rtp if self.consumer is not None else None
+        tap = self._tap
+        if tap is None:
+            self._consume = consume
+            return
+
+        def tapped(payload: bytes, marker: int, seq: int, ts: int) -> None:
+            tap(payload)
+            if consume is not None:
+                consume(payload, marker, seq, ts)
+
+        self._consume = tapped
 
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -378,10 +399,18 @@ class MediaSession(asyncio.DatagramProtocol):
                 self.digit_received(digit)
 
     def digit_received(self, digit: str) -> None:
-        """Deliver a DTMF digit (RFC 4733 here; SIP INFO from the channel)."""
+        """Deliver a DTMF digit that came as RFC 4733 packets."""
+        self._deliver_digit(digit, "dtmf")
+
+    def digit_detected(self, digit: str) -> None:
+        """Deliver a DTMF digit that came otherwise (SIP INFO, in-band tones): a
+        bridge must send it on itself, having relayed no packets of it."""
+        self._deliver_digit(digit, "digit_other")
+
+    def _deliver_digit(self, digit: str, method: str) -> None:
         consumer = self.consumer
         if consumer is not None:
-            cb = getattr(consumer, "dtmf", None)
+            cb = getattr(consumer, method, None) or getattr(consumer, "dtmf", None)
             if cb is not None:
                 try:
                     cb(digit)

@@ -466,6 +466,16 @@ class InviteUsage:
             out.extend(self._after_transaction(now))
         return out
 
+    # --------------------------------------------------- other requests of ours
+
+    def send_info(self, body: bytes, content_type: str, now: float) -> list[Any]:
+        """An INFO in the confirmed dialog (e.g. DTMF as application/dtmf-relay);
+        its answer changes nothing here."""
+        if self.state is not UsageState.CONFIRMED or self.bye_pending:
+            return []
+        req = self._request("INFO", body=body, content_type=content_type)
+        return [SendRequest(req, self.dest)]
+
     # ----------------------------------------------------------- our offers
 
     def offer(self, body: bytes, now: float) -> list[Any]:

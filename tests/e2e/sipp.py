@@ -243,12 +243,13 @@ def _uas_send(status: str, *, tag: bool = True, sdp: str | None = None) -> str:
 
 def uas_scenario(*, final: int = 200, ring_ms: int = 0, ending: str = "wait_bye",
                  reinvites: tuple[tuple[str, str], ...] = (), bye_after_ms: int = 1000,
-                 early_media: bool = False) -> str:
+                 early_media: bool = False, infos: int = 0) -> str:
     """A callee: INVITE (the PBX's offer is logged as MEDIA), 100, 180 (183 with
     SDP when `early_media`), then:
     final=200: answer after `ring_ms`, ACK, each of `reinvites` ((offered
     direction the re-INVITE must carry, direction we answer)), then `ending`
-    "wait_bye" (the PBX hangs up) or "send_bye" (we do after `bye_after_ms`);
+    "wait_bye" (the PBX hangs up) or "send_bye" (we do after `bye_after_ms`); with
+    `infos`, that many SIP INFO (DTMF) come first, each logged "INFO <signal>";
     final=0: ring until CANCEL (200 to it, 487, ACK);
     final=4xx..6xx: reject with it, ACK."""
     parts = ['<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
@@ -285,6 +286,11 @@ def uas_scenario(*, final: int = 200, ring_ms: int = 0, ending: str = "wait_bye"
                       '    </action>\n  </recv>\n',
                       _uas_send("200 OK", tag=False, sdp=answered),
                       '  <recv request="ACK" timeout="10000"/>\n']
+        for i in range(infos):
+            parts += ['  <recv request="INFO" timeout="15000">\n    <action>\n'
+                      '      <ereg regexp="Signal=([0-9A-D*#])" search_in="body" check_it="true"'
+                      f' assign_to="i{i},sig{i}"/>\n      <log message="INFO [$sig{i}] ([$i{i}])"/>\n'
+                      '    </action>\n  </recv>\n', _uas_send("200 OK", tag=False)]
         if ending == "send_bye":
             parts.append(f"""  <pause milliseconds="{bye_after_ms}"/>
   <send retrans="500">

@@ -289,7 +289,8 @@ def uas_scenario(*, final: int = 200, ring_ms: int = 0, ending: str = "wait_bye"
         for i in range(infos):
             parts += ['  <recv request="INFO" timeout="15000">\n    <action>\n'
                       '      <ereg regexp="Signal=([0-9A-D*#])" search_in="body" check_it="true"'
-                      f' assign_to="i{i},sig{i}"/>\n      <log message="INFO [$sig{i}] ([$i{i}])"/>\n'
+                      f' assign_to="i{i},sig{i}"/>\n'
+                      f'      <log message="INFO [$sig{i}] ([$i{i}])"/>\n'
                       '    </action>\n  </recv>\n', _uas_send("200 OK", tag=False)]
         if ending == "send_bye":
             parts.append(f"""  <pause milliseconds="{bye_after_ms}"/>

@@ -466,3 +466,44 @@ async def test_a_phone_behind_nat(tmp_path: Path, phone_nat: str, dest: Address)
         assert str(sent.request.uri) == "sip:6002@10.0.0.5:5060"
         leg = pbx.leg("SIP/6002")
         assert leg.media.symmetric is False  # nat=comedia is not set
+
+
+async def test_line_token_names_the_trunk_whatever_the_address(tmp_path: Path) -> None:
+    async with make_pbx(tmp_path) as pbx:
+        core = pbx.core
+        pbx.calls.line_endpoint = {"tok3n": "provider"}.get
+        b = Address("udp", "127.0.0.1", 40002)
+        pbx.register("6002", "sip:6002@127.0.0.1:40002", b)
+        elsewhere = Address("udp", "127.0.0.7", 5080)  # not the provider's host
+        def with_line(req: Request, token: str) -> Request:
+            data = req.to_bytes().replace(b"@127.0.0.1:5060 SIP/2.0",
+                                          f"@127.0.0.1:5060;line={token} SIP/2.0".encode(), 1)
+            out = parse_message(data)
+            assert isinstance(out, Request) and out.uri.params["line"] == token
+            return out
+
+        invite = with_line(phone_invite("5000", user="2565550123", host="127.0.0.7",
+                                        port=5080), "tok3n")
+        pbx.calls.on_invite(invite, "tx-l", elsewhere)
+        await until(lambda: core.sent("INVITE", b))
+        assert pbx.leg("SIP/provider").context == "from-provider"
+        # A wrong token is a stranger: challenged.
+        pbx.calls.on_invite(with_line(phone_invite("5000", user="2565550123", call_id="c9",
+                                                   host="127.0.0.7", port=5080), "other"),
+                            "tx-m", elsewhere)
+        assert [r.status for r in core.answers("tx-m")] == [407]
+
+
+def test_caller_id_from_a_tel_pai_or_rpid() -> None:
+    from pbx.config import Peer
+    from pbx.identify import caller_id
+
+    trunk = Peer(name="t", trust_id_inbound=True)
+    pai = phone_invite("5000", user="anonymous",
+                       extra='P-Asserted-Identity: <tel:+12565550123>, "X" <sip:1@h>\r\n')
+    assert (caller_id(pai, trunk).num, caller_id(pai, trunk).name) == ("+12565550123", "")
+    rpid = phone_invite("5000", user="anonymous",
+                        extra='Remote-Party-ID: "Jo" <sip:555@h>;party=calling\r\n')
+    assert (caller_id(rpid, trunk).num, caller_id(rpid, trunk).name) == ("555", "Jo")
+    junk = phone_invite("5000", user="anonymous", extra="P-Asserted-Identity: <<<\r\n")
+    assert caller_id(junk, trunk).num == "anonymous"  # a malformed PAI: the From

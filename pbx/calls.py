@@ -160,7 +160,7 @@ class CallManager:
             assert peer is not None
             log.warning("call from %s refused: it has its call-limit of %d calls", peer.name,
                         peer.call_limit)
-            self.core.respond(tx, make_response(req, 480, "Temporarily Unavailable"))
+            self.core.respond(tx, make_response(req, 480, "Temporarily Unavailable (Call limit)"))
             return
         self.spawn(self._inbound_call(req, tx, source, peer))
 

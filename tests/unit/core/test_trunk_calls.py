@@ -95,6 +95,7 @@ password=pwoffice
 [carrier]
 type=endpoint
 context=from-provider
+allow=ulaw
 outbound_auth=carrier-auth
 aors=carrier
 from_user=office
@@ -113,6 +114,7 @@ match=127.0.0.3
 [7001]
 type=endpoint
 context=internal
+allow=ulaw
 auth=7001-auth
 aors=7001
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
+from pbx.call_limits import CallLimits
 from pbx.cdr import cdr_row
-from pbx.channel import CallerId
+from pbx.identify import LineLookup, caller_id, identify
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
 from pbx.media.ports import PortAllocator, PortsExhausted
@@ -41,7 +42,8 @@ class CallManager:
     def __init__(self, *, core: SipCore, config: Config, location: Location,
                  auth: DigestAuthenticator, store: Store | None,
                  unreachable: Callable[[Peer], bool] = lambda peer: False,
-                 dialplan_services: Any = None) -> None:
+                 dialplan_services: Any = None,
+                 line_endpoint: LineLookup | None = None) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -57,6 +59,8 @@ class CallManager:
         # What the dialplan runs with (dialplan.services.DialplanServices: apps,
         # functions, globals, clock, AstDB, voicemail), one per PBX.
         self.dialplan_services = dialplan_services
+        self.line_endpoint = line_endpoint  # pjsip line=yes: token -> endpoint
+        self.limits = CallLimits(config.settings.max_calls)
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -64,7 +68,7 @@ class CallManager:
                              location=self.location, ports=PortAllocator(lo, hi),
                              media_clock=MediaClock(asyncio.get_running_loop()),
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
-                             unreachable=self.unreachable)
+                             unreachable=self.unreachable, limits=self.limits)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE"):
@@ -87,6 +91,7 @@ class CallManager:
         self.config = config
         self.auth = auth
         self.prompts = _prompt_library(config)
+        self.limits.max_calls = config.settings.max_calls
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a coroutine as a task the manager keeps (and cancels at stop)."""
@@ -149,50 +154,44 @@ class CallManager:
         if refusal is not None:
             self.core.respond(tx, refusal)
             return
+        limits = self.limits
+        if not limits.take_call():
+            log.warning("call from %s refused: sip.max_calls (%d) calls in progress", source,
+                        limits.max_calls)
+            self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
+            return
+        if not limits.take_peer(peer):
+            limits.end_call()
+            assert peer is not None
+            log.warning("call from %s refused: it has its call-limit of %d calls", peer.name,
+                        peer.call_limit)
+            self.core.respond(tx, make_response(req, 480, "Temporarily Unavailable (Call limit)"))
+            return
         self.spawn(self._inbound_call(req, tx, source, peer))
 
     def identify(self, req: Request, source: Address) -> tuple[Peer | None, Response | None]:
-        """Who is calling: (peer, None) to go on, or (None, response) to refuse.
-
-        A static `host=` peer matches by source address; a registered peer
-        must pass digest authentication (407); anyone else is a guest, who
-        only gets in with allowguest=yes. Unknown names get the same 407 and
-        the same 403 as a wrong password (alwaysauthreject)."""
-        sip = self.config.sip
-        # chan_sip's order: the From user names a peer; else a host= peer by address.
-        user = req.from_addr.uri.user or ""
-        named = sip.peers.get(user)
-        if named is not None and named.can_call and not named.secret:
-            return named, None
-        if named is None:
-            by_address = sip.peer_by_address(source.host, source.port)
-            if by_address is not None and not by_address.secret:
-                return by_address, None
-            if by_address is None and sip.general.allowguest:
-                return None, None
-        header = req.headers.get("Proxy-Authorization")
-        now = self.core.now()
-        if header is None:
-            return None, self._challenge(req, now, stale=False)
-        result = self.auth.check(header, "INVITE", now)
-        if result.challenge_again:
-            return None, self._challenge(req, now, stale=result.stale)
-        caller = sip.peers.get(result.username or "") if result.ok else None
-        if caller is None or not caller.can_call:
-            return None, make_response(req, 403, "Forbidden")
-        return caller, None
-
-    def _challenge(self, req: Request, now: float, *, stale: bool) -> Response:
-        return make_response(req, 407, "Proxy Authentication Required", headers=[
-            ("Proxy-Authenticate", v) for v in self.auth.challenge(now, stale=stale)])
+        """Who is calling: (peer, None) to go on, or (None, response) to refuse
+        (pbx/identify.py: line, source address, From user, 407 digest, guests)."""
+        return identify(req, source, self.config.sip, self.auth, self.core.now(),
+                        self.line_endpoint)
 
     async def _inbound_call(self, req: Request, tx: ServerTransaction, source: Address,
                             peer: Peer | None) -> None:
         config = self.config  # the snapshot this call keeps
+        try:
+            await self._run_call(req, tx, source, peer, config)
+        finally:
+            self.limits.end_call()
+            self.limits.end_peer(peer)
+
+    async def _run_call(self, req: Request, tx: ServerTransaction, source: Address,
+                        peer: Peer | None, config: Config) -> None:
         dialplan = config.dialplan
         context = peer.context if peer else config.sip.general.context
+        # A provider sends its DID, or the user of the contact it registered
+        # (sip.conf register => .../extension, pjsip contact_user).
         exten = req.uri.user or "s"
-        callerid = _caller_id(req, peer)
+        callerid = caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
         clock = getattr(self.dialplan_services, "clock", None)
@@ -204,7 +203,8 @@ class CallManager:
         assert self.legs is not None
         try:
             leg = await self.legs.new_leg(peer.name if peer else source.host, inbound=True,
-                                          peer=peer, local=self.legs.local_for(source))
+                                          peer=peer, local=self.legs.local_for(source),
+                                          remote_host=source.host)
         except (PortsExhausted, OSError) as exc:
             log.error("call to %s refused: %s", exten, exc)
             self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
@@ -249,13 +249,6 @@ class CallManager:
             await self.store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
-
-
-def _caller_id(req: Request, peer: Peer | None) -> CallerId:
-    if peer is not None and (peer.callerid.num or peer.callerid.name):
-        return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
-    frm = req.from_addr
-    return CallerId(num=frm.uri.user or "", name=frm.display or "")
 
 
 def _prompt_library(config: Config) -> PromptLibrary:

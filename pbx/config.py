@@ -82,6 +82,9 @@ class Settings:
     min_se: int = 90
     tls: Any = None  # pbx.transport.tls.TlsFiles from sip.tls, None when not set
     log_file: Path | None = None  # log.file: the log also goes there (stdout always)
+    # Calls in progress at once (Asterisk's maxcalls in asterisk.conf); 0: no limit.
+    # A new call over it gets 503, as Asterisk answers it.
+    max_calls: int = 0
 
     @property
     def db_path(self) -> Path:
@@ -139,7 +142,7 @@ class _YamlDoc:
 
 _KNOWN_YAML = {
     "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "t1", "t2",
-            "session_expires", "min_se", "tls"},
+            "session_expires", "min_se", "tls", "max_calls"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -231,6 +234,10 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 lambda v, lo=low: None if v == 0 or v >= lo else f"must be 0 (off) or >= {lo} s")
         if v is not None:
             setattr(settings, key, v)
+
+    max_calls = get("sip", "max_calls", int, lambda v: None if v >= 0 else "must be >= 0")
+    if max_calls is not None:
+        settings.max_calls = max_calls
 
     def port_range(value: list) -> str | None:
         if (len(value) != 2 or not all(isinstance(v, int) for v in value)
@@ -396,6 +403,8 @@ class SipGeneral:
     outboundproxy: str | None = None
     # allow=/disallow= of [general]: what peers start from (pbx/codec_prefs.py)
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
+    # [general] nat=: (force_rport, rewrite_contact, rtp_symmetric) every peer starts from
+    nat_flags: tuple[bool, bool, bool] | None = None
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
+from pbx.call_limits import CallLimitReached
 from pbx.channel import ChannelState, DialResult, DialTarget
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
@@ -39,7 +40,8 @@ class Destination:
     peer: Peer
     uri: str  # Request-URI
     to_uri: str
-    address: Address  # where the INVITE goes
+    address: Address  # where the INVITE goes (a host name is resolved by originate)
+    route: str | None = None  # Route header: the outbound proxy it goes through
 
 
 class LegFactory(Protocol):
@@ -83,9 +85,18 @@ class Dial:
             except PortsExhausted as exc:
                 log.error("Dial: %s", exc)
                 continue
+            except CallLimitReached as exc:
+                log.info("Dial: %s", exc)
+                self._failed(q850.USER_BUSY)  # chan_sip: busy over call-limit
+                continue
+            except OSError as exc:
+                log.warning("Dial: cannot reach %s: %s", dest.peer.name, exc)
+                self._failed(q850.NO_ROUTE_DESTINATION)
+                continue
             self.legs.append(leg)
         if not self.legs:
-            return DialResult(status="CONGESTION")
+            return DialResult(status=q850.dialstatus(self.causes) if self.causes
+                              else "CONGESTION")
         self.pending = set(self.legs)
         # The CDR names the dialed channel even when nobody answers (Asterisk does too).
         a.dst_channel = self.legs[0]
@@ -141,10 +152,17 @@ class Dial:
                     return leg, "ANSWER"
                 elif kind is Failed:
                     self.pending.discard(leg)
-                    self.causes.append(q850.cause_from_sip(ev.status))
+                    # The leg's cause: the Reason header's Q.850 cause, else the status's.
+                    self._failed(leg.hangup_cause or q850.cause_from_sip(ev.status))
         finally:
             gone.cancel()
-        return None, _dialstatus(self.causes)
+        return None, q850.dialstatus(self.causes)
+
+    def _failed(self, cause: int) -> None:
+        """One callee failed with ``cause``: counted for DIALSTATUS and, as app_dial
+        does, made the caller's HANGUPCAUSE (a later Hangup() passes it on)."""
+        self.causes.append(cause)
+        self.caller.variables["HANGUPCAUSE"] = str(cause)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller
@@ -159,18 +177,9 @@ class Dial:
             await a.ringing()
 
 
-def _dialstatus(causes: list[int]) -> str:
-    """Asterisk reports BUSY if any callee was busy, else the last failure."""
-    statuses = [q850.dialstatus_from_cause(c) for c in causes]
-    for preferred in ("BUSY", "NOANSWER", "CONGESTION"):
-        if preferred in statuses:
-            return preferred
-    return statuses[-1] if statuses else "CHANUNAVAIL"
-
-
 async def bridge(a: SipChannel, b: SipChannel) -> bool:
     """Relay media until either side hangs up; True when the callee hung up first."""
-    relay = Relay(a.media, b.media)
+    relay = Relay(a.media, b.media, digits_to=(a.digit_sender(b), b.digit_sender(a)))
     a.relay = b.relay = relay
     a.bridged_to, b.bridged_to = b, a
     relay.start()

@@ -130,7 +130,8 @@ class MwiSip:
     def _authenticate(self, req: Request) -> tuple[str | None, Any]:
         """The subscribing peer (From user), digest-checked like REGISTER (401)."""
         user = req.from_addr.uri.user or ""
-        peer = self.pbx.config.sip.peers.get(user)
+        sip = self.pbx.config.sip
+        peer = sip.peer_for_aor(user) or sip.peers.get(user)
         if peer is not None and not peer.secret:
             return peer.name, None
         auth = self.pbx.auth
@@ -141,7 +142,9 @@ class MwiSip:
             return None, make_response(req, 401, "Unauthorized", headers=[
                 ("WWW-Authenticate", v) for v in auth.challenge(now, stale=bool(
                     result and result.stale))])
-        if not result.ok or result.username != user or peer is None:
+        # pjsip: the auth's username= may differ from the aor in From.
+        if not result.ok or peer is None or \
+                sip.peer_by_auth_user(result.username or "") is not peer:
             return None, make_response(req, 403, "Forbidden")
         return peer.name, None
 

@@ -111,8 +111,9 @@ UNUSED: dict[str, frozenset[str]] = {
         "security_negotiation security_mechanisms user_agent"),
 }
 
+# pjsip's dtmf_mode -> the model's dtmfmode (sip.conf's words; pbx/dtmf_mode.py).
 _DTMF = {"rfc4733": "rfc2833", "inband": "inband", "info": "info", "auto": "auto",
-         "auto_info": "auto"}
+         "auto_info": "auto_info"}
 
 
 @dataclass(slots=True)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pbx.nat import binding_destination
+from pbx.peer_invite import is_address, resolve, static_hop
 from pbx.sip.address import Address
 from pbx.sip.requests import new_request
 
@@ -80,14 +82,23 @@ def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_m
 
 
 class Qualifier:
-    """Sends the OPTIONS pings and keeps what they found."""
+    """Sends the OPTIONS pings and keeps what they found.
+
+    Each peer is pinged every qualifyfreq seconds ([general]; per peer with
+    sip.conf qualifyfreq= or a pjsip aor's qualify_frequency=). A registered
+    phone is pinged where requests to it go (its NAT binding, unless nat=no):
+    the pings keep that binding open. A provider is pinged through its
+    outbound proxy when it has one."""
 
     def __init__(self, signalling: Signalling, location: Location,
-                 config: Callable[[], Config]) -> None:
+                 config: Callable[[], Config],
+                 spawn: Callable[[Any], Any] | None = None) -> None:
         self.signalling = signalling
         self.location = location
         self.config = config
         self.static: dict[str, QualifyState] = {}
+        self._due: dict[str, float] = {}  # peer name -> monotonic time of its next ping
+        self._spawn = spawn  # runs a host-name lookup (static peers named by host)
 
     def state_of(self, peer: Peer) -> QualifyState | None:
         """The qualify result of a static peer (None: never qualified)."""
@@ -98,10 +109,21 @@ class Qualifier:
         return state is not None and state.reachable is False
 
     async def run(self) -> None:
-        """Qualify every qualify=yes peer every qualifyfreq seconds."""
+        """Qualify every qualify=yes peer at its frequency (looked at every second)."""
         while True:
-            self.qualify_all()
-            await asyncio.sleep(max(5, self.config().sip.general.qualifyfreq))
+            self.qualify_due(time.monotonic())
+            await asyncio.sleep(1.0)
+
+    def qualify_due(self, now: float) -> None:
+        """Ping the qualify=yes peers whose time has come."""
+        sip = self.config().sip
+        default = max(5, sip.general.qualifyfreq)
+        for peer in sip.peers.values():
+            if not peer.qualify or self._due.get(peer.name, 0.0) > now:
+                continue
+            self._due[peer.name] = now + (max(1, peer.qualify_frequency)
+                                          if peer.qualify_frequency else default)
+            self.qualify_peer(peer)
 
     def qualify_all(self) -> None:
         for peer in self.config().sip.peers.values():
@@ -112,20 +134,36 @@ class Qualifier:
         """OPTIONS to each contact of one peer."""
         if peer.dynamic:
             for binding in self.location.lookup(peer.name, time.time()):
-                dest = Address(binding.transport, binding.source_host, binding.source_port)
+                dest = binding_destination(peer, binding)
                 self._ping(binding, peer, binding.contact, dest)
         else:
             state = self.static.setdefault(peer.name, QualifyState())
-            self._ping(state, peer, f"sip:{_host(peer.host)}:{peer.port}",
-                       Address(peer.transport, peer.host, peer.port))
+            uri = f"sip:{_host(peer.host)}:{peer.port}"
+            hop = static_hop(peer)
+            extra = [("Route", hop.route)] if hop.route else []
+            if self._spawn is not None and not is_address(hop.address.host):
+                self._spawn(self._ping_named(state, peer, uri, hop.address, extra))
+            else:
+                self._ping(state, peer, uri, hop.address, extra)
 
-    def _ping(self, target: Any, peer: Peer, uri: str, dest: Address) -> None:
+    async def _ping_named(self, state: QualifyState, peer: Peer, uri: str, dest: Address,
+                          extra: list[tuple[str, str]]) -> None:
+        try:
+            dest = await resolve(dest)
+        except OSError as exc:
+            log.warning("qualify %s: %s", peer.name, exc)
+            _set(state, peer.name, False, None, peer.qualify_ms)
+            return
+        self._ping(state, peer, uri, dest, extra)
+
+    def _ping(self, target: Any, peer: Peer, uri: str, dest: Address,
+              extra: list[tuple[str, str]] = ()) -> None:
         sig = self.signalling
         local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
         if local is None:
             return
         req = new_request("OPTIONS", uri, local=local, from_user="pbx", to_uri=uri,
-                          realm_host=local.host)
+                          realm_host=local.host, extra=list(extra))
         now = sig.now()
         probe = _Probe(target, peer.name, peer.qualify_ms, now)
         handle = sig.timers.schedule(now + peer.qualify_ms / 1000, probe, "qualify")
@@ -148,3 +186,4 @@ class Qualifier:
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+

@@ -47,7 +47,8 @@ class Pbx:
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
-        self.qualifier = Qualifier(self.core, self.location, lambda: self.config)
+        self.qualifier = Qualifier(self.core, self.location, lambda: self.config,
+                                   spawn=self.spawn)
         self.calls: Any = None  # pbx.calls.CallManager
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
@@ -65,7 +66,9 @@ class Pbx:
         def password(user: str) -> str | None:
             # Reads the current config, so a reload changes passwords at once.
             peer = self.config.sip.peer_by_auth_user(user)  # trunk-config: auth username
-            return peer.secret if peer is not None and peer.dynamic else None
+            # A host= peer's secret too: it is challenged when it calls without
+            # insecure=invite (the registrar still takes REGISTERs of dynamic peers only).
+            return peer.secret if peer is not None else None
 
         # A fresh secret per start: nonces from a previous run are stale, which
         # phones handle by re-authenticating (stale=true).
@@ -116,7 +119,8 @@ class Pbx:
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
                                  auth=self.auth, store=self.store,
                                  unreachable=self.qualifier.unreachable,
-                                 dialplan_services=self.dialplan_services)
+                                 dialplan_services=self.dialplan_services,
+                                 line_endpoint=self._line_endpoint)
         await self.calls.start()
 
     async def _start_voicemail(self) -> None:
@@ -150,6 +154,11 @@ class Pbx:
         assert self.store is not None
         self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
                                                   clock=_PbxClock(self.core))
+
+    def _line_endpoint(self, token: str) -> str | None:
+        """pjsip line=yes: the endpoint of the registration whose Contact had ``token``."""
+        regs = self.registrations
+        return regs.endpoint_for_line(token) if regs is not None else None
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""

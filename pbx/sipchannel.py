@@ -17,10 +17,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pbx import q850
+from pbx import dtmf_mode, q850
 from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
 from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
+from pbx.media.inband import DtmfDetector, InbandSender
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
 from pbx.offer_answer import LegSdp
@@ -30,6 +31,7 @@ from pbx.sip.invite import (
     AckReceived,
     AckTimeout,
     Cancelled,
+    Challenged,
     Failed,
     InviteSettings,
     OfferAnswered,
@@ -121,6 +123,13 @@ class SipChannel(Channel):
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
         self._indexed = False
         self._invites: list[Any] = []  # our INVITEs' client transactions
+        self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
+        # DTMF: dtmfmode= / dtmf_mode= of the peer (pbx/dtmf_mode.py).
+        self.dtmf_mode = peer.dtmfmode if peer is not None else "rfc2833"
+        self.sdp.telephone_event = dtmf_mode.offers_telephone_event(self.dtmf_mode)
+        self.sdp.applied = self._dtmf_setup
+        self._detector: DtmfDetector | None = None
+        self._tones: InbandSender | None = None
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -205,7 +214,11 @@ class SipChannel(Channel):
             self._offer_answered(ev.response)
         elif kind is OfferFailed:
             log.info("%s: our re-INVITE failed (%d)", self.name, ev.status)
-        elif kind is RemoteBye or kind is Cancelled:
+        elif kind is RemoteBye:
+            # RFC 3326: the cause in the remote's Reason header, if any (as chan_pjsip).
+            self._gone(q850.reason_cause(ev.request.headers.get_all("Reason"))
+                       or q850.NORMAL_CLEARING)
+        elif kind is Cancelled:
             self._gone(q850.NORMAL_CLEARING)
         elif kind is AckTimeout:
             log.warning("%s: no ACK for our 200 OK, hanging up", self.name)
@@ -220,7 +233,10 @@ class SipChannel(Channel):
         elif kind is Accepted:
             self._accepted(ev.response)
         elif kind is Failed:
-            self._failed(ev.status)
+            self._failed(ev.status, ev.response)
+        elif kind is Challenged:
+            log.info("%s: answered the %d challenge of realm %r with %s's credentials",
+                     self.name, ev.status, ev.realm, self.peer.name if self.peer else "?")
 
     # --- inbound: the INVITE we answer -----------------------------------------
     def take_offer(self, body: bytes) -> None:
@@ -298,9 +314,10 @@ class SipChannel(Channel):
         self.answered_at = time.time()
         self._tell_dial(Accepted(resp))
 
-    def _failed(self, status: int) -> None:
-        self._gone(q850.cause_from_sip(status))
-        self._tell_dial(Failed(status, None))
+    def _failed(self, status: int, resp: Response | None) -> None:
+        reasons = resp.headers.get_all("Reason") if resp is not None else ()
+        self._gone(q850.cause_of_response(status, reasons))
+        self._tell_dial(Failed(status, resp))
 
     def _tell_dial(self, ev: Any) -> None:
         if self.dial_events is not None:
@@ -370,7 +387,7 @@ class SipChannel(Channel):
                 return
             sig.respond(tx, make_response(req, 200, "OK"))
             if digit:
-                self.media.digit_received(digit)
+                self.media.digit_detected(digit)
             return
         sig.respond(tx, make_response(req, 405, "Method Not Allowed",
                                       headers=[("Allow", IN_DIALOG_METHODS)]))
@@ -403,11 +420,63 @@ class SipChannel(Channel):
         # freed at once by reference counting, not by a later collection.
         self.media.on_dtmf = self.media.on_timeout = None
         self.hungup.set()
+        for callback in self.on_gone:
+            try:
+                callback()
+            except Exception:
+                log.exception("%s: end-of-leg callback failed", self.name)
+        self.on_gone.clear()
         self.run([])  # leaves the dialog index once the usage is over too
 
     def _rtp_timeout(self) -> None:
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
         self.services.spawn(self.hangup(q850.TEMPORARY_FAILURE))
+
+    # --- DTMF ----------------------------------------------------------------------
+    def _dtmf_setup(self) -> None:
+        """After each negotiation: listen for tones only when this leg's mode says so."""
+        media = self.media
+        if dtmf_mode.detects_inband(self.dtmf_mode, media.dtmf_pt):
+            if self._detector is None:
+                detector = self._detector = DtmfDetector(media.codec.clock_rate)
+
+                def tap(payload: bytes) -> None:
+                    for digit in detector.feed(media.codec.decode(payload)):
+                        media.digit_detected(digit)
+
+                media.set_tap(tap)
+        elif self._detector is not None:
+            self._detector = None
+            media.set_tap(None)
+
+    def digit_sender(self, source: SipChannel) -> Callable[[str], None] | None:
+        """How a bridge sends ``source``'s digits to this leg: None to relay its RFC
+        4733 packets as they are, else a sender (SIP INFO, tones). Tones heard in
+        ``source``'s audio reach an in-band leg in the audio itself."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            return None
+        if method == dtmf_mode.INBAND and source._detector is not None:
+            return _ignore_digit
+        return self.send_digit
+
+    def send_digit(self, digit: str) -> None:
+        """Send one digit to this leg the way its DTMF mode says."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            self.media.send_dtmf(digit)
+        elif method == dtmf_mode.INBAND:
+            if self._tones is None:
+                self._tones = InbandSender(self.media, on_busy=lambda: self._hear_tones(True),
+                                           on_idle=lambda: self._hear_tones(False))
+            self._tones.send(digit)
+        elif self.usage is not None:
+            ctype, body = dtmf_mode.info_body(method, digit)
+            self.run(self.usage.send_info(body, ctype, self.now()))
+
+    def _hear_tones(self, on: bool) -> None:
+        if self.relay is not None:  # the bridge's audio would mix with the tones
+            self.relay.pause_into(self.media, on)
 
     # --- media ---------------------------------------------------------------------
     def on_digit(self, digit: str) -> None:
@@ -492,3 +561,7 @@ class SipChannel(Channel):
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:
         return await self.services.dialer.dial(self, targets, timeout, options)
+
+
+def _ignore_digit(digit: str) -> None:
+    """A digit that needs no sending: it is in the audio already."""

@@ -119,6 +119,7 @@ class MediaSession(asyncio.DatagramProtocol):
         self.on_timeout: Callable[[], None] | None = None
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
+        self._tap: Callable[[bytes], None] | None = None  # in-band DTMF detection
         self.stream = RtpStream(PCMU.payload_type)
         self.rx = RtpReceiveStats(8000)
         self.rx_ssrc: int | None = None
@@ -130,6 +131,11 @@ class MediaSession(asyncio.DatagramProtocol):
         self._can_send = False
         self._can_recv = True
         self.probation = max(1, probation)
+        # Symmetric RTP (nat=comedia, rtp_symmetric=yes): send where the remote's RTP
+        # comes from. Off: keep sending to the SDP address; the source is still
+        # latched (and only it accepted), just not sent to. (pbx/legs.py sets it.)
+        self.symmetric = True
+        self._rx_source: tuple | None = None  # the latched source when not symmetric
         self._latched = False
         # Sources on probation: address -> [ssrc, last seq, packets in sequence].
         self._candidates: dict[Any, list[int]] = {}
@@ -277,6 +283,7 @@ class MediaSession(asyncio.DatagramProtocol):
             self.sdp_remote = self.remote = (addr[0], int(addr[1]))
             self._latched = False
             self._candidates.clear()
+            self._rx_source = None
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
             self.stream.mark = True  # resuming after hold starts a talkspurt
@@ -337,8 +344,28 @@ class MediaSession(asyncio.DatagramProtocol):
         """Route incoming audio to `consumer` (None: drop it); returns the previous one."""
         prev = self.consumer
         self.consumer = consumer
-        self._consume = consumer.rtp if consumer is not None else None
+        self._wire_consumer()
         return prev
+
+    def set_tap(self, tap: Callable[[bytes], None] | None) -> None:
+        """Also give every audio payload to `tap` (e.g. an in-band DTMF detector),
+        whoever consumes it; None removes it. Sessions without a tap pay nothing."""
+        self._tap = tap
+        self._wire_consumer()
+
+    def _wire_consumer(self) -> None:
+        consume = self.consumer.rtp if self.consumer is not None else None
+        tap = self._tap
+        if tap is None:
+            self._consume = consume
+            return
+
+        def tapped(payload: bytes, marker: int, seq: int, ts: int) -> None:
+            tap(payload)
+            if consume is not None:
+                consume(payload, marker, seq, ts)
+
+        self._consume = tapped
 
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -392,6 +419,8 @@ class MediaSession(asyncio.DatagramProtocol):
         latch on it and send there. Once latched, another source must pass the
         same probation to take over. Garbage counts for no source, and a lone
         packet from anywhere changes nothing."""
+        if addr == self._rx_source and self._latched:
+            return True  # not symmetric: the latched source is not where we send
         if not self._valid(data):
             self.errors += 1
             return False
@@ -436,6 +465,9 @@ class MediaSession(asyncio.DatagramProtocol):
         self._set_peer(addr)
 
     def _set_peer(self, addr: Any) -> None:
+        if not self.symmetric:
+            self._rx_source = addr
+            return
         if addr != self.remote:
             log.debug("RTP on port %d latched to %s", self.local_port, addr)
             was = self.remote
@@ -472,10 +504,18 @@ class MediaSession(asyncio.DatagramProtocol):
                 self.digit_received(digit)
 
     def digit_received(self, digit: str) -> None:
-        """Deliver a DTMF digit (RFC 4733 here; SIP INFO from the channel)."""
+        """Deliver a DTMF digit that came as RFC 4733 packets."""
+        self._deliver_digit(digit, "dtmf")
+
+    def digit_detected(self, digit: str) -> None:
+        """Deliver a DTMF digit that came otherwise (SIP INFO, in-band tones): a
+        bridge must send it on itself, having relayed no packets of it."""
+        self._deliver_digit(digit, "digit_other")
+
+    def _deliver_digit(self, digit: str, method: str) -> None:
         consumer = self.consumer
         if consumer is not None:
-            cb = getattr(consumer, "dtmf", None)
+            cb = getattr(consumer, method, None) or getattr(consumer, "dtmf", None)
             if cb is not None:
                 try:
                     cb(digit)

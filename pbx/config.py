@@ -808,6 +808,8 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
     if not strict:
         diagnostics = tolerate(diagnostics)
+    # A template's line is checked once for each section built from it: say it once.
+    diagnostics = list({str(d): d for d in diagnostics}.values())
     errors = [d for d in diagnostics if d.severity == "error"]
     config.warnings = [d for d in diagnostics if d.severity != "error"]
     config.strict = strict

@@ -94,15 +94,21 @@ class Pbx:
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         for spec in settings.listen:
-            if spec.transport == "udp":
-                t = await UdpTransport.listen(self.core, spec.host, spec.port)
-            elif spec.transport == "tcp":
-                t = await TcpTransport.listen(self.core, spec.host, spec.port)
-            elif spec.transport == "tls" and settings.tls is not None:
-                t = await TlsTransport.listen_tls(self.core, spec.host, spec.port, settings.tls)
-            else:
-                log.warning("transport %s is not supported yet; %s ignored", spec.transport, spec)
-                continue
+            try:
+                if spec.transport == "udp":
+                    t = await UdpTransport.listen(self.core, spec.host, spec.port)
+                elif spec.transport == "tcp":
+                    t = await TcpTransport.listen(self.core, spec.host, spec.port)
+                elif spec.transport == "tls" and settings.tls is not None:
+                    t = await TlsTransport.listen_tls(self.core, spec.host, spec.port,
+                                                      settings.tls)
+                else:
+                    log.warning("transport %s is not supported yet; %s ignored",
+                                spec.transport, spec)
+                    continue
+            except OSError as exc:  # say which sip.listen entry: "address in use" alone is a puzzle
+                raise OSError(exc.errno, f"sip.listen {spec}: {exc.strerror or exc}"
+                              " (another program, or another PBX, uses it?)") from exc
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
         self._start_registrations()

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from pbx import office_conf as office
 from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
 from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
@@ -396,6 +397,11 @@ class SipGeneral:
     outboundproxy: str | None = None
     # allow=/disallow= of [general]: what peers start from (pbx/codec_prefs.py)
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
+    # office features (pbx/office_conf.py): peers start from these
+    subscribecontext: str | None = None
+    allowsubscribe: bool = True
+    accept_outofcall_message: bool = True
+    outofcall_message_context: str | None = None
 
 
 @dataclass(slots=True)
@@ -445,6 +451,13 @@ class Peer:
     qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
     call_group: str | None = None
     pickup_group: str | None = None
+    # --- office features (pbx/office_conf.py reads these keys) ---
+    named_call_group: str | None = None  # namedcallgroup / named_call_group
+    named_pickup_group: str | None = None
+    subscribe_context: str | None = None  # where SUBSCRIBE finds hints; None: context
+    allow_subscribe: bool = True
+    message_context: str | None = None  # where MESSAGE runs; None: context
+    busy_level: int | None = None  # busylevel / device_state_busy_at
     # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
     # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
@@ -463,6 +476,11 @@ class Peer:
     @property
     def can_be_called(self) -> bool:
         return self.type in ("friend", "peer")
+
+    @property
+    def busy_at(self) -> int | None:
+        """In-use calls that make the device BUSY (busylevel, else call-limit)."""
+        return self.busy_level or self.call_limit
 
     @property
     def requires_srtp(self) -> bool:
@@ -611,6 +629,8 @@ def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagn
             general.useragent = entry.value
         elif key in ("allow", "disallow"):
             update_codecs(general.codecs, entry, diagnostics)
+        elif key in office.SIP_GENERAL_KEYS:
+            office.apply_sip_general_key(general, entry, diagnostics)
     if general.minexpiry > general.maxexpiry:
         entry = section.entry("minexpiry")
         if entry:
@@ -642,8 +662,12 @@ def _load_peer(section: Section, general: SipGeneral,
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
                 file=section.file, line=section.line, codecs=list(general.codecs))
     trunk.start_peer(peer, general)
+    office.start_sip_peer(peer, general)
     for entry in section.entries:
         key, value = entry.key, entry.value
+        if key in office.SIP_PEER_KEYS:  # groups, subscriptions, messages: pbx/office_conf.py
+            office.apply_sip_peer_key(peer, entry, diagnostics)
+            continue
         if key not in _PEER_KEYS:
             diagnostics.append(entry.diag(f"unknown option '{key}' in [{section.name}]",
                                           on_value=False, severity="warning"))

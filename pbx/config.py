@@ -21,6 +21,7 @@ from pbx.channel import CallerId
 from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic, tolerate
+from pbx.features_conf import FeaturesConfig, load_features_conf
 from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -777,6 +778,7 @@ class Config:
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)  # features.conf
 
     @property
     def realm(self) -> str:
@@ -806,6 +808,7 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
+    config.features = load_features_conf(config_dir / "features.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

@@ -35,6 +35,15 @@ COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 
 
 @dataclass(slots=True)
+class PickedUp:
+    """A ringing leg of this Dial was picked up (pbx.pickup): ``picker`` (answered)
+    takes its place; the Dial sets ``accepted`` True when it takes the picker."""
+
+    picker: SipChannel
+    accepted: asyncio.Future[bool]
+
+
+@dataclass(slots=True)
 class Destination:
     peer: Peer
     uri: str  # Request-URI
@@ -98,6 +107,7 @@ class Dial:
                 self.early.stop()
             for leg in self.legs:
                 leg.dial_events = None
+            self._refuse_late_pickups()
         for leg in self.legs:
             if leg is not winner and leg.state is not ChannelState.HUNGUP:
                 leg.cancel(COMPLETED_ELSEWHERE if winner is not None else None)
@@ -142,9 +152,19 @@ class Dial:
                 elif kind is Failed:
                     self.pending.discard(leg)
                     self.causes.append(q850.cause_from_sip(ev.status))
+                elif kind is PickedUp and not ev.accepted.done():
+                    ev.accepted.set_result(True)  # the picker is committed from here on
+                    return ev.picker, "ANSWER"
         finally:
             gone.cancel()
         return None, _dialstatus(self.causes)
+
+    def _refuse_late_pickups(self) -> None:
+        """A pickup that arrived after the Dial decided does not happen."""
+        while not self._events.empty():
+            _, ev = self._events.get_nowait()
+            if type(ev) is PickedUp and not ev.accepted.done():
+                ev.accepted.set_result(False)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller

@@ -22,7 +22,7 @@ from pbx.sip.address import Address
 from pbx.sip.invite import InviteSettings
 from pbx.sip.invite_usage import InviteUsage
 from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
-from pbx.sipchannel import DialogIndex, LegServices, SipChannel
+from pbx.sipchannel import DialogIndex, LegServices, LegWatcher, SipChannel
 
 if TYPE_CHECKING:
     from pbx.config import Config, Peer
@@ -45,7 +45,8 @@ class LegMaker:
                  location: Location, ports: PortAllocator, media_clock: MediaClock,
                  dialogs: DialogIndex, prompts: Callable[[], PromptLibrary],
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
-                 unreachable: Callable[[Peer], bool]) -> None:
+                 unreachable: Callable[[Peer], bool],
+                 devices: LegWatcher | None = None) -> None:
         self.signalling = signalling
         self.config = config
         self.location = location
@@ -55,6 +56,7 @@ class LegMaker:
         self.prompts = prompts
         self.spawn = spawn
         self.unreachable = unreachable  # qualify's verdict on a static host= peer
+        self.devices = devices  # device state: every leg reports its changes (busy lamps)
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -62,7 +64,7 @@ class LegMaker:
                                   min_se=s.min_se)
         return LegServices(signalling=self.signalling, dialogs=self.dialogs,
                            prompts=self.prompts, spawn=self.spawn, settings=settings,
-                           dialer=self)
+                           dialer=self, devices=self.devices)
 
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""
@@ -142,7 +144,9 @@ class LegMaker:
         """Create the outbound leg and send its INVITE with our SDP offer."""
         local = self.local_for(dest.address)
         leg = await self.new_leg(dest.peer.name, inbound=False, peer=dest.peer, local=local)
-        leg.context, leg.exten = caller.context, dest.to_uri
+        # As Asterisk's Dial: the callee leg has the caller's context and extension
+        # (Pickup(exten@context) finds a ringing leg by them).
+        leg.context, leg.exten = caller.context, caller.exten
         leg.callerid = caller.callerid
         leg.dial_events = events
         cid = caller.callerid

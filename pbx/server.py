@@ -48,6 +48,7 @@ class Pbx:
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
         self.qualifier = Qualifier(self.core, self.location, lambda: self.config)
+        self._make_device_states()
         self.calls: Any = None  # pbx.calls.CallManager
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
@@ -60,6 +61,22 @@ class Pbx:
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
         self.binding_listeners: list[Any] = []  # e.g. MWI: called with the AOR
+        self.binding_listeners.append(self.sip_devices.peer_changed)
+        self.subscriptions: Any = None  # pbx.subscriptions.SubscriptionServer
+        self.pickups: Any = None  # pbx.pickup.Pickups
+
+    def _make_device_states(self) -> None:
+        """Device state, hints and busy lamps (pbx.devstate, pbx.hints)."""
+        from pbx.devstate import DeviceStates
+        from pbx.hints import HintStates
+        from pbx.sip_devstate import SipDevices
+
+        self.devstates = DeviceStates()
+        self.sip_devices = SipDevices(self.devstates, lambda: self.config, self.location,
+                                      self.qualifier.unreachable)
+        self.sip_devices.install()
+        self.qualifier.on_change = self.sip_devices.peer_changed
+        self.hints = HintStates(self.devstates, lambda: self.config.dialplan, clock=time.time)
 
     def _make_auth(self, config: Config) -> DigestAuthenticator:
         def password(user: str) -> str | None:
@@ -90,6 +107,7 @@ class Pbx:
         await self._start_calls()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
+        self._start_subscriptions()
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -112,11 +130,17 @@ class Pbx:
 
     async def _start_calls(self) -> None:
         from pbx.calls import CallManager
+        from pbx.pickup import Pickups
+
+        # Call pickup looks among the calls' legs (Pickup(), PickupChan(), *8).
+        self.pickups = Pickups(lambda: self.calls.channels.values())
+        self.dialplan_services.pickup = self.pickups
 
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
                                  auth=self.auth, store=self.store,
                                  unreachable=self.qualifier.unreachable,
-                                 dialplan_services=self.dialplan_services)
+                                 dialplan_services=self.dialplan_services,
+                                 devices=self.sip_devices, pickups=self.pickups)
         await self.calls.start()
 
     async def _start_voicemail(self) -> None:
@@ -135,6 +159,20 @@ class Pbx:
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
 
+    def _start_subscriptions(self) -> None:
+        """SUBSCRIBE: dialog and presence (busy lamps), message-summary (MWI)."""
+        from pbx.presence import PresencePackage
+        from pbx.subscriptions import SubscriptionServer
+
+        server = SubscriptionServer(self.core, lambda: self.config, lambda: self.auth)
+        presence = PresencePackage(self.hints)
+        server.add_package("dialog", presence)
+        server.add_package("presence", presence)
+        if self.mwi is not None:
+            server.delegates["message-summary"] = self.mwi.on_subscribe
+        self.subscriptions = server
+        self.core.handlers["SUBSCRIBE"] = server.on_subscribe
+
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
         from pbx.outbound_registrations import OutboundRegistrations
@@ -148,8 +186,14 @@ class Pbx:
         from pbx.astdb import AstDb
 
         assert self.store is not None
-        self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
-                                                  clock=_PbxClock(self.core))
+        from pbx.devstate import CustomDevices
+
+        astdb = AstDb.open(self.store)
+        custom = CustomDevices(self.devstates, astdb)
+        self.devstates.add_provider("Custom", custom)
+        self.dialplan_services = DialplanServices(astdb=astdb, clock=_PbxClock(self.core),
+                                                  devices=self.devstates,
+                                                  custom_devices=custom, hints=self.hints)
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
@@ -218,6 +262,9 @@ class Pbx:
             gone = self.location.expire(time.time())
             if gone:
                 log.info("%d registrations expired", gone)
+            # Busy lamps: what no event announces (an expired registration, an AstDB
+            # value changed from the shell) shows within one sweep.
+            self.hints.refresh()
 
     # --- reload --------------------------------------------------------------
     async def reload(self) -> tuple[bool, list[str], str]:
@@ -241,6 +288,7 @@ class Pbx:
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)
+        self.hints.refresh()  # hints added, changed or removed by the new dialplan
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})

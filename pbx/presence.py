@@ -101,14 +101,15 @@ class PresencePackage:
 
     # --- NOTIFY bodies ---------------------------------------------------------------
     def _changed(self, sub: Subscription, info: HintInfo) -> None:
-        if info.state is None:
-            self._send(sub, info)  # the last state we know of: gone
-            sub.terminate("noresource")
+        if info.state is None:  # the hint is gone: a last NOTIFY says so
+            sub.terminate("noresource", CONTENT_TYPES[sub.event],
+                          lambda: self.body(sub, info))
             return
         self._send(sub, info)
 
     def _send(self, sub: Subscription, info: HintInfo) -> None:
-        sub.notify(CONTENT_TYPES[sub.event], self.body(sub, info))
+        # Rendered when the NOTIFY goes: dialog-info versions count documents sent.
+        sub.notify(CONTENT_TYPES[sub.event], lambda: self.body(sub, info))
 
     def body(self, sub: Subscription, info: HintInfo) -> bytes:
         state: _Watching = sub.data

@@ -22,6 +22,7 @@ from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.requests import host_port, new_tag
 from pbx.sip.subscription import (
+    Body,
     NotifyNeeded,
     Respond,
     SendRequest,
@@ -89,11 +90,14 @@ class Subscription:
     def watcher(self) -> str:
         return self.machine.dialog.remote_uri
 
-    def notify(self, content_type: str, body: bytes) -> None:
+    def notify(self, content_type: str, body: Body) -> None:
+        """Send the state (bytes, or a callable making them when the NOTIFY goes)."""
         self.server.run(self, self.machine.notify(content_type, body, self.server.now()))
 
-    def terminate(self, reason: str) -> None:
-        self.server.run(self, self.machine.terminate(reason, self.server.now()))
+    def terminate(self, reason: str, content_type: str = "", body: Body | None = None) -> None:
+        """End it: a last NOTIFY (`body`, else the last state) says terminated."""
+        self.server.run(self, self.machine.terminate(reason, self.server.now(),
+                                                     content_type, body))
 
     def on_timer(self, kind: str, now: float) -> None:
         self.server.run(self, self.machine.on_timer(kind, now))

@@ -23,6 +23,7 @@ Timers go on the core's one heap (``timers.schedule(when, timer_owner,
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from pbx.sip.message import Request, Response, make_response
 from pbx.sip.requests import via_value
 from pbx.sip.timers import TimerHandle, TimerHeap
 
-__all__ = ["NotifyNeeded", "Respond", "SendRequest", "ServerSubscription", "SubState",
+__all__ = ["Body", "NotifyNeeded", "Respond", "SendRequest", "ServerSubscription", "SubState",
            "SubscriptionEnded", "SubscriptionSettings", "event_package"]
 
 
@@ -44,6 +45,9 @@ class SubscriptionSettings:
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600  # a SUBSCRIBE without Expires (RFC 3856/4235: 3600)
+
+
+Body = bytes | Callable[[], bytes]
 
 
 class SubState(enum.Enum):
@@ -101,7 +105,9 @@ class ServerSubscription:
         self.expires_at = 0.0
         self._timer: TimerHandle | None = None
         self._in_flight = False
-        self._next: tuple[str, bytes] | None = None  # the newest body waiting to go
+        # The newest body waiting to go; a callable is rendered when it goes (a
+        # dialog-info version counts documents sent, not states seen).
+        self._next: tuple[str, Body] | None = None
         self.last: tuple[str, bytes] | None = None  # the last body sent
         self.notifies_sent = 0
 
@@ -169,9 +175,10 @@ class ServerSubscription:
         return [NotifyNeeded()]
 
     # --- NOTIFY --------------------------------------------------------------------
-    def notify(self, content_type: str, body: bytes, now: float) -> list[Any]:
-        """Tell the subscriber the state `body`; sent now, or when the NOTIFY in
-        flight is answered (only the newest waits)."""
+    def notify(self, content_type: str, body: Body, now: float) -> list[Any]:
+        """Tell the subscriber the state `body` (bytes, or a callable that makes them
+        when the NOTIFY goes); sent now, or when the NOTIFY in flight is answered
+        (only the newest waits)."""
         if self.state is SubState.TERMINATED:
             return []
         self._next = (content_type, body)
@@ -179,15 +186,18 @@ class ServerSubscription:
             return []
         return self._send(now)
 
-    def terminate(self, reason: str, now: float) -> list[Any]:
+    def terminate(self, reason: str, now: float, content_type: str = "",
+                  body: Body | None = None) -> list[Any]:
         """End it from our side (noresource, deactivated, rejected): a last NOTIFY
-        with the last body sent."""
+        with `body`, or the newest body not sent yet, or the last one sent."""
         if self.state is SubState.TERMINATED:
             return []
         self.state, self.reason = SubState.ENDING, reason
         self.timers.cancel(self._timer)
         self._timer = None
-        if self._next is None:
+        if body is not None:
+            self._next = (content_type, body)
+        elif self._next is None:
             self._next = self.last or ("", b"")
         if self._in_flight:
             return []
@@ -195,8 +205,9 @@ class ServerSubscription:
 
     def _send(self, now: float) -> list[Any]:
         assert self._next is not None
-        content_type, body = self._next
+        content_type, pending = self._next
         self._next = None
+        body = pending() if callable(pending) else pending
         if self.state is SubState.ENDING:
             header = f"terminated;reason={self.reason}"
         else:

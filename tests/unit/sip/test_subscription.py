@@ -232,3 +232,22 @@ def test_terminate_from_our_side_waits_for_the_notify_in_flight() -> None:
     [last] = sent(out)
     assert last.headers.get("Subscription-State") == "terminated;reason=noresource"
     assert last.body == b"a" and out[-1] == SubscriptionEnded("noresource")
+
+
+def test_a_callable_body_is_made_only_when_its_notify_goes() -> None:
+    edge = Edge()
+    edge.accept(subscribe())
+    sub = edge.sub
+    assert sub is not None
+    made: list[int] = []
+
+    def render(n: int) -> bytes:
+        made.append(n)
+        return str(n).encode()
+
+    first = sent(sub.notify(CT, lambda: render(1), edge.now))[0]
+    sub.notify(CT, lambda: render(2), edge.now)
+    sub.notify(CT, lambda: render(3), edge.now)
+    assert made == [1]  # 2 was replaced by 3 before it could go
+    [second] = sent(sub.on_response(answer(first, 200), edge.now))
+    assert made == [1, 3] and second.body == b"3"

@@ -64,6 +64,7 @@ class Pbx:
         self.binding_listeners.append(self.sip_devices.peer_changed)
         self.subscriptions: Any = None  # pbx.subscriptions.SubscriptionServer
         self.pickups: Any = None  # pbx.pickup.Pickups
+        self.messaging: Any = None  # pbx.messaging.Messaging
 
     def _make_device_states(self) -> None:
         """Device state, hints and busy lamps (pbx.devstate, pbx.hints)."""
@@ -142,6 +143,19 @@ class Pbx:
                                  dialplan_services=self.dialplan_services,
                                  devices=self.sip_devices, pickups=self.pickups)
         await self.calls.start()
+        self._start_messaging()
+
+    def _start_messaging(self) -> None:
+        """MESSAGE between extensions, through the dialplan (pbx.messaging)."""
+        from pbx.messaging import Messaging
+
+        calls = self.calls
+        self.messaging = Messaging(signalling=self.core, config=lambda: self.config,
+                                   location=self.location, identify=calls.identify,
+                                   spawn=calls.spawn, dialplan_services=self.dialplan_services,
+                                   in_dialog=calls.on_in_dialog)
+        self.dialplan_services.messages = self.messaging
+        self.core.handlers["MESSAGE"] = self.messaging.on_message
 
     async def _start_voicemail(self) -> None:
         from pbx.mwi_sip import MwiSip

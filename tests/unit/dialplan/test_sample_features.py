@@ -74,7 +74,7 @@ async def dial(services: DialplanServices, caller: str, exten: str,
 
 
 async def test_forward_all_calls_follows_and_cancels(office: tuple) -> None:
-    services, log = office
+    services, _log = office
     ch = await dial(services, "6001", "*726002")
     assert services.astdb.get("CFIM", "6001") == "6002"
     assert ch.played()[0] == "beep"
@@ -87,7 +87,7 @@ async def test_forward_all_calls_follows_and_cancels(office: tuple) -> None:
 
 
 async def test_a_chain_of_forwards_and_a_loop(office: tuple) -> None:
-    services, log = office
+    services, _log = office
     await dial(services, "6001", "*726002")
     await dial(services, "6002", "*726003")
     assert (await dial(services, "6009", "6001")).dialed == ["6003"]

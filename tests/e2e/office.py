@@ -77,7 +77,7 @@ class Phone:
                         self._seen = i + 1
                         return m
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and not self._reader.is_alive():
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
                     pytest.fail(f"phone {self.user}: no line matching {pattern!r} in "
                                 f"{timeout}s:\n" + "\n".join(self.lines))
                 self._cond.wait(min(left, 0.5))

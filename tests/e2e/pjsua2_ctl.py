@@ -78,6 +78,7 @@ def main() -> None:
             self.n = counter[0]
             self.player: pj.AudioMediaPlayer | None = None
             self.rec: pj.AudioMediaRecorder | None = None
+            self.record_path = ""
             calls[self.n] = self
 
         def onCallState(self, prm: pj.OnCallStateParam) -> None:
@@ -86,8 +87,10 @@ def main() -> None:
             if ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
                 if self.rec is not None:
                     self.rec = None
-                    gc.collect()  # the recorder writes its WAV header when destroyed
-                    say(f"RECORDED {self.n} {recordings[-1]}")
+                    gc.collect()  # the recorder writes its WAV header when destroyed...
+                    path = self.record_path
+                    _fix_wav_sizes(path)  # ...if it was: the sizes from the length anyway
+                    say(f"RECORDED {self.n} {path}")
                 self.player = None
                 calls.pop(self.n, None)
 
@@ -108,6 +111,7 @@ def main() -> None:
                 if a.record_dir and self.rec is None:
                     path = os.path.join(a.record_dir, f"call-{self.n}.wav")
                     recordings.append(path)
+                    self.record_path = path
                     self.rec = pj.AudioMediaRecorder()
                     self.rec.createRecorder(path)
                 if self.rec is not None:

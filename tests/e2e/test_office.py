@@ -5,17 +5,18 @@ by *72/*73 and do-not-disturb by *76/*77."""
 
 from __future__ import annotations
 
+import csv
 import importlib
-import os
+import io
 import re
-import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pbx.media.wav import read_wav, write_wav
-from tests.e2e.harness import PbxProcess, free_port, require_tool
+from tests.e2e.harness import PbxProcess
 from tests.e2e.media import runs, tone, tone_present
 from tests.e2e.office import Phone, sample_pbx
 from tests.e2e.sipp import SCENARIOS, run_sipp, sipp_errors
@@ -104,8 +105,6 @@ def test_busy_lamps_see_ringing_then_in_use_then_idle(pbx: PbxProcess, tmp_path:
 
 
 def wait_log(path: Path, text: str, timeout: float = 20.0) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists() and text in path.read_text(errors="replace"):
@@ -113,3 +112,45 @@ def wait_log(path: Path, text: str, timeout: float = 20.0) -> None:
         time.sleep(0.05)
     content = path.read_text(errors="replace") if path.exists() else "(no log)"
     pytest.fail(f"SIPp did not log {text!r}:\n{content}")
+
+
+TALK = 3.0  # seconds the picked-up call lasts
+
+
+@pytest.mark.parametrize("code", ["*8", "**6002"])
+def test_pickup_of_a_ringing_phone_bridges_the_caller(pbx: PbxProcess, tmp_path: Path,
+                                                      phones: list[Phone], code: str) -> None:
+    """6001 calls 6002, which rings; 6003 picks the call up by *8 (group pickup) or
+    by **6002 (directed). 6001 and 6003 then hear each other (tones checked by
+    content both ways); 6002's phone gets a CANCEL saying the call was completed
+    elsewhere."""
+    write_wav(tmp_path / "alice.wav", tone(500.0, 30))
+    write_wav(tmp_path / "carol.wav", tone(1300.0, 30))
+    alice = Phone(pbx, "6001", tmp_path, play=tmp_path / "alice.wav", record=True)
+    bob = Phone(pbx, "6002", tmp_path)
+    carol = Phone(pbx, "6003", tmp_path, play=tmp_path / "carol.wav", record=True)
+    phones += [alice, bob, carol]
+    alice.send("call 6002")
+    bob.wait(r"^CALL 1 EARLY 180")
+    carol.send(f"call {code}")
+    carol.wait(r"^CALL 1 CONFIRMED")
+    alice.wait(r"^CALL 1 CONFIRMED")
+    gone = bob.wait(r"^CALL 1 DISCONNECTED (\d+) (.*)$")
+    assert "Call completed elsewhere" in pbx.log()
+    assert REASON in pbx.log(), "the CANCEL to 6002 says why"
+    assert gone.group(1) in ("200", "487"), gone.group(0)
+    time.sleep(TALK)
+    alice.send("hangup")
+    carol.wait(r"^CALL 1 DISCONNECTED")  # the PBX hung up the picker: BYE
+    heard_by_alice = Path(alice.wait(r"^RECORDED 1 (\S+)").group(1))
+    heard_by_carol = Path(carol.wait(r"^RECORDED 1 (\S+)").group(1))
+    for path, freq, who in ((heard_by_alice, 1300.0, "6001 hears 6003"),
+                            (heard_by_carol, 500.0, "6003 hears 6001")):
+        flags = tone_present(read_wav(path), freq)
+        longest = max((n for present, n in runs(flags) if present), default=0)
+        assert longest * 0.2 >= TALK - 1.0, (who, runs(flags))
+    # The caller's CDR: to 6002, answered by the picker's channel.
+    rows = list(csv.DictReader(io.StringIO(pbx.cli("cdr", "--csv").stdout)))
+    call = next(r for r in rows if r["src"] == "6001")
+    assert (call["dst"], call["disposition"]) == ("6002", "ANSWERED"), call
+    assert call["dstchannel"].startswith("SIP/6003-"), call

@@ -32,11 +32,13 @@ class Phone(FakeChannel):
         super().__init__(*args, **kw)
         self.answers = answers or {}
         self.dialed: list[str] = []
+        self.dialed_from: list[str] = []  # where the call was when it dialed
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:
         peer = targets[0].peer
         self.dialed.append(peer)
+        self.dialed_from.append(f"{self.exten}@{self.context}")
         return DialResult(status=self.answers.get(peer, "NOANSWER"))
 
 
@@ -80,6 +82,8 @@ async def test_forward_all_calls_follows_and_cancels(office: tuple) -> None:
     assert ch.played()[0] == "beep"
     call = await dial(services, "6003", "6001")
     assert call.dialed == ["6002"]  # 6001's phone does not ring
+    # Dial runs at the target's extension in [internal] (Pickup(6002@internal) finds it).
+    assert call.dialed_from == ["6002@internal"]
     assert call.variables["FORWARD_COUNT"] == "1"
     await dial(services, "6001", "*73")
     assert services.astdb.get("CFIM", "6001") is None

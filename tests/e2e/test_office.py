@@ -154,3 +154,51 @@ def test_pickup_of_a_ringing_phone_bridges_the_caller(pbx: PbxProcess, tmp_path:
     call = next(r for r in rows if r["src"] == "6001")
     assert (call["dst"], call["disposition"]) == ("6002", "ANSWERED"), call
     assert call["dstchannel"].startswith("SIP/6003-"), call
+
+
+def test_forwarding_and_do_not_disturb_by_feature_codes(pbx: PbxProcess, tmp_path: Path,
+                                                        phones: list[Phone]) -> None:
+    """*726003 forwards 6001's calls to 6003 (kept in the AstDB), *73 cancels it;
+    *76 sends 6001's callers to voicemail and its busy lamp shows busy, *77 ends it."""
+    alice = Phone(pbx, "6001", tmp_path)
+    bob = Phone(pbx, "6002", tmp_path)
+    carol = Phone(pbx, "6003", tmp_path, incoming="answer")
+    phones += [alice, bob, carol]
+
+    def feature(code: str, n: int) -> None:
+        alice.send(f"call {code}")
+        alice.wait(rf"^CALL {n} CONFIRMED")  # the dialplan answers, beeps, hangs up
+        alice.wait(rf"^CALL {n} DISCONNECTED")
+
+    def database(family: str) -> str:
+        return pbx.cli("database", "show", family).stdout
+
+    feature("*726003", 1)
+    assert "/CFIM/6001" in database("CFIM") and "6003" in database("CFIM")
+    bob.send("call 6001")
+    assert "6002@" in carol.wait(r"^INCOMING 1 (.*)$").group(1)  # 6003 rings, not 6001
+    bob.wait(r"^CALL 1 CONFIRMED")
+    bob.send("hangup")
+    carol.wait(r"^CALL 1 DISCONNECTED")
+    assert not alice.events("INCOMING")
+    feature("*73", 2)
+    assert "/CFIM/6001" not in database("CFIM")
+    bob.send("call 6001")
+    alice.wait(r"^INCOMING 3 .*6002@")  # rings 6001 itself again
+    bob.send("hangup")
+    alice.wait(r"^CALL 3 DISCONNECTED")
+    # Do-not-disturb: the caller reaches voicemail at once; the lamp shows busy.
+    carol.send("watch 6001")
+    carol.wait(r"^BUDDY 6001 open Ready")
+    feature("*76", 4)
+    carol.wait(r"^BUDDY 6001 open On the phone")  # Custom:DND6001 is BUSY
+    bob.send("call 6001")
+    bob.wait(r"^CALL 3 CONFIRMED")  # VoiceMail answered
+    time.sleep(1.0)
+    bob.send("hangup")
+    bob.wait(r"^CALL 3 DISCONNECTED")
+    assert len(alice.events("INCOMING")) == 1
+    assert "GotoIf: condition true -> internal,6001,dnd" in pbx.log()  # to voicemail
+    feature("*77", 5)
+    carol.wait(r"^BUDDY 6001 open Ready")
+    assert "/DND/6001" not in database("DND")

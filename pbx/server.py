@@ -164,13 +164,13 @@ class Pbx:
 
         assert self.store is not None
         notifier = MwiNotifier(realm=self.config.realm)
-        self.mwi = MwiSip(self, notifier)
+        self.mwi = MwiSip(signalling=self.core, config=lambda: self.config,
+                          location=self.location, mwi=notifier, spawn=self.spawn)
         notifier.send_notify = self.mwi.send_notify
         notifier.set_peers({n: p.mailbox for n, p in self.config.sip.peers.items()})
         self.voicemail = VoicemailService(self.store, self.config.settings,
                                           self.config.voicemail, notifier)
         await self.voicemail.start()
-        self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
 
     def _start_subscriptions(self) -> None:
@@ -183,7 +183,7 @@ class Pbx:
         server.add_package("dialog", presence)
         server.add_package("presence", presence)
         if self.mwi is not None:
-            server.delegates["message-summary"] = self.mwi.on_subscribe
+            server.add_package("message-summary", self.mwi)
         self.subscriptions = server
         self.core.handlers["SUBSCRIBE"] = server.on_subscribe
 

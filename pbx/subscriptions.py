@@ -137,8 +137,6 @@ class SubscriptionServer:
         self.config = config
         self.auth = auth
         self.packages: dict[str, EventPackage] = {}
-        # Packages with their own SUBSCRIBE handling (MWI): event -> handler.
-        self.delegates: dict[str, Callable[[Request, Any, Address], None]] = {}
         self.subs: dict[tuple[str, str], Subscription] = {}
         self._ids = itertools.count(1)
 
@@ -149,7 +147,7 @@ class SubscriptionServer:
         self.packages[event] = package
 
     def allow_events(self) -> str:
-        return ", ".join(sorted({*self.packages, *self.delegates}))
+        return ", ".join(sorted(self.packages))
 
     def settings(self) -> SubscriptionSettings:
         general = self.config().sip.general
@@ -159,12 +157,7 @@ class SubscriptionServer:
     # --- SUBSCRIBE -------------------------------------------------------------------
     def on_subscribe(self, req: Request, tx: ServerTransaction, source: Address) -> None:
         sig = self.signalling
-        event = event_package(req)
-        delegate = self.delegates.get(event)
-        if delegate is not None:
-            delegate(req, tx, source)
-            return
-        package = self.packages.get(event)
+        package = self.packages.get(event_package(req))
         if package is None:
             sig.respond(tx, make_response(req, 489, "Bad Event",
                                           headers=[("Allow-Events", self.allow_events())]))

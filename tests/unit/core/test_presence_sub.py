@@ -130,20 +130,28 @@ def blf(tmp_path: Path) -> Blf:
     package = PresencePackage(hints)
     server.add_package("dialog", package)
     server.add_package("presence", package)
-    server.delegates["message-summary"] = lambda req, tx, src: core.respond(
-        tx, make_response(req, 299, "MWI"))
+    server.add_package("message-summary", NoMailbox())
     return Blf(core, server, config, location, sip, auth, passwords)
+
+
+class NoMailbox:
+    """A package that refuses every subscription (MWI for a peer without a mailbox)."""
+
+    def check(self, req: Request, peer: object) -> tuple[int, str] | None:
+        return 404, "Not Found"
 
 
 def dialog_state(notify: Request) -> str | None:
     return ET.fromstring(notify.body).findtext("d:dialog/d:state", namespaces=NS)
 
 
-def test_unknown_event_is_489_with_allow_events_and_mwi_is_delegated(blf: Blf) -> None:
+def test_unknown_event_is_489_with_allow_events_and_packages_decide(blf: Blf) -> None:
     r = blf.send(subscribe("6001", "6002", event="conference"), "tx")
     assert r.status == 489
     assert r.headers.get("Allow-Events") == "dialog, message-summary, presence"
-    assert blf.send(subscribe("6001", "6002", event="message-summary"), "tx2").status == 299
+    # The package's refusal comes after the digest check.
+    assert blf.send(subscribe("6002", "6002", event="message-summary"), "tx2").status == 401
+    assert blf.authorized("6002", "6002", event="message-summary").status == 404
 
 
 def test_refusals(blf: Blf) -> None:
@@ -260,3 +268,60 @@ def test_hint_removed_by_a_reload_ends_the_subscription(blf: Blf, tmp_path: Path
     last = blf.notifies()[-1]
     assert last.headers.get("Subscription-State") == "terminated;reason=noresource"
     assert blf.server.count() == 0 and hints.watchers("internal", "6002") == 0
+
+
+async def test_mwi_rides_the_same_subscription_layer(blf: Blf) -> None:
+    """message-summary: the first NOTIFY carries the counts, a change is told in the
+    dialog, a refresh re-reads the counts, an unsubscribe ends both sides."""
+    import asyncio
+
+    from pbx.mwi_sip import MwiSip
+    from voicemail.mwi import MwiNotifier
+
+    counts = {"6002@default": (1, 0)}
+    notifier = MwiNotifier(clock=blf.core.now)
+
+    async def read(box: str) -> tuple[int, int]:
+        return counts.get(box, (0, 0))
+
+    notifier.counts = read
+    tasks: list[asyncio.Task] = []
+    mwi = MwiSip(signalling=blf.core, config=lambda: blf.config,  # type: ignore[arg-type]
+                 location=blf.location, mwi=notifier,
+                 spawn=lambda c: tasks.append(asyncio.ensure_future(c)))
+    notifier.send_notify = mwi.send_notify
+    blf.config.sip.peers["6002"].mailbox = "6002@default"
+    notifier.set_peers({"6002": "6002@default"})
+    blf.server.packages["message-summary"] = mwi
+
+    async def settle() -> None:
+        while tasks:
+            await tasks.pop(0)
+
+    ok = blf.authorized("6002", "6002", event="message-summary")
+    assert ok.status == 200
+    await settle()
+    [first] = blf.notifies()
+    assert first.content_type == "application/simple-message-summary"
+    assert b"Messages-Waiting: yes" in first.body and b"Voice-Message: 1/0" in first.body
+    assert first.headers.get("Subscription-State") == "active;expires=600"
+    blf.ok()
+    counts["6002@default"] = (0, 1)
+    await notifier.mailbox_changed("6002@default")
+    assert b"Voice-Message: 0/1" in blf.notifies()[-1].body
+    blf.ok()
+    tag = ok.to_addr.tag
+    blf.core.advance(300)
+    r = blf.send(subscribe("6002", "6002", cseq=3, to_tag=tag, event="message-summary"),
+                 "tx-r")
+    assert r.status == 200
+    await settle()
+    assert blf.notifies()[-1].headers.get("Subscription-State") == "active;expires=600"
+    blf.ok()
+    r = blf.send(subscribe("6002", "6002", cseq=4, to_tag=tag, event="message-summary",
+                           expires=0), "tx-u")
+    assert r.status == 200
+    await settle()
+    assert blf.notifies()[-1].headers.get("Subscription-State") == \
+        "terminated;reason=timeout"
+    assert blf.server.count() == 0 and notifier.subscriptions() == []

@@ -208,3 +208,25 @@ async def test_nothing_to_pick_up(office: Office) -> None:
     b_invite.callback(reply(b_invite, 200, body=SDP))  # 6002 answers itself
     await until(lambda: [r for r in core.answers("tx-a") if r.status == 200])
     assert office.devices.state("SIP/6002") is DeviceState.INUSE
+
+
+async def test_hold_from_a_phone_makes_its_device_on_hold(office: Office) -> None:
+    """The leg reports hold and resume (its phone's re-INVITE sendonly / sendrecv)."""
+    from tests.unit.core.test_b2bua import HOLD_SDP
+
+    core = office.core
+    b_invite = await ring_6002(office)
+    b_invite.callback(reply(b_invite, 200, body=SDP))  # type: ignore[attr-defined]
+    ok = await until(lambda: [r for r in core.answers("tx-a") if r.status == 200])
+    a_tag = ok[0].to_addr.tag
+    office.calls.on_ack(caller_request("ACK", 1, to_tag=a_tag), None, A)
+    assert office.devices.state("SIP/6001") is DeviceState.INUSE
+    office.calls.on_invite(caller_request("INVITE", 2, to_tag=a_tag, body=HOLD_SDP),
+                           "tx-hold", A)
+    assert core.answers("tx-hold")[-1].status == 200
+    assert office.devices.state("SIP/6001") is DeviceState.ONHOLD
+    assert office.devices.state("SIP/6002") is DeviceState.INUSE  # held, not holding
+    office.calls.on_ack(caller_request("ACK", 2, to_tag=a_tag), None, A)
+    office.calls.on_invite(caller_request("INVITE", 3, to_tag=a_tag, body=SDP), "tx-res", A)
+    assert core.answers("tx-res")[-1].status == 200
+    assert office.devices.state("SIP/6001") is DeviceState.INUSE

@@ -198,10 +198,9 @@ class Pbx:
     def _start_dialplan_services(self) -> None:
         from dialplan.services import DialplanServices
         from pbx.astdb import AstDb
-
-        assert self.store is not None
         from pbx.devstate import CustomDevices
 
+        assert self.store is not None
         astdb = AstDb.open(self.store)
         custom = CustomDevices(self.devstates, astdb)
         self.devstates.add_provider("Custom", custom)

@@ -109,6 +109,12 @@ class Pbx:
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         self._start_subscriptions()
+        # The management endpoint listens before SIP does: whoever sees the PBX
+        # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
+        from pbx.management import ManagementServer
+
+        self.mgmt = ManagementServer(self)
+        await self.mgmt.start(settings.http_listen)
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -122,10 +128,6 @@ class Pbx:
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
         self._start_registrations()
-        from pbx.management import ManagementServer
-
-        self.mgmt = ManagementServer(self)
-        await self.mgmt.start(settings.http_listen)
         self._tasks.append(loop.create_task(self._sweep()))
         self._tasks.append(loop.create_task(self.qualifier.run()))
 

@@ -104,6 +104,19 @@ def test_busy_lamps_see_ringing_then_in_use_then_idle(pbx: PbxProcess, tmp_path:
     carol.wait(r"^BUDDY 6002 closed Unavailable", 20)
 
 
+def cdr_of(pbx: PbxProcess, src: str, timeout: float = 10.0) -> dict[str, str]:
+    """The CDR row of the call from `src` (written when that call's dialplan ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(csv.DictReader(io.StringIO(pbx.cli("cdr", "--csv").stdout)))
+        found = [r for r in rows if r["src"] == src]
+        if found:
+            return found[-1]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no CDR from {src}: {rows}")
+        time.sleep(0.2)
+
+
 def wait_log(path: Path, text: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,8 +163,7 @@ def test_pickup_of_a_ringing_phone_bridges_the_caller(pbx: PbxProcess, tmp_path:
         longest = max((n for present, n in runs(flags) if present), default=0)
         assert longest * 0.2 >= TALK - 1.0, (who, runs(flags))
     # The caller's CDR: to 6002, answered by the picker's channel.
-    rows = list(csv.DictReader(io.StringIO(pbx.cli("cdr", "--csv").stdout)))
-    call = next(r for r in rows if r["src"] == "6001")
+    call = cdr_of(pbx, "6001")
     assert (call["dst"], call["disposition"]) == ("6002", "ANSWERED"), call
     assert call["dstchannel"].startswith("SIP/6003-"), call
 

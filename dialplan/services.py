@@ -82,6 +82,13 @@ class DialplanServices:
     clock: Clock = field(default_factory=SystemClock)
     astdb: AstDbPort | None = None
     voicemail: Any = None  # voicemail.service.VoicemailService (dialplan does not import it)
+    # Office features (the dialplan does not import pbx): DEVICE_STATE(), EXTENSION_STATE(),
+    # Pickup()/PickupChan(), MessageSend().
+    devices: Any = None  # pbx.devstate.DeviceStates
+    custom_devices: Any = None  # pbx.devstate.CustomDevices (Set(DEVICE_STATE(Custom:x)=...))
+    hints: Any = None  # pbx.hints.HintStates
+    pickup: Any = None  # pbx.pickup.Pickups
+    messages: Any = None  # pbx.messaging.Messaging
     _globals_from: Dialplan | None = field(default=None, repr=False)
 
     def load_globals(self, dialplan: Dialplan) -> None:

@@ -43,7 +43,8 @@ class CallManager:
                  auth: DigestAuthenticator, store: Store | None,
                  unreachable: Callable[[Peer], bool] = lambda peer: False,
                  dialplan_services: Any = None,
-                 line_endpoint: LineLookup | None = None) -> None:
+                 line_endpoint: LineLookup | None = None, devices: Any = None,
+                 pickups: Any = None) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -61,6 +62,8 @@ class CallManager:
         self.dialplan_services = dialplan_services
         self.line_endpoint = line_endpoint  # pjsip line=yes: token -> endpoint
         self.limits = CallLimits(config.settings.max_calls)
+        self.devices = devices  # pbx.sip_devstate.SipDevices: legs report to it (busy lamps)
+        self.pickups = pickups  # pbx.pickup.Pickups: features.conf pickupexten (*8)
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -68,7 +71,8 @@ class CallManager:
                              location=self.location, ports=PortAllocator(lo, hi),
                              media_clock=MediaClock(asyncio.get_running_loop()),
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
-                             unreachable=self.unreachable, limits=self.limits)
+                             unreachable=self.unreachable, limits=self.limits,
+                             devices=self.devices)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE"):
@@ -196,7 +200,9 @@ class CallManager:
 
         clock = getattr(self.dialplan_services, "clock", None)
         now = clock.time() if clock is not None else None
-        if not exists(dialplan, context, exten, callerid.num, now=now):
+        # features.conf pickupexten: a group pickup before any dialplan (chan_pjsip).
+        pickup = self.pickups is not None and exten == config.features.pickupexten
+        if not pickup and not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
@@ -227,8 +233,13 @@ class CallManager:
                     return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
-                result = await Interpreter(dialplan, self.dialplan_services).run(leg)
-                cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+                if pickup:
+                    features = config.features
+                    cause = await self.pickups.pickup_call(
+                        leg, sound=features.pickupsound, fail_sound=features.pickupfailsound)
+                else:
+                    result = await Interpreter(dialplan, self.dialplan_services).run(leg)
+                    cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
             except Exception:
                 log.exception("%s: dialplan failed", leg.name)
                 cause = q850.TEMPORARY_FAILURE

@@ -97,6 +97,9 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # The text message MESSAGE()/MessageSend() work on (pbx.messaging.TextMessage):
+    # the one being routed on a message channel, or one built with Set(MESSAGE(..)).
+    message: Any = None
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:

@@ -1,5 +1,5 @@
-"""The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, reload, cdr,
-database, mail."""
+"""The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, hints,
+reload, cdr, database, mail."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("peers", "list peers with registrations and reachability"),
                             ("registry", "list the PBX's registrations to providers"),
                             ("channels", "list active channels"),
+                            ("hints", "list hints with their state and watchers (busy lamps)"),
                             ("reload", "reload configuration in the running PBX")):
         p = sub.add_parser(name, help=help_text)
         _add_config_dir(p, top=False)
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
-        "registry": cmd_registry,
+        "registry": cmd_registry, "hints": cmd_hints,
         "database": cmd_database,
     }[args.command]
     try:
@@ -280,6 +281,19 @@ def cmd_channels(args: argparse.Namespace) -> int:
         loc = f"{c['exten']}@{c['context']}:{c['priority']}"
         print(f"{c['name']:<28} {loc:<28} {c['state']:<8} {c['lastapp']}({c['lastdata']})")
     print(f"{len(rows)} active channel{'s' if len(rows) != 1 else ''}")
+    return 0
+
+
+def cmd_hints(args: argparse.Namespace) -> int:
+    """Like Asterisk's `core show hints`."""
+    rows = _mgmt(args, "/hints").get("hints", [])
+    print("    -= Registered Asterisk Dial Plan Hints =-")
+    for r in rows:
+        where = f"{r['exten']}@{r['context']}"
+        print(f"{where:>30}: {r['hint']:<22} State:{r['state']:<15} "
+              f"Watchers {r['watchers']:>2}")
+    print("----------------")
+    print(f"- {len(rows)} hint{'s' if len(rows) != 1 else ''} registered")
     return 0
 
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 
+from pbx import office_conf as office
 from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
 from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic, tolerate
+from pbx.features_conf import FeaturesConfig, load_features_conf
 from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -405,6 +407,11 @@ class SipGeneral:
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     # [general] nat=: (force_rport, rewrite_contact, rtp_symmetric) every peer starts from
     nat_flags: tuple[bool, bool, bool] | None = None
+    # office features (pbx/office_conf.py): peers start from these
+    subscribecontext: str | None = None
+    allowsubscribe: bool = True
+    accept_outofcall_message: bool = True
+    outofcall_message_context: str | None = None
 
 
 @dataclass(slots=True)
@@ -454,6 +461,13 @@ class Peer:
     qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
     call_group: str | None = None
     pickup_group: str | None = None
+    # --- office features (pbx/office_conf.py reads these keys) ---
+    named_call_group: str | None = None  # namedcallgroup / named_call_group
+    named_pickup_group: str | None = None
+    subscribe_context: str | None = None  # where SUBSCRIBE finds hints; None: context
+    allow_subscribe: bool = True
+    message_context: str | None = None  # where MESSAGE runs; None: context
+    busy_level: int | None = None  # busylevel / device_state_busy_at
     # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
     # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
@@ -472,6 +486,11 @@ class Peer:
     @property
     def can_be_called(self) -> bool:
         return self.type in ("friend", "peer")
+
+    @property
+    def busy_at(self) -> int | None:
+        """In-use calls that make the device BUSY (busylevel, else call-limit)."""
+        return self.busy_level or self.call_limit
 
     @property
     def requires_srtp(self) -> bool:
@@ -623,6 +642,8 @@ def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagn
             general.useragent = entry.value
         elif key in ("allow", "disallow"):
             update_codecs(general.codecs, entry, diagnostics)
+        elif key in office.SIP_GENERAL_KEYS:
+            office.apply_sip_general_key(general, entry, diagnostics)
     if general.minexpiry > general.maxexpiry:
         entry = section.entry("minexpiry")
         if entry:
@@ -654,8 +675,12 @@ def _load_peer(section: Section, general: SipGeneral,
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
                 file=section.file, line=section.line, codecs=list(general.codecs))
     trunk.start_peer(peer, general)
+    office.start_sip_peer(peer, general)
     for entry in section.entries:
         key, value = entry.key, entry.value
+        if key in office.SIP_PEER_KEYS:  # groups, subscriptions, messages: pbx/office_conf.py
+            office.apply_sip_peer_key(peer, entry, diagnostics)
+            continue
         if key not in _PEER_KEYS:
             diagnostics.append(entry.diag(f"unknown option '{key}' in [{section.name}]",
                                           on_value=False, severity="warning"))
@@ -765,6 +790,7 @@ class Config:
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)  # features.conf
 
     @property
     def realm(self) -> str:
@@ -794,6 +820,7 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
+    config.features = load_features_conf(config_dir / "features.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

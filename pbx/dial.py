@@ -36,6 +36,15 @@ COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 
 
 @dataclass(slots=True)
+class PickedUp:
+    """A ringing leg of this Dial was picked up (pbx.pickup): ``picker`` (answered)
+    takes its place; the Dial sets ``accepted`` True when it takes the picker."""
+
+    picker: SipChannel
+    accepted: asyncio.Future[bool]
+
+
+@dataclass(slots=True)
 class Destination:
     peer: Peer
     uri: str  # Request-URI
@@ -109,6 +118,7 @@ class Dial:
                 self.early.stop()
             for leg in self.legs:
                 leg.dial_events = None
+            self._refuse_late_pickups()
         for leg in self.legs:
             if leg is not winner and leg.state is not ChannelState.HUNGUP:
                 leg.cancel(COMPLETED_ELSEWHERE if winner is not None else None)
@@ -154,6 +164,9 @@ class Dial:
                     self.pending.discard(leg)
                     # The leg's cause: the Reason header's Q.850 cause, else the status's.
                     self._failed(leg.hangup_cause or q850.cause_from_sip(ev.status))
+                elif kind is PickedUp and not ev.accepted.done():
+                    ev.accepted.set_result(True)  # the picker is committed from here on
+                    return ev.picker, "ANSWER"
         finally:
             gone.cancel()
         return None, q850.dialstatus(self.causes)
@@ -163,6 +176,13 @@ class Dial:
         does, made the caller's HANGUPCAUSE (a later Hangup() passes it on)."""
         self.causes.append(cause)
         self.caller.variables["HANGUPCAUSE"] = str(cause)
+
+    def _refuse_late_pickups(self) -> None:
+        """A pickup that arrived after the Dial decided does not happen."""
+        while not self._events.empty():
+            _, ev = self._events.get_nowait()
+            if type(ev) is PickedUp and not ev.accepted.done():
+                ev.accepted.set_result(False)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller

@@ -86,7 +86,7 @@ def identify(req: Request, source: Address, sip: SipConfig, auth: DigestAuthenti
     header = req.headers.get("Proxy-Authorization")
     if header is None:
         return None, _challenge(req, auth, now, stale=False)
-    result = auth.check(header, "INVITE", now)
+    result = auth.check(header, req.method, now)  # INVITE, or MESSAGE
     if result.challenge_again:
         return None, _challenge(req, auth, now, stale=result.stale)
     caller = sip.peer_by_auth_user(result.username or "") if result.ok else None

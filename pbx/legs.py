@@ -24,7 +24,7 @@ from pbx.sip.address import Address
 from pbx.sip.invite import InviteSettings
 from pbx.sip.invite_usage import InviteUsage
 from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
-from pbx.sipchannel import DialogIndex, LegServices, SipChannel
+from pbx.sipchannel import DialogIndex, LegServices, LegWatcher, SipChannel
 
 if TYPE_CHECKING:
     from pbx.config import Config, Peer
@@ -48,7 +48,8 @@ class LegMaker:
                  dialogs: DialogIndex, prompts: Callable[[], PromptLibrary],
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
                  unreachable: Callable[[Peer], bool],
-                 limits: CallLimits | None = None) -> None:
+                 limits: CallLimits | None = None,
+                 devices: LegWatcher | None = None) -> None:
         self.signalling = signalling
         self.config = config
         self.location = location
@@ -59,6 +60,7 @@ class LegMaker:
         self.spawn = spawn
         self.unreachable = unreachable  # qualify's verdict on a static host= peer
         self.limits = limits or CallLimits()  # call-limit per peer
+        self.devices = devices  # device state: every leg reports its changes (busy lamps)
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -66,7 +68,7 @@ class LegMaker:
                                   min_se=s.min_se)
         return LegServices(signalling=self.signalling, dialogs=self.dialogs,
                            prompts=self.prompts, spawn=self.spawn, settings=settings,
-                           dialer=self)
+                           dialer=self, devices=self.devices)
 
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""
@@ -173,7 +175,9 @@ class LegMaker:
             self.limits.end_peer(peer)
             raise
         leg.on_gone.append(lambda: self.limits.end_peer(peer))
-        leg.context, leg.exten = caller.context, dest.to_uri
+        # As Asterisk's Dial: the callee leg has the caller's context and extension
+        # (Pickup(exten@context) finds a ringing leg by them).
+        leg.context, leg.exten = caller.context, caller.exten
         leg.callerid = caller.callerid
         leg.dial_events = events
         shown = self.shown_address(local, address.host)

@@ -63,6 +63,9 @@ class ManagementServer:
         if path == "/channels":
             calls = self.pbx.calls
             return 200, {"channels": calls.channel_rows() if calls is not None else []}
+        if path == "/hints":
+            hints = getattr(self.pbx, "hints", None)
+            return 200, {"hints": hints.rows() if hints is not None else []}
         if path == "/reload" and method == "POST":
             ok, messages, summary = await self.pbx.reload()
             if ok:

@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx import office_conf as office
 from pbx.codec_prefs import update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.config import Peer, SipConfig, parse_callerid
@@ -44,7 +45,7 @@ USED: dict[str, frozenset[str]] = {
                            "force_rport", "rewrite_contact", "dtmf_mode", "from_user",
                            "from_domain", "send_pai", "send_rpid", "trust_id_inbound",
                            "call_group", "pickup_group", "language", "media_encryption",
-                           "transport", "outbound_proxy"}),
+                           "transport", "outbound_proxy"}) | office.PJSIP_ENDPOINT_KEYS,
     "auth": frozenset({"type", "auth_type", "username", "password", "realm"}),
     "aor": frozenset({"type", "max_contacts", "remove_existing", "qualify_frequency",
                       "contact", "mailboxes"}),
@@ -77,17 +78,17 @@ UNUSED: dict[str, frozenset[str]] = {
         "send_history_info voicemail_extension aggregate_mwi "
         "mwi_subscribe_replaces_unsolicited use_avpf force_avp "
         "media_use_received_transport rtp_keepalive rtp_timeout rtp_timeout_hold "
-        "rtp_port_start rtp_port_end one_touch_recording inband_progress named_call_group "
-        "named_pickup_group device_state_busy_at t38_udptl t38_udptl_ec "
+        "rtp_port_start rtp_port_end one_touch_recording inband_progress "
+        "t38_udptl t38_udptl_ec "
         "t38_udptl_maxdatagram fax_detect fax_detect_timeout t38_udptl_nat t38_udptl_ipv6 "
         "t38_bind_udptl_to_media_address tone_zone record_on_feature record_off_feature "
         "allow_transfer user_eq_phone moh_passthrough sdp_owner sdp_session tos_audio "
-        "tos_video cos_audio cos_video allow_subscribe sub_min_expiry mwi_from_user "
+        "tos_video cos_audio cos_video sub_min_expiry mwi_from_user "
         "rtp_engine dtls_verify dtls_rekey dtls_auto_generate_cert dtls_cert_file "
         "dtls_private_key dtls_cipher dtls_ca_file dtls_ca_path dtls_setup "
         "dtls_fingerprint srtp_tag_32 media_encryption_optimistic g726_non_standard "
-        "redirect_method follow_redirect_methods set_var message_context accountcode deny "
-        "permit acl contact_deny contact_permit contact_acl subscribe_context "
+        "redirect_method follow_redirect_methods set_var accountcode deny "
+        "permit acl contact_deny contact_permit contact_acl "
         "contact_user preferred_codec_only asymmetric_rtp_codec rtcp_mux allow_overlap "
         "overlap_context refer_blind_progress notify_early_inuse_ringing "
         "max_audio_streams max_video_streams bundle webrtc incoming_mwi_mailbox "
@@ -338,6 +339,8 @@ class _Loader:
                 peer.fromdomain = value or None
             elif key in ("call_group", "pickup_group"):
                 setattr(peer, key, value or None)
+            elif key in office.PJSIP_ENDPOINT_KEYS:  # pbx/office_conf.py
+                office.apply_pjsip_endpoint_key(peer, entry, self.diagnostics)
             elif key == "language":
                 peer.language = value or None
             elif key == "media_encryption":

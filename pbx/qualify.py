@@ -54,21 +54,24 @@ def qualify_status(target: Any, limit_ms: int) -> str:
 class _Probe:
     """One OPTIONS in flight; its timer on the core's heap marks it UNREACHABLE."""
 
-    __slots__ = ("answered", "label", "limit_ms", "sent", "target")
+    __slots__ = ("answered", "label", "limit_ms", "on_change", "sent", "target")
 
-    def __init__(self, target: Any, label: str, limit_ms: int, sent: float) -> None:
+    def __init__(self, target: Any, label: str, limit_ms: int, sent: float,
+                 on_change: Callable[[str], None] | None = None) -> None:
         self.target = target
         self.label = label
         self.limit_ms = limit_ms
         self.sent = sent
         self.answered = False
+        self.on_change = on_change
 
     def on_timer(self, kind: str, now: float) -> None:
         if not self.answered:
-            _set(self.target, self.label, False, None, self.limit_ms)
+            _set(self.target, self.label, False, None, self.limit_ms, self.on_change)
 
 
-def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_ms: int) -> None:
+def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_ms: int,
+         on_change: Callable[[str], None] | None = None) -> None:
     before = target.reachable
     target.reachable = reachable
     target.rtt_ms = rtt_ms
@@ -79,6 +82,8 @@ def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_m
                      limit_ms)
         else:
             log.warning("Peer '%s' is now UNREACHABLE! (no answer in %d ms)", label, limit_ms)
+        if on_change is not None:  # device state: the busy lamp shows unavailable
+            on_change(label)
 
 
 class Qualifier:
@@ -99,6 +104,8 @@ class Qualifier:
         self.static: dict[str, QualifyState] = {}
         self._due: dict[str, float] = {}  # peer name -> monotonic time of its next ping
         self._spawn = spawn  # runs a host-name lookup (static peers named by host)
+        # Called with the peer name when reachability flips (device state listens).
+        self.on_change: Callable[[str], None] | None = None
 
     def state_of(self, peer: Peer) -> QualifyState | None:
         """The qualify result of a static peer (None: never qualified)."""
@@ -165,21 +172,22 @@ class Qualifier:
         req = new_request("OPTIONS", uri, local=local, from_user="pbx", to_uri=uri,
                           realm_host=local.host, extra=list(extra))
         now = sig.now()
-        probe = _Probe(target, peer.name, peer.qualify_ms, now)
+        probe = _Probe(target, peer.name, peer.qualify_ms, now, self.on_change)
         handle = sig.timers.schedule(now + peer.qualify_ms / 1000, probe, "qualify")
 
         def answered(resp: Any) -> None:
             if resp is None:  # the transaction gave up (32 s): nothing more to learn
                 if not probe.answered:
                     probe.answered = True
-                    _set(target, peer.name, False, None, peer.qualify_ms)
+                    _set(target, peer.name, False, None, peer.qualify_ms, self.on_change)
                 return
             if resp.status < 200 or probe.answered:
                 return
             probe.answered = True
             sig.timers.cancel(handle)
             # Any final answer, even 404 or 501, proves the phone is there.
-            _set(target, peer.name, True, (sig.now() - probe.sent) * 1000, peer.qualify_ms)
+            _set(target, peer.name, True, (sig.now() - probe.sent) * 1000, peer.qualify_ms,
+                 self.on_change)
 
         sig.send_request(req, dest, answered)
 

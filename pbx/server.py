@@ -49,6 +49,7 @@ class Pbx:
                                    on_change=self._bindings_changed)
         self.qualifier = Qualifier(self.core, self.location, lambda: self.config,
                                    spawn=self.spawn)
+        self._make_device_states()
         self.calls: Any = None  # pbx.calls.CallManager
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
@@ -61,6 +62,23 @@ class Pbx:
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
         self.binding_listeners: list[Any] = []  # e.g. MWI: called with the AOR
+        self.binding_listeners.append(self.sip_devices.peer_changed)
+        self.subscriptions: Any = None  # pbx.subscriptions.SubscriptionServer
+        self.pickups: Any = None  # pbx.pickup.Pickups
+        self.messaging: Any = None  # pbx.messaging.Messaging
+
+    def _make_device_states(self) -> None:
+        """Device state, hints and busy lamps (pbx.devstate, pbx.hints)."""
+        from pbx.devstate import DeviceStates
+        from pbx.hints import HintStates
+        from pbx.sip_devstate import SipDevices
+
+        self.devstates = DeviceStates()
+        self.sip_devices = SipDevices(self.devstates, lambda: self.config, self.location,
+                                      self.qualifier.unreachable)
+        self.sip_devices.install()
+        self.qualifier.on_change = self.sip_devices.peer_changed
+        self.hints = HintStates(self.devstates, lambda: self.config.dialplan, clock=time.time)
 
     def _make_auth(self, config: Config) -> DigestAuthenticator:
         def password(user: str) -> str | None:
@@ -93,6 +111,13 @@ class Pbx:
         await self._start_calls()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
+        self._start_subscriptions()
+        # The management endpoint listens before SIP does: whoever sees the PBX
+        # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
+        from pbx.management import ManagementServer
+
+        self.mgmt = ManagementServer(self)
+        await self.mgmt.start(settings.http_listen)
         for spec in settings.listen:
             try:
                 if spec.transport == "udp":
@@ -112,22 +137,37 @@ class Pbx:
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
         self._start_registrations()
-        from pbx.management import ManagementServer
-
-        self.mgmt = ManagementServer(self)
-        await self.mgmt.start(settings.http_listen)
         self._tasks.append(loop.create_task(self._sweep()))
         self._tasks.append(loop.create_task(self.qualifier.run()))
 
     async def _start_calls(self) -> None:
         from pbx.calls import CallManager
+        from pbx.pickup import Pickups
+
+        # Call pickup looks among the calls' legs (Pickup(), PickupChan(), *8).
+        self.pickups = Pickups(lambda: self.calls.channels.values())
+        self.dialplan_services.pickup = self.pickups
 
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
                                  auth=self.auth, store=self.store,
                                  unreachable=self.qualifier.unreachable,
                                  dialplan_services=self.dialplan_services,
-                                 line_endpoint=self._line_endpoint)
+                                 line_endpoint=self._line_endpoint,
+                                 devices=self.sip_devices, pickups=self.pickups)
         await self.calls.start()
+        self._start_messaging()
+
+    def _start_messaging(self) -> None:
+        """MESSAGE between extensions, through the dialplan (pbx.messaging)."""
+        from pbx.messaging import Messaging
+
+        calls = self.calls
+        self.messaging = Messaging(signalling=self.core, config=lambda: self.config,
+                                   location=self.location, identify=calls.identify,
+                                   spawn=calls.spawn, dialplan_services=self.dialplan_services,
+                                   in_dialog=calls.on_in_dialog)
+        self.dialplan_services.messages = self.messaging
+        self.core.handlers["MESSAGE"] = self.messaging.on_message
 
     async def _start_voicemail(self) -> None:
         from pbx.mwi_sip import MwiSip
@@ -136,14 +176,28 @@ class Pbx:
 
         assert self.store is not None
         notifier = MwiNotifier(realm=self.config.realm)
-        self.mwi = MwiSip(self, notifier)
+        self.mwi = MwiSip(signalling=self.core, config=lambda: self.config,
+                          location=self.location, mwi=notifier, spawn=self.spawn)
         notifier.send_notify = self.mwi.send_notify
         notifier.set_peers({n: p.mailbox for n, p in self.config.sip.peers.items()})
         self.voicemail = VoicemailService(self.store, self.config.settings,
                                           self.config.voicemail, notifier)
         await self.voicemail.start()
-        self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
+
+    def _start_subscriptions(self) -> None:
+        """SUBSCRIBE: dialog and presence (busy lamps), message-summary (MWI)."""
+        from pbx.presence import PresencePackage
+        from pbx.subscriptions import SubscriptionServer
+
+        server = SubscriptionServer(self.core, lambda: self.config, lambda: self.auth)
+        presence = PresencePackage(self.hints)
+        server.add_package("dialog", presence)
+        server.add_package("presence", presence)
+        if self.mwi is not None:
+            server.add_package("message-summary", self.mwi)
+        self.subscriptions = server
+        self.core.handlers["SUBSCRIBE"] = server.on_subscribe
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
@@ -156,10 +210,15 @@ class Pbx:
     def _start_dialplan_services(self) -> None:
         from dialplan.services import DialplanServices
         from pbx.astdb import AstDb
+        from pbx.devstate import CustomDevices
 
         assert self.store is not None
-        self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
-                                                  clock=_PbxClock(self.core))
+        astdb = AstDb.open(self.store)
+        custom = CustomDevices(self.devstates, astdb)
+        self.devstates.add_provider("Custom", custom)
+        self.dialplan_services = DialplanServices(astdb=astdb, clock=_PbxClock(self.core),
+                                                  devices=self.devstates,
+                                                  custom_devices=custom, hints=self.hints)
 
     def _line_endpoint(self, token: str) -> str | None:
         """pjsip line=yes: the endpoint of the registration whose Contact had ``token``."""
@@ -233,6 +292,9 @@ class Pbx:
             gone = self.location.expire(time.time())
             if gone:
                 log.info("%d registrations expired", gone)
+            # Busy lamps: what no event announces (an expired registration, an AstDB
+            # value changed from the shell) shows within one sweep.
+            self.hints.refresh()
 
     # --- reload --------------------------------------------------------------
     async def reload(self) -> tuple[bool, list[str], str]:
@@ -256,6 +318,7 @@ class Pbx:
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)
+        self.hints.refresh()  # hints added, changed or removed by the new dialplan
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})

@@ -32,13 +32,13 @@ TRUNK_PEER_KEYS = frozenset({
 
 # chan_sip peer keys the PBX accepts but does not act on: a warning, never silence.
 UNUSED_PEER_KEYS = frozenset({
-    "callcounter", "busylevel", "subscribecontext", "videosupport", "defaultip", "deny",
-    "permit", "acl", "accountcode", "amaflags", "namedcallgroup", "namedpickupgroup",
+    "videosupport", "defaultip", "deny",
+    "permit", "acl", "accountcode", "amaflags",
     "allowtransfer", "description", "avpf", "icesupport", "force_avp",
     "dtlsenable", "rtptimeout", "rtpholdtimeout", "session-timers", "t38pt_udptl", "setvar",
     "cid_number", "fullname", "hasvoicemail", "vmexten", "mohsuggest", "mohinterpret",
     "progressinband", "promiscredir", "useclientcode", "registertrying", "regexten",
-    "rfc2833compensate", "ignoresdpversion", "allowsubscribe", "auth", "autoframing",
+    "rfc2833compensate", "ignoresdpversion", "auth", "autoframing",
     "directrtpsetup", "g726nonstandard", "parkinglot", "subscribemwi", "timert1", "timerb",
     "maxcallbitrate", "supportpath", "qualifygap", "qualifypeers", "lang",
 })

@@ -70,6 +70,14 @@ class DialogIndex(Protocol):
     def remove(self, call_id: str, local_tag: str) -> None: ...
 
 
+class LegWatcher(Protocol):
+    """Who hears that a leg changed what busy lamps show: created, ringing, answered,
+    held or resumed, ended (pbx.sip_devstate.SipDevices reads the leg's peer,
+    inbound, state, held, callerid and created_at)."""
+
+    def leg_changed(self, leg: SipChannel) -> None: ...
+
+
 class Dialer(Protocol):
     """What Dial() needs from the PBX (pbx.dial)."""
 
@@ -87,6 +95,7 @@ class LegServices:
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
     settings: InviteSettings
     dialer: Dialer
+    devices: LegWatcher | None = None  # device state (busy lamps); None: nobody watches
 
 
 class SipChannel(Channel):
@@ -109,6 +118,7 @@ class SipChannel(Channel):
         self.sdp = LegSdp(media, sdp_address, session_id, codec_names=codec_names, peer=peer,
                           transport=local.transport, label=name)
         self.usage: InviteUsage | None = None
+        self.held = False  # the phone of this leg put the call on hold (device ONHOLD)
         self.call_id = ""
         self.local_tag = ""
         self.ended_at: float | None = None
@@ -133,6 +143,32 @@ class SipChannel(Channel):
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
+    # --- device state: every change of state is reported (busy lamps) ----------
+    # A property, so a state set anywhere (Channel's answer()/ringing(), Dial,
+    # transfer, parking) reaches the device-state registry without each place
+    # having to remember it.
+    @property  # type: ignore[override]
+    def state(self) -> ChannelState:
+        return self._state
+
+    @state.setter
+    def state(self, value: ChannelState) -> None:
+        if getattr(self, "_state", None) is value:
+            return
+        self._state = value
+        self._report()
+
+    def set_held(self, held: bool) -> None:
+        """This leg's phone held (True) or resumed (False) the call."""
+        if held != self.held:
+            self.held = held
+            self._report()
+
+    def _report(self) -> None:
+        services = getattr(self, "services", None)  # unset while Channel.__init__ runs
+        if services is not None and services.devices is not None:
+            services.devices.leg_changed(self)
+
     # --- the edge: the usage's actions out, its events in ----------------------
     def attach(self, usage: InviteUsage, call_id: str, local_tag: str) -> None:
         """Give the leg its INVITE usage; in-dialog requests find it from now on."""
@@ -141,6 +177,7 @@ class SipChannel(Channel):
         self.local_tag = local_tag
         self.services.dialogs.add(call_id, local_tag, self)
         self._indexed = True
+        self._report()  # the device has a new call
 
     def now(self) -> float:
         return self.services.signalling.now()
@@ -353,6 +390,7 @@ class SipChannel(Channel):
             self.relay.refresh()
         self.run(usage.answer_offer(200, now, body=body))
         direction = self.sdp.remote_direction
+        self.set_held(direction in ("sendonly", "inactive"))
         if direction != previous and self.bridged_to is not None:
             log.info("%s: %s; reflecting to %s", self.name,
                      "on hold" if direction != "sendrecv" else "resumed", self.bridged_to.name)

@@ -58,9 +58,11 @@ def test_dialplan_trace_shows_the_path(etc: Path, capsys: pytest.CaptureFixture)
     assert main(["dialplan", "trace", "6002", "--context", "internal", "--result",
                  "Dial=BUSY", "--config-dir", str(etc)]) == 0
     out = capsys.readouterr().out
-    assert "[internal,6002,1] Dial(SIP/6002,20)" in out
+    # The sample reaches the phone through [stdexten] (Gosub, as Asterisk's sample).
+    assert "[internal,6002,1] Gosub(6002,stdexten(6002,SIP/6002))" in out
+    assert "[internal,6002,50002] Dial(SIP/6002,20)" in out
     assert "DIALSTATUS=BUSY" in out
-    assert "[internal,6002,5] VoiceMail(6002@default,b)" in out
+    assert "[internal,6002,50007] VoiceMail(6002@default,b)" in out
 
 
 def test_parse_since() -> None:

@@ -753,6 +753,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    indications: Any = None  # pbx.indications.Indications; None: no indications.conf
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -785,6 +786,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
+    if (config_dir / "indications.conf").exists():
+        from pbx.indications import load_indications
+
+        config.indications = load_indications(config_dir / "indications.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)
@@ -797,6 +802,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    if config.dialplan is not None:
+        from pbx.ivr_checks import check_ivr_apps
+
+        diagnostics.extend(check_ivr_apps(config))
     if not strict:
         diagnostics = tolerate(diagnostics)
     errors = [d for d in diagnostics if d.severity == "error"]

@@ -153,6 +153,7 @@ class Dial:
                 a.prefer_codec(leg.sdp.negotiated.format)
             await a.progress()
             if a.early:
+                a.stop_tones()  # the callee's early media replaces PlayTones' ring
                 self.early = Relay(a.media, leg.media)
                 self.early.start()
         elif ev.response.status != 183 and a.state is ChannelState.RING:
@@ -171,6 +172,8 @@ def _dialstatus(causes: list[int]) -> str:
 async def bridge(a: SipChannel, b: SipChannel) -> bool:
     """Relay media until either side hangs up; True when the callee hung up first."""
     relay = Relay(a.media, b.media)
+    a.stop_tones()  # as Asterisk's bridge ends a channel's generator (PlayTones)
+    b.stop_tones()
     a.relay = b.relay = relay
     a.bridged_to, b.bridged_to = b, a
     relay.start()

@@ -149,7 +149,8 @@ class Pbx:
 
         assert self.store is not None
         self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
-                                                  clock=_PbxClock(self.core))
+                                                  clock=_PbxClock(self.core),
+                                                  indications=self.config.indications)
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
@@ -238,6 +239,8 @@ class Pbx:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
             self.calls.reload(config, self.auth)
+        if self.dialplan_services is not None:
+            self.dialplan_services.indications = config.indications
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)

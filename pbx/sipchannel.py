@@ -22,6 +22,7 @@ from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, R
 from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
 from pbx.media.player import Player
+from pbx.media.tones import tone_audio
 from pbx.media.recorder import Recorder
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
@@ -49,6 +50,7 @@ from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
     from pbx.config import Peer
+    from pbx.indications import ToneList
     from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
     from pbx.media.session import MediaSession
@@ -434,6 +436,20 @@ class SipChannel(Channel):
             payloads.append(payload)
         done = self.player.play(payloads, prompts)
         return await self._until(done, interrupt, stop=self.player.stop)
+
+    async def start_tones(self, tones: ToneList) -> None:
+        self.check_hangup()
+        if self.state is not ChannelState.UP and not self.early:
+            await self.progress()
+        try:
+            audio = tone_audio(tones, self.media.codec)
+        except ValueError as exc:  # a pass-through codec (Opus): nothing to send
+            log.warning("%s: tones not played: %s", self.name, exc)
+            return
+        self.player.play_tone(audio.intro, audio.loop)
+
+    def stop_tones(self) -> None:
+        self.player.stop_tone()
 
     async def _until(self, fut: asyncio.Future, interrupt: str, stop: Any) -> str:
         """Wait for `fut`, a hangup, or an interrupting digit (others dropped)."""

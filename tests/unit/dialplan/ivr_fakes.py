@@ -11,7 +11,7 @@ from typing import Any
 
 from dialplan.interpreter import Interpreter, RunResult
 from dialplan.services import DialplanServices
-from pbx.channel import CallerId
+from pbx.channel import CallerId, Hangup
 from pbx.diagnostics import Diagnostic
 from tests.unit.dialplan.test_interpreter import FakeChannel, dialplan
 from voicemail.config import VoicemailConfig, load_voicemail_conf
@@ -31,6 +31,9 @@ class IvrChannel(FakeChannel):
     async def play(self, prompts: list[str], interrupt: str = "") -> str:
         self.check_hangup()
         self.calls.append(("play", list(prompts)))
+        if self.hang_up_on_play:
+            await self.hangup(16)
+            raise Hangup(self.name)
         if self.script and self.script[0] == PASS:
             self.script.pop(0)
             return ""
@@ -52,6 +55,10 @@ class IvrChannel(FakeChannel):
 
     def stop_tones(self) -> None:
         self.calls.append(("stop_tones", None))
+
+    def plays(self) -> list[list[str]]:
+        """Each play request (one application call), in order."""
+        return [list(ps) for kind, ps in self.calls if kind == "play"]  # type: ignore[arg-type]
 
 
 @dataclass

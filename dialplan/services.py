@@ -84,6 +84,12 @@ class DialplanServices:
     voicemail: Any = None  # voicemail.service.VoicemailService (dialplan does not import it)
     # indications.conf (pbx.indications.Indications); None: the built-in [us] zone.
     indications: Any = None
+    # ChanIsAvail's view of the devices (pbx.chan_avail.ChannelAvailability); None:
+    # no PBX (traces, tests): nothing is available.
+    availability: Any = None
+    # ENUMLOOKUP's DNS (pbx.enum_dns.NaptrSource); None: the system's resolver, made
+    # on first use.
+    naptr: Any = None
     _globals_from: Dialplan | None = field(default=None, repr=False)
 
     def tone_zones(self) -> Any:
@@ -93,6 +99,14 @@ class DialplanServices:
 
             return BUILTIN
         return self.indications
+
+    def naptr_source(self) -> Any:
+        """Where ENUM's NAPTR records come from (pbx.enum_dns.NaptrSource)."""
+        if self.naptr is None:
+            from pbx.enum_dns import NaptrResolver
+
+            self.naptr = NaptrResolver()
+        return self.naptr
 
     def load_globals(self, dialplan: Dialplan) -> None:
         """Take a dialplan's [globals] the first time a call runs on it (start-up

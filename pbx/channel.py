@@ -101,6 +101,13 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # PJSIP_HEADER(add,...): headers for the INVITEs of a following Dial (pbx.added_headers).
+    added_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        """The (name, value) headers of the INVITE that started this call, for
+        PJSIP_HEADER(read); none on a leg the PBX called."""
+        return []
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:

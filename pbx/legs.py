@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import leg_codecs
+from pbx.added_headers import outbound_headers
 from pbx.channel import DialResult, DialTarget, new_channel_name
 from pbx.dial import Destination, Dial
 from pbx.media.session import MediaSession
@@ -95,6 +96,7 @@ class LegMaker:
                                 local_tag=local_tag, timers=self.signalling.timers,
                                 timer_owner=leg, settings=leg.services.settings)
         leg.attach(usage, invite.call_id, local_tag)
+        leg.keep_invite_headers(invite.headers)  # PJSIP_HEADER(read)
 
     # --- Dialer / LegFactory ----------------------------------------------------------
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
@@ -152,7 +154,10 @@ class LegMaker:
                              realm_host=host_port(local), call_id=new_call_id(local),
                              from_tag=tag, contact_user=cid.num or "pbx",
                              extra=[("Allow", self.signalling.allow_header()),
-                                    ("Supported", "replaces, timer")],
+                                    ("Supported", "replaces, timer"),
+                                    # SIPAddHeader / PJSIP_HEADER(add) of the caller
+                                    *outbound_headers(caller.variables,
+                                                      caller.added_headers)],
                              body=leg.sdp.dial_offer(caller.sdp, caller.codec_open),
                              content_type=SDP)
         usage, actions = InviteUsage.uac(invite, dest=dest.address, local=local,

@@ -88,6 +88,7 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         self._start_dialplan_services()
         await self._start_calls()
+        self._start_availability()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         for spec in settings.listen:
@@ -134,6 +135,16 @@ class Pbx:
         await self.voicemail.start()
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
+
+    def _start_availability(self) -> None:
+        """ChanIsAvail's answers: Dial's own resolution of targets and the live legs."""
+        from pbx.chan_avail import ChannelAvailability
+
+        legs = self.calls.legs
+        self.dialplan_services.availability = ChannelAvailability(
+            resolve=legs.resolve, channels=lambda: self.calls.channels.values(),
+            peers=lambda: self.config.sip.peers,
+            devices=None)  # HOOK (device-state registry): the PBX's DeviceStates, when it has one
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""

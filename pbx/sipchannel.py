@@ -22,8 +22,8 @@ from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, R
 from pbx.media.dtmf import parse_dtmf_info
 from pbx.media.echo import Echo
 from pbx.media.player import Player
-from pbx.media.tones import tone_audio
 from pbx.media.recorder import Recorder
+from pbx.media.tones import tone_audio
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
 from pbx.sip.invite import (
@@ -121,6 +121,7 @@ class SipChannel(Channel):
         # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
+        self._invite_headers: Any = None  # the inbound INVITE's Headers (PJSIP_HEADER(read))
         self._indexed = False
         self._invites: list[Any] = []  # our INVITEs' client transactions
         media.on_dtmf = self.on_digit
@@ -225,6 +226,13 @@ class SipChannel(Channel):
             self._failed(ev.status)
 
     # --- inbound: the INVITE we answer -----------------------------------------
+    def keep_invite_headers(self, headers: Any) -> None:
+        """Keep the inbound INVITE's headers (the parsed list, not the request)."""
+        self._invite_headers = headers
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        return self._invite_headers.items() if self._invite_headers is not None else []
+
     def take_offer(self, body: bytes) -> None:
         """The initial INVITE's offer; raises NoCommonCodec/SdpError."""
         self.sdp.answer(body)

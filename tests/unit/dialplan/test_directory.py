@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from dialplan.interpreter import Interpreter
-
 from dialplan.services import DialplanServices
 from tests.unit.dialplan.ivr_fakes import IvrChannel, call, voicemail
 from tests.unit.dialplan.test_interpreter import dialplan

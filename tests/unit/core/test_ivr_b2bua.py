@@ -16,10 +16,10 @@ from pbx.config import load_config
 from pbx.location import Location
 from pbx.sip.auth import DigestAuthenticator
 from tests.unit.core.test_b2bua import (
-    A,
     B1,
     SDP,
     SIP_CONF,
+    A,
     FakeCore,
     Pbx,
     caller_request,

@@ -80,11 +80,13 @@ def findings(tmp: Path) -> dict[int, list[tuple[int, str, str]]]:
 def test_each_ivr_finding_at_its_place(tmp_path: Path) -> None:
     got = findings(write(tmp_path))
     assert 2 not in got and 5 not in got and 6 not in got and 8 not in got
-    assert got[3] == [(col(3, "x)"), "loadable", "PlayTones(440/100,x): not a tone of zone 'us' and not "
-                       "a tone list: bad tone part 'x': expected [!]freq[+freq2|*freq2][/ms], "
+    assert got[3] == [(col(3, "x)"), "loadable",
+                       "PlayTones(440/100,x): not a tone of zone 'us' and not a tone list: "
+                       "bad tone part 'x': expected [!]freq[+freq2|*freq2][/ms], "
                        "e.g. 440+480/2000")]
     assert got[4][0][1] == "warning" and "'+400' after '350+375' is ignored" in got[4][0][2]
-    assert got[7] == [(col(7, "beep"), "warning", "Read: option i, but 'beep' is not a tone of zone 'us': "
+    assert got[7] == [(col(7, "beep"), "warning",
+                       "Read: option i, but 'beep' is not a tone of zone 'us': "
                        "it is played as a prompt")]
     assert sorted(got[9]) == [
         (col(9, "nosuch"), "warning",
@@ -98,8 +100,8 @@ def test_each_ivr_finding_at_its_place(tmp_path: Path) -> None:
         (col(10, "bad"), "warning", "ChanIsAvail: 'bad' is not Technology/Resource (SIP/6001)"),
         (col(10, "sz"), "warning", "ChanIsAvail: unknown option(s) z (a s t)")]
     assert 11 not in got
-    assert got[12] == [(col(12, "Call-ID"), "loadable", "SIPAddHeader: Call-ID is set by the PBX itself and "
-                        "cannot be added")]
+    assert got[12] == [(col(12, "Call-ID"), "loadable",
+                        "SIPAddHeader: Call-ID is set by the PBX itself and cannot be added")]
     assert got[13][0][1] == "loadable" and "is not 'Header: value'" in got[13][0][2]
     assert got[14][0][1] == "loadable" and "Contact is set by the PBX itself" in got[14][0][2]
     assert got[15][0][1] == "loadable" and "'read' here must be one of add" in got[15][0][2]
@@ -117,7 +119,8 @@ def test_directory_without_voicemail_and_tones_of_indications_conf(tmp_path: Pat
     got = findings(write(tmp_path, "[internal]\nexten => 1,1,Directory()\n"
                                    " same => n,PlayTones(beep)\n same => n,PlayTones(busy)\n",
                          voicemail=None, indications=ind))
-    assert got[2] == [(col(2, ")", "[internal]\nexten => 1,1,Directory()\n"), "loadable", "Directory: there is no voicemail.conf, where its "
+    where = col(2, ")", "[internal]\nexten => 1,1,Directory()\n")
+    assert got[2] == [(where, "loadable", "Directory: there is no voicemail.conf, where its "
                        "names come from")]
     assert 3 not in got  # beep is a tone of [fr], the default zone there
     assert got[4][0][1] == "loadable" and "not a tone of zone 'fr'" in got[4][0][2]

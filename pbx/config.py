@@ -422,6 +422,7 @@ class Peer:
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     dtmfmode: str = "rfc2833"
     language: str | None = None
+    tonezone: str | None = None  # indications.conf country of its calls' tones (tonezone=)
     # --- trunks (issue 11): both loaders fill these; types in pbx/sip_model.py ---
     tech: str = "SIP"  # SIP (sip.conf) or PJSIP (pjsip.conf)
     auth_username: str | None = None  # username of its inbound digest; None: the name
@@ -560,7 +561,7 @@ _PEER_KEYS = {
     "useclientcode", "registertrying", "regexten", "rfc2833compensate", "ignoresdpversion",
     "allowsubscribe", "auth", "autoframing", "directrtpsetup", "g726nonstandard", "parkinglot",
     "subscribemwi", "timert1", "timerb", "maxcallbitrate", "supportpath", "qualifygap",
-    "qualifypeers", "lang",
+    "qualifypeers", "lang", "tonezone",
 }
 
 _GENERAL_INT = {"defaultexpiry", "minexpiry", "maxexpiry", "qualifyfreq", "rtptimeout"}
@@ -708,6 +709,8 @@ def _load_peer(section: Section, general: SipGeneral,
             update_codecs(peer.codecs, entry, diagnostics)
         elif key == "language":
             peer.language = value
+        elif key == "tonezone":
+            peer.tonezone = value.strip().lower() or None
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:

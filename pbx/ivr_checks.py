@@ -14,7 +14,9 @@ differently is a warning:
 - ChanIsAvail(SIP/x&...): devices are Tech/resource naming known peers;
 - SIPAddHeader(Header: value), Set(PJSIP_HEADER(add,Name)=...): a header the
   PBX lets the dialplan add;
-- WaitUntil(epoch): a number.
+- WaitUntil(epoch): a number;
+- a peer's tonezone= (sip.conf) or tone_zone= (pjsip.conf): a zone of
+  indications.conf.
 
 Arguments built from variables (`${...}`) are checked when the call runs.
 """
@@ -196,8 +198,22 @@ class _Checks:
         return self.out
 
 
+def _peer_zones(config: Any) -> list[Diagnostic]:
+    tones = config.indications or BUILTIN
+    out = []
+    for peer in config.sip.peers.values():
+        zone = getattr(peer, "tonezone", None)
+        if zone and zone not in tones.zones:
+            where = (f"indications.conf has no zone [{zone}]" if config.indications is not None
+                     else f"no zone [{zone}] without an indications.conf (only [us])")
+            out.append(Diagnostic(peer.file, peer.line, 1, f"[{peer.name}] tone zone "
+                                  f"'{zone}': {where}; its calls use "
+                                  f"[{tones.country}]", "warning"))
+    return out
+
+
 def check_ivr_apps(config: Any) -> list[Diagnostic]:
     """Every problem in the IVR applications' arguments (see the module docstring)."""
     if config.dialplan is None:
-        return []
-    return _Checks(config).run()
+        return _peer_zones(config)
+    return _Checks(config).run() + _peer_zones(config)

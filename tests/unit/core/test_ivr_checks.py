@@ -11,6 +11,8 @@ from pbx.cli import main
 from pbx.config import load_config
 from pbx.diagnostics import ConfigError
 
+REPO_ETC = Path(__file__).resolve().parents[3] / "etc"
+
 SIP = """[general]
 context=default
 [6001]
@@ -141,3 +143,20 @@ def test_bad_indications_conf_is_reported(tmp_path: Path, capsys) -> None:
     assert main(["check", "--config-dir", str(tmp_path)]) == 1
     assert (f"{tmp_path}/indications.conf:6:14: [us] busy: empty part in the tone list"
             in capsys.readouterr().err)
+
+
+def test_peer_tone_zones(tmp_path: Path) -> None:
+    sip = SIP + "tonezone=UK\n[6002]\ntype=friend\nhost=dynamic\nsecret=b\ncontext=internal\n" \
+        "tonezone=xx\n"
+    write(tmp_path, "[internal]\nexten => 1,1,PlayTones(busy)\n",
+          indications=(REPO_ETC / "indications.conf").read_text())
+    (tmp_path / "sip.conf").write_text(sip)
+    config = load_config(tmp_path)
+    assert config.sip.peers["6001"].tonezone == "uk"
+    warnings = [str(w) for w in config.warnings if "tone zone" in w.message]
+    assert warnings == [f"{tmp_path}/sip.conf:9:1: warning: [6002] tone zone 'xx': "
+                        "indications.conf has no zone [xx]; its calls use [us]"]
+    (tmp_path / "pjsip.conf").write_text(
+        "[7001]\ntype=endpoint\ncontext=internal\nallow=ulaw\ntone_zone=fr\n")
+    config = load_config(tmp_path)
+    assert config.sip.peers["7001"].tonezone == "fr"

@@ -168,3 +168,44 @@ def test_hangup_sets_hangup(tmp_path: Path) -> None:
     result = asyncio.run(Interpreter(dialplan(DIALPLAN.replace("${OPTS}", "")),
                                      DialplanServices(voicemail=vm)).run(ch))
     assert result.reason == "caller-hangup" and ch.variables["DIRECTORY_RESULT"] == "HANGUP"
+
+
+BASIC_PBX_VOICEMAIL = """\
+[general]
+format = wav49|gsm|wav
+[default]
+[example]
+1101 = 0717,Maria Berny
+1102 = 7085,Tommie Briar
+1103 = 1809,Penelope Bronte
+1104 = 0039,Richard Casey
+1105 = 6618,Garnet Claude
+1106 = 9805,Aaron Courtney
+1111 = 1878,Temple Morgan
+1114 = 3717,Sal Smith
+"""
+
+
+def test_asterisks_basic_pbx_directory(tmp_path: Path) -> None:
+    """configs/basic-pbx: Directory(example,Dial-Users); 2 7 then 4 (BRI) is Tommie Briar."""
+    vm = voicemail(tmp_path, BASIC_PBX_VOICEMAIL)
+    assert [e.exten for e in search(vm.config, "example", "27")] == ["1102", "1103"]
+    assert [e.exten for e in search(vm.config, "example", "2")] == [
+        "1101", "1102", "1103", "1104", "1105", "1106"]  # Berny, Briar, Bronte, Casey, ...
+    text = """[Main-IVR]
+exten = 4,1,Directory(example,Dial-Users)
+[Dial-Users]
+exten = _11XX,1,Playback(reached-${EXTEN})
+ same = n,Hangup()
+exten = o,1,Goto(1111)
+"""
+    result, ch = call(text, "4", context="Main-IVR", script=["2", "7", "4", "1"],
+                      services=DialplanServices(voicemail=vm))
+    assert ch.plays()[-1] == ["reached-1102"]
+    # 0: the `o` extension of Dial-Users, whose Goto(1111) is basic-pbx's bug: no
+    # priority 1111 there (pbx check reports it), so the call falls off the end.
+    result, ch = call(text, "4", context="Main-IVR", script=["0"],
+                      services=DialplanServices(voicemail=vm))
+    assert ch.variables["DIRECTORY_RESULT"] == "OPERATOR"
+    assert (result.context, result.exten, result.priority) == ("Dial-Users", "o", 1111)
+    assert result.reason == "fell-through"

@@ -221,6 +221,7 @@ class CallManager:
             leg.context, leg.exten, leg.priority = context, exten, 1
             leg.callerid = callerid
             leg.language = peer.language if peer and peer.language else config.settings.language
+            leg.tonezone = (peer.tonezone if peer else None) or ""  # indications.conf zone
             if req.body:
                 try:
                     leg.take_offer(req.body)

@@ -14,9 +14,12 @@ import enum
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pbx.cdr import CdrVars
+
+if TYPE_CHECKING:
+    from pbx.indications import ToneList
 
 
 class ChannelState(enum.Enum):
@@ -85,6 +88,7 @@ class Channel:
     variables: dict[str, str] = field(default_factory=dict)
     hangup_cause: int = 0  # Q.850 cause once hung up
     language: str = "en"
+    tonezone: str = ""  # indications.conf country of this call's tones; "": [general] country
     # Digits arrive here from RFC 4733, SIP INFO or a fake; one queue per channel.
     digits: DigitQueue = field(default_factory=DigitQueue)
     hungup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -100,6 +104,13 @@ class Channel:
     # The text message MESSAGE()/MessageSend() work on (pbx.messaging.TextMessage):
     # the one being routed on a message channel, or one built with Set(MESSAGE(..)).
     message: Any = None
+    # PJSIP_HEADER(add,...): headers for the INVITEs of a following Dial (pbx.added_headers).
+    added_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        """The (name, value) headers of the INVITE that started this call, for
+        PJSIP_HEADER(read); none on a leg the PBX called."""
+        return []
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -144,6 +155,15 @@ class Channel:
         A missing prompt sets PLAYBACKSTATUS=FAILED and is skipped."""
         self.check_hangup()
         return ""
+
+    async def start_tones(self, tones: ToneList) -> None:
+        """Start a tone list (PlayTones, Read's `i`) and return at once: it plays
+        until stop_tones(), the next prompt, a bridge or the hangup. Before the
+        answer it opens early media (183), as prompts do."""
+        self.check_hangup()
+
+    def stop_tones(self) -> None:
+        """Stop the tone list started by start_tones (nothing else)."""
 
     async def wait_digit(self, timeout: float) -> str | None:
         """Wait up to `timeout` seconds for one DTMF digit; None on timeout."""

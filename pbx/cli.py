@@ -201,7 +201,8 @@ def cmd_dialplan(args: argparse.Namespace) -> int:
     context = args.context or config.sip.general.context
     for line in trace_call(config.dialplan, args.exten, context=context,
                            callerid=args.callerid, variables=variables, results=results,
-                           astdb_path=config.settings.db_path):
+                           astdb_path=config.settings.db_path,
+                           indications=config.indications):
         print(line)
     return 0
 

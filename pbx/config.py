@@ -438,6 +438,7 @@ class Peer:
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     dtmfmode: str = "rfc2833"
     language: str | None = None
+    tonezone: str | None = None  # indications.conf country of its calls' tones (tonezone=)
     # --- trunks (issue 11): both loaders fill these; types in pbx/sip_model.py ---
     tech: str = "SIP"  # SIP (sip.conf) or PJSIP (pjsip.conf)
     auth_username: str | None = None  # username of its inbound digest; None: the name
@@ -588,7 +589,7 @@ _PEER_KEYS = {
     "useclientcode", "registertrying", "regexten", "rfc2833compensate", "ignoresdpversion",
     "allowsubscribe", "auth", "autoframing", "directrtpsetup", "g726nonstandard", "parkinglot",
     "subscribemwi", "timert1", "timerb", "maxcallbitrate", "supportpath", "qualifygap",
-    "qualifypeers", "lang",
+    "qualifypeers", "lang", "tonezone",
 }
 
 _GENERAL_INT = {"defaultexpiry", "minexpiry", "maxexpiry", "qualifyfreq", "rtptimeout"}
@@ -742,6 +743,8 @@ def _load_peer(section: Section, general: SipGeneral,
             update_codecs(peer.codecs, entry, diagnostics)
         elif key == "language":
             peer.language = value
+        elif key == "tonezone":
+            peer.tonezone = value.strip().lower() or None
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
@@ -787,6 +790,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    indications: Any = None  # pbx.indications.Indications; None: no indications.conf
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -821,6 +825,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
     config.features = load_features_conf(config_dir / "features.conf", diagnostics)
+    if (config_dir / "indications.conf").exists():
+        from pbx.indications import load_indications
+
+        config.indications = load_indications(config_dir / "indications.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)
@@ -833,6 +841,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    if config.dialplan is not None:
+        from pbx.ivr_checks import check_ivr_apps
+
+        diagnostics.extend(check_ivr_apps(config))
     if not strict:
         diagnostics = tolerate(diagnostics)
     # A template's line is checked once for each section built from it: say it once.

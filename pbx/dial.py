@@ -191,6 +191,7 @@ class Dial:
                 a.prefer_codec(leg.sdp.negotiated.format)
             await a.progress()
             if a.early:
+                a.stop_tones()  # the callee's early media replaces PlayTones' ring
                 self.early = Relay(a.media, leg.media)
                 self.early.start()
         elif ev.response.status != 183 and a.state is ChannelState.RING:
@@ -199,6 +200,8 @@ class Dial:
 
 async def bridge(a: SipChannel, b: SipChannel) -> bool:
     """Relay media until either side hangs up; True when the callee hung up first."""
+    a.stop_tones()  # as Asterisk's bridge ends a channel's generator (PlayTones)
+    b.stop_tones()
     relay = Relay(a.media, b.media, digits_to=(a.digit_sender(b), b.digit_sender(a)))
     a.relay = b.relay = relay
     a.bridged_to, b.bridged_to = b, a

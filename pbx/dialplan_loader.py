@@ -106,6 +106,8 @@ def _missing_prompts(dialplan: Any, config: Any) -> list[Diagnostic]:
                 app = step.app.lower()
                 if app not in _PROMPT_APPS:
                     continue
+                if app == "read" and "i" in _arg(step.args, 3):
+                    continue  # a tone of indications.conf (pbx.ivr_checks looks at it)
                 names = _arg(step.args, _PROMPT_APPS[app])
                 for name in names.split("&"):
                     name = name.strip()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import leg_codecs, nat
+from pbx.added_headers import outbound_headers
 from pbx.call_limits import CallLimitReached, CallLimits
 from pbx.channel import DialResult, DialTarget, new_channel_name
 from pbx.dial import Destination, Dial
@@ -113,6 +114,7 @@ class LegMaker:
                                 local_tag=local_tag, timers=self.signalling.timers,
                                 timer_owner=leg, settings=leg.services.settings)
         leg.attach(usage, invite.call_id, local_tag)
+        leg.keep_invite_headers(invite.headers)  # PJSIP_HEADER(read)
 
     # --- Dialer / LegFactory ----------------------------------------------------------
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
@@ -184,7 +186,9 @@ class LegMaker:
         who = caller_headers(peer, caller.callerid, host_port(shown))
         tag = new_tag()
         extra = [("Allow", self.signalling.allow_header()), ("Supported", "replaces, timer"),
-                 *who.extra]
+                 *who.extra,
+                 # SIPAddHeader / PJSIP_HEADER(add) of the caller
+                 *outbound_headers(caller.variables, caller.added_headers)]
         if dest.route:
             extra.insert(0, ("Route", dest.route))
         invite = new_request("INVITE", dest.uri, local=shown, from_user=who.from_user,

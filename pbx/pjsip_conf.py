@@ -45,7 +45,8 @@ USED: dict[str, frozenset[str]] = {
                            "force_rport", "rewrite_contact", "dtmf_mode", "from_user",
                            "from_domain", "send_pai", "send_rpid", "trust_id_inbound",
                            "call_group", "pickup_group", "language", "media_encryption",
-                           "transport", "outbound_proxy"}) | office.PJSIP_ENDPOINT_KEYS,
+                           "transport", "outbound_proxy", "tone_zone"})
+                | office.PJSIP_ENDPOINT_KEYS,
     "auth": frozenset({"type", "auth_type", "username", "password", "realm"}),
     "aor": frozenset({"type", "max_contacts", "remove_existing", "qualify_frequency",
                       "contact", "mailboxes"}),
@@ -81,7 +82,7 @@ UNUSED: dict[str, frozenset[str]] = {
         "rtp_port_start rtp_port_end one_touch_recording inband_progress "
         "t38_udptl t38_udptl_ec "
         "t38_udptl_maxdatagram fax_detect fax_detect_timeout t38_udptl_nat t38_udptl_ipv6 "
-        "t38_bind_udptl_to_media_address tone_zone record_on_feature record_off_feature "
+        "t38_bind_udptl_to_media_address record_on_feature record_off_feature "
         "allow_transfer user_eq_phone moh_passthrough sdp_owner sdp_session tos_audio "
         "tos_video cos_audio cos_video sub_min_expiry mwi_from_user "
         "rtp_engine dtls_verify dtls_rekey dtls_auto_generate_cert dtls_cert_file "
@@ -343,6 +344,8 @@ class _Loader:
                 office.apply_pjsip_endpoint_key(peer, entry, self.diagnostics)
             elif key == "language":
                 peer.language = value or None
+            elif key == "tone_zone":
+                peer.tonezone = low or None
             elif key == "media_encryption":
                 if low not in ("no", "sdes", "dtls"):
                     self.error(entry, f"media_encryption must be no, sdes or dtls, "

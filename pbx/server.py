@@ -109,6 +109,7 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         self._start_dialplan_services()
         await self._start_calls()
+        self._start_availability()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         self._start_subscriptions()
@@ -198,6 +199,15 @@ class Pbx:
             server.add_package("message-summary", self.mwi)
         self.subscriptions = server
         self.core.handlers["SUBSCRIBE"] = server.on_subscribe
+    def _start_availability(self) -> None:
+        """ChanIsAvail's answers: Dial's own resolution of targets and the live legs."""
+        from pbx.chan_avail import ChannelAvailability
+
+        legs = self.calls.legs
+        self.dialplan_services.availability = ChannelAvailability(
+            resolve=legs.resolve, channels=lambda: self.calls.channels.values(),
+            peers=lambda: self.config.sip.peers,
+            devices=self.devstates)
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
@@ -218,7 +228,8 @@ class Pbx:
         self.devstates.add_provider("Custom", custom)
         self.dialplan_services = DialplanServices(astdb=astdb, clock=_PbxClock(self.core),
                                                   devices=self.devstates,
-                                                  custom_devices=custom, hints=self.hints)
+                                                  custom_devices=custom, hints=self.hints,
+                                                  indications=self.config.indications)
 
     def _line_endpoint(self, token: str) -> str | None:
         """pjsip line=yes: the endpoint of the registration whose Contact had ``token``."""
@@ -315,6 +326,8 @@ class Pbx:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
             self.calls.reload(config, self.auth)
+        if self.dialplan_services is not None:
+            self.dialplan_services.indications = config.indications
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)

@@ -24,6 +24,7 @@ from pbx.media.echo import Echo
 from pbx.media.inband import DtmfDetector, InbandSender
 from pbx.media.player import Player
 from pbx.media.recorder import Recorder
+from pbx.media.tones import tone_audio
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
 from pbx.sip.invite import (
@@ -51,6 +52,7 @@ from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
     from pbx.config import Peer
+    from pbx.indications import ToneList
     from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
     from pbx.media.session import MediaSession
@@ -131,6 +133,7 @@ class SipChannel(Channel):
         # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
+        self._invite_headers: Any = None  # the inbound INVITE's Headers (PJSIP_HEADER(read))
         self._indexed = False
         self._invites: list[Any] = []  # our INVITEs' client transactions
         self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
@@ -276,6 +279,13 @@ class SipChannel(Channel):
                      self.name, ev.status, ev.realm, self.peer.name if self.peer else "?")
 
     # --- inbound: the INVITE we answer -----------------------------------------
+    def keep_invite_headers(self, headers: Any) -> None:
+        """Keep the inbound INVITE's headers (the parsed list, not the request)."""
+        self._invite_headers = headers
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        return self._invite_headers.items() if self._invite_headers is not None else []
+
     def take_offer(self, body: bytes) -> None:
         """The initial INVITE's offer; raises NoCommonCodec/SdpError."""
         self.sdp.answer(body)
@@ -541,6 +551,20 @@ class SipChannel(Channel):
             payloads.append(payload)
         done = self.player.play(payloads, prompts)
         return await self._until(done, interrupt, stop=self.player.stop)
+
+    async def start_tones(self, tones: ToneList) -> None:
+        self.check_hangup()
+        if self.state is not ChannelState.UP and not self.early:
+            await self.progress()
+        try:
+            audio = tone_audio(tones, self.media.codec)
+        except ValueError as exc:  # a pass-through codec (Opus): nothing to send
+            log.warning("%s: tones not played: %s", self.name, exc)
+            return
+        self.player.play_tone(audio.intro, audio.loop)
+
+    def stop_tones(self) -> None:
+        self.player.stop_tone()
 
     async def _until(self, fut: asyncio.Future, interrupt: str, stop: Any) -> str:
         """Wait for `fut`, a hangup, or an interrupting digit (others dropped)."""

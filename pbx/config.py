@@ -445,6 +445,12 @@ class Peer:
     qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
     call_group: str | None = None
     pickup_group: str | None = None
+    # Music on hold: the class the other party hears when this peer holds
+    # (mohsuggest, pjsip moh_suggest), the class this peer hears by default
+    # (mohinterpret), and pjsip's moh_passthrough (pass the hold on instead).
+    mohsuggest: str | None = None
+    mohinterpret: str | None = None
+    moh_passthrough: bool = False
     # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
     # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
@@ -705,6 +711,8 @@ def _load_peer(section: Section, general: SipGeneral,
             update_codecs(peer.codecs, entry, diagnostics)
         elif key == "language":
             peer.language = value
+        elif key in ("mohsuggest", "mohinterpret"):
+            setattr(peer, key, value or None)
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
@@ -753,6 +761,7 @@ class Config:
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
+    moh: Any = None  # pbx.moh_conf.MohConfig: musiconhold.conf's classes
 
     @property
     def realm(self) -> str:
@@ -782,6 +791,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip)
+    from pbx.moh_conf import check_peer_classes, load_moh_conf
+
+    config.moh = load_moh_conf(config_dir / "musiconhold.conf", diagnostics)
+    diagnostics.extend(check_peer_classes(config.moh, sip.peers))
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

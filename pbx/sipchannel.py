@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
-from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
+from pbx.channel import Channel, ChannelState, DialResult, DialTarget
+from pbx.channel_media import ChannelMedia, FeatureServices, MediaFeatures
+from pbx.leg_media import LegMedia
 from pbx.media.dtmf import parse_dtmf_info
-from pbx.media.echo import Echo
 from pbx.media.player import Player
-from pbx.media.recorder import Recorder
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
 from pbx.sip.invite import (
@@ -85,9 +85,10 @@ class LegServices:
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
     settings: InviteSettings
     dialer: Dialer
+    features: FeatureServices | None = None  # music on hold, MixMonitor (pbx.channel_media)
 
 
-class SipChannel(Channel):
+class SipChannel(MediaFeatures, LegMedia, Channel):
     """A call leg on SIP. Inbound legs come from pbx.calls, outbound ones from pbx.dial."""
 
     # Legs are identities, not values: Dial keeps them in sets and dicts, and the
@@ -120,6 +121,7 @@ class SipChannel(Channel):
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
         self._indexed = False
+        self.features = ChannelMedia(self, media, services.features)
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -313,7 +315,7 @@ class SipChannel(Channel):
             self._offer_in_2xx = req.method == "INVITE"
             self.run(usage.answer_offer(200, now, body=body))
             return
-        previous = self.sdp.remote_direction
+        was_holding = self.holding
         try:
             body = self.sdp.answer(req.body)
         except NoCommonCodec:
@@ -324,15 +326,24 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
         self.run(usage.answer_offer(200, now, body=body))
-        direction = self.sdp.remote_direction
-        if direction != previous and self.bridged_to is not None:
-            log.info("%s: %s; reflecting to %s", self.name,
-                     "on hold" if direction != "sendrecv" else "resumed", self.bridged_to.name)
-            self.bridged_to.reflect_hold(direction)
+        # moh: a hold (sendonly/inactive or c=0.0.0.0) gives the other party music on
+        # hold, Asterisk's default; resuming stops it (pbx.channel_media).
+        if self.holding != was_holding and self.bridged_to is not None:
+            log.info("%s: %s; %s", self.name, "on hold" if self.holding else "resumed",
+                     self.bridged_to.name)
+            self.bridged_to.peer_hold(self.holding, self)
+
+    @property
+    def holding(self) -> bool:
+        """The phone of this leg holds the call (it does not want our media)."""
+        negotiated = self.sdp.negotiated
+        return negotiated is not None and negotiated.on_hold
 
     def reflect_hold(self, direction: str) -> None:
-        """The other leg of our bridge holds or resumes: offer the same direction."""
+        """The other leg of our bridge holds or resumes: offer the same direction
+        (pjsip.conf moh_passthrough=yes, instead of music on hold)."""
         if self.usage is None or self.state is not ChannelState.UP:
             return
         self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
@@ -349,6 +360,7 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
 
     def _other_request(self, req: Request, tx: Any) -> None:
         sig = self.services.signalling
@@ -385,6 +397,7 @@ class SipChannel(Channel):
         self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
         self.ended_at = time.time()
         self.player.stop()
+        self.features.stop_moh()
         if self.relay is not None:
             self.relay.stop()
         self.stats = self.media.stats()
@@ -396,86 +409,9 @@ class SipChannel(Channel):
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
         self.services.spawn(self.hangup(q850.TEMPORARY_FAILURE))
 
-    # --- media ---------------------------------------------------------------------
-    def on_digit(self, digit: str) -> None:
-        """A DTMF digit from RFC 4733 or SIP INFO."""
-        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
-            self.digits.put_nowait(digit)
-
-    async def play(self, prompts: list[str], interrupt: str = "") -> str:
-        self.check_hangup()
-        if self.state is not ChannelState.UP and not self.early:
-            await self.progress()
-        library = self.services.prompts()
-        payloads = []
-        for name in prompts:
-            try:
-                payload = library.get(name, self.media.codec)
-                problem = None if payload is not None else \
-                    f"not found (searched {', '.join(library.searched(name))})"
-            except ValueError as exc:  # a corrupt file (WavError names it): not a traceback
-                payload, problem = None, f"cannot be played: {exc}"
-            if problem is not None:
-                log.warning("%s: prompt '%s' %s", self.name, name, problem)
-                self.variables["PLAYBACKSTATUS"] = "FAILED"
-            payloads.append(payload)
-        done = self.player.play(payloads, prompts)
-        return await self._until(done, interrupt, stop=self.player.stop)
-
-    async def _until(self, fut: asyncio.Future, interrupt: str, stop: Any) -> str:
-        """Wait for `fut`, a hangup, or an interrupting digit (others dropped)."""
-        gone = asyncio.ensure_future(self.hungup.wait())
-        try:
-            while True:
-                digit_wait = asyncio.ensure_future(self.digits.get()) if interrupt else None
-                waits = {fut, gone} | ({digit_wait} if digit_wait else set())
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if digit_wait is not None and digit_wait in done:
-                    digit = digit_wait.result()
-                    if digit in interrupt:
-                        stop()
-                        return digit
-                    continue
-                if digit_wait is not None:
-                    digit_wait.cancel()
-                if gone in done:
-                    stop()
-                    raise Hangup(self.name)
-                return ""
-        finally:
-            gone.cancel()
-
-    async def echo(self) -> None:
-        self.check_hangup()
-        echo = Echo(self.media, terminators="#")
-        done = echo.start()
-        gone = asyncio.ensure_future(self.hungup.wait())
-        try:
-            await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            echo.stop()
-        if done.done() and done.result() == "dtmf":
-            self._consume_digit("#")
-        self.check_hangup()
-
-    async def record(self, path: str, *, max_seconds: float = 0, silence_seconds: float = 0,
-                     silence_threshold: int = 256, stop_digits: str = "#") -> RecordResult:
-        self.check_hangup()
-        recorder = Recorder(self.media, path, terminators=stop_digits, max_seconds=max_seconds,
-                            silence_seconds=silence_seconds,
-                            silence_threshold=silence_threshold)
-        result = await recorder.record()
-        stopped_by = {"dtmf": f"dtmf:{result.digit}", "maxduration": "maxtime"}.get(
-            result.stopped_by, result.stopped_by)
-        if result.digit:
-            self._consume_digit(result.digit)
-        return RecordResult(path=result.path, seconds=result.seconds, stopped_by=stopped_by)
-
-    def _consume_digit(self, digit: str) -> None:
-        """A terminator that ended a recording or echo is not also a menu choice."""
-        if not self.digits.empty() and self.digits._queue[0] == digit:  # type: ignore[attr-defined]
-            self.digits.get_nowait()
+    # --- media: play, echo, record (pbx.leg_media.LegMedia) ------------------------
+    def prompts(self) -> PromptLibrary:
+        return self.services.prompts()
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:

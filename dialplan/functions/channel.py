@@ -68,7 +68,7 @@ def _channel(scope: Scope, args: str) -> str:
     item = args.strip().lower()
     values = {"name": ch.name, "language": ch.language, "state": ch.state.value,
               "uniqueid": ch.uniqueid, "context": ch.context, "exten": ch.exten,
-              "callid": ch.uniqueid}
+              "callid": ch.uniqueid, "musicclass": ch.musicclass}
     if item not in values:
         raise DialplanError(f"CHANNEL: unknown item {item!r}")
     return values[item]
@@ -82,6 +82,9 @@ def _channel_w(scope: Scope, args: str, value: str) -> None:
     item = args.strip().lower()
     if item == "language":
         ch.language = value.strip()
+    elif item == "musicclass":
+        # The music-on-hold class this channel hears (res_musiconhold's order).
+        ch.musicclass = value.strip()
     elif item in ("accountcode", "peeraccount", "amaflags"):
         # As in Asterisk, these set the call's record.
         try:
@@ -90,7 +93,7 @@ def _channel_w(scope: Scope, args: str, value: str) -> None:
             raise DialplanError(f"CHANNEL({item}): {e}") from e
     else:
         raise DialplanError(f"CHANNEL: item {item!r} cannot be set here "
-                            "(language, accountcode, peeraccount, amaflags)")
+                            "(language, musicclass, accountcode, peeraccount, amaflags)")
 
 
 @function("TIMEOUT")

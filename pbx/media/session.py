@@ -119,6 +119,12 @@ class MediaSession(asyncio.DatagramProtocol):
         self.on_timeout: Callable[[], None] | None = None
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
+        # A recorder of both directions (MixMonitor): `rx(payload, marker, seq, ts)`
+        # gets what arrives, `tx(payload, ts)` what we send (set_tap).
+        self.tap: Any = None
+        # True while music on hold feeds this session: forward() (the bridge, echo)
+        # sends nothing then, as Asterisk writes no bridged frames over a generator.
+        self.generating = False
         self.stream = RtpStream(PCMU.payload_type)
         self.rx = RtpReceiveStats(8000)
         self.rx_ssrc: int | None = None
@@ -335,8 +341,32 @@ class MediaSession(asyncio.DatagramProtocol):
         """Route incoming audio to `consumer` (None: drop it); returns the previous one."""
         prev = self.consumer
         self.consumer = consumer
-        self._consume = consumer.rtp if consumer is not None else None
+        self._rebind()
         return prev
+
+    def set_tap(self, tap: Any) -> None:
+        """Copy both directions' audio to `tap` (None: stop); see `tap`."""
+        self.tap = tap
+        self._rebind()
+
+    def _rebind(self) -> None:
+        # The tap is folded into the one callable the receive path calls, so a
+        # session without a tap pays nothing for it per packet.
+        consumer = self.consumer
+        rtp = consumer.rtp if consumer is not None else None
+        tap = self.tap
+        if tap is None or self.closed:
+            self._consume = rtp
+        elif rtp is None:
+            self._consume = tap.rx
+        else:
+            tap_rx = tap.rx
+
+            def both(payload: bytes, marker: int, seq: int, ts: int) -> None:
+                rtp(payload, marker, seq, ts)
+                tap_rx(payload, marker, seq, ts)
+
+            self._consume = both
 
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -506,6 +536,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        tap = self.tap
+        if tap is not None:
+            tap.tx(payload, st.ts)
         st.seq = (st.seq + 1) & 0xFFFF
         st.last_ts = st.ts
         st.ts = (st.ts + (samples or n)) & 0xFFFFFFFF
@@ -541,7 +574,7 @@ class MediaSession(asyncio.DatagramProtocol):
         SSRC. Its sequence number and timestamp are mapped by fixed offsets so
         the far end still sees the source's loss, reordering and timing; the
         offsets are recomputed (with the marker bit) when the source changes."""
-        if not self._can_send or self.closed:
+        if not self._can_send or self.closed or self.generating:
             return False
         st = self.stream
         if src is not self._fwd_src:
@@ -558,6 +591,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        tap = self.tap
+        if tap is not None and pt < 0:
+            tap.tx(payload, ots)
         if (oseq - st.seq) & 0xFFFF < 0x8000:  # newest so far (not a reordered one)
             st.seq = (oseq + 1) & 0xFFFF
             st.last_ts = ots

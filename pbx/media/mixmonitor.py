@@ -91,7 +91,9 @@ class _Side:
             if dts >= 0x80000000:
                 dts -= 0x100000000
             pos = self.anchor_pos + dts * self.ratio
-            if abs(pos - here) > REANCHOR * m.rate:
+            # Far from now, or wholly in what was written already: the timestamps
+            # jumped (a new source, a resume that kept counting from before).
+            if abs(pos - here) > REANCHOR * m.rate or pos + n <= m.written:
                 self.anchor_pos, self.anchor_ts = here, ts
                 pos = here
         off = pos - m.written
@@ -173,7 +175,7 @@ class MixMonitor:
 
     def position(self) -> int:
         """The timeline's present, in samples since the start."""
-        return int((self._loop.time() - self._t0) * self.rate)
+        return round((self._loop.time() - self._t0) * self.rate)
 
     def set_active(self, active: bool) -> None:
         """`b`: record only while bridged; the time outside is left out of the file."""

@@ -309,17 +309,17 @@ class MohStream:
                 payload = group.encode(wide)
             else:
                 payload = group.encode(pcm)
+            for send in group.sends:
+                send(payload)
+            self.sent += len(group.sends)
             if group.joining:
                 for listener in group.joining:
                     send = listener.session.send_audio
                     send(payload, True)
                     group.listeners.append(listener)
                     group.sends.append(send)
+                self.sent += len(group.joining)
                 group.joining.clear()
-                continue
-            for send in group.sends:
-                send(payload)
-            self.sent += len(group.sends)
 
 
 class MusicOnHold:

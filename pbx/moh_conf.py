@@ -7,8 +7,9 @@ extension, played in order), and ``sort=alpha|random|randstart`` (files
 mode). A relative ``directory`` is looked up, as Asterisk resolves it
 against its data folder, in the config dir, ``/var/lib/asterisk``,
 ``/usr/share/asterisk`` (where Debian's ``asterisk-moh-opsound-wav`` puts
-``moh/``) and the repository's ``sounds/`` (``sounds/moh``: a few seconds of
-generated music, so ``default`` always plays something). ``[default]`` exists
+``moh/``), the repository's ``sounds/asterisk`` (what `make sounds` unpacks
+without root) and ``sounds/`` (``sounds/moh``: a few seconds of generated
+music, so ``default`` always plays something). ``[default]`` exists
 even when the file does not say it (``mode=files``, ``directory=moh``).
 
 Problems are ``file:line:col`` diagnostics: an unknown mode or sort value, a
@@ -29,7 +30,8 @@ from pbx.diagnostics import Diagnostic
 REPO_SOUNDS = Path(__file__).resolve().parent.parent / "sounds"
 # Where a relative `directory=` is looked for after the config dir (Asterisk:
 # astdatalibdir, then Debian's package folder, then the repository's fallback).
-DATA_DIRS = ("/var/lib/asterisk", "/usr/share/asterisk", str(REPO_SOUNDS))
+DATA_DIRS = ("/var/lib/asterisk", "/usr/share/asterisk", str(REPO_SOUNDS / "asterisk"),
+             str(REPO_SOUNDS))
 # Sound files a class may hold (the prompt library reads these forms).
 SOUND_EXTENSIONS = (".wav", ".ulaw", ".alaw", ".sln", ".g722", ".sln16")
 SORTS = ("alpha", "random", "randstart")

@@ -153,3 +153,19 @@ def test_a_bad_musiconhold_conf_stops_the_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path)
     assert "musiconhold.conf:3:11: music-on-hold folder not found" in str(err.value)
+
+
+def test_check_warns_of_unknown_classes_and_local_targets(tmp_path: Path, music: Path) -> None:
+    write_config(tmp_path, "[general]\n", f"[office]\nmode=files\ndirectory={music}\n")
+    (tmp_path / "extensions.conf").write_text(
+        "[internal]\nexten => 1,1,Dial(Local/9@nowhere&Local/2@internal/n,5,m(jazz))\n"
+        " same => n,MusicOnHold(office)\n same => n,StartMusicOnHold(lounge)\n"
+        " same => n,Dial(Local/${EXTEN}@x,5,m(${CLASS}))\nexten => 2,1,Hangup()\n")
+    warnings = {str(w).split(str(tmp_path) + "/", 1)[1] for w in load_config(tmp_path).warnings}
+    assert warnings == {
+        "extensions.conf:2:14: warning: Dial option m: no music-on-hold class 'jazz' in "
+        "musiconhold.conf (default plays instead)",
+        "extensions.conf:2:14: warning: Dial target Local/9@nowhere: no extension '9' in "
+        "context 'nowhere'",
+        "extensions.conf:4:12: warning: StartMusicOnHold: no music-on-hold class 'lounge' in "
+        "musiconhold.conf (default plays instead)"}

@@ -254,12 +254,19 @@ class CallManager:
         """The `;2` half of a Local channel runs the dialplan like an inbound call."""
         from dialplan.interpreter import Interpreter
 
+        halves = [leg, leg.other] if leg.other is not None else [leg]
+        for half in halves:  # `pbx channels` lists both halves while the call lasts
+            self.channels[half.name] = half
         try:
             result = await Interpreter(self.config.dialplan, self.dialplan_services).run(leg)
             cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
         except Exception:
             log.exception("%s: dialplan failed", leg.name)
             cause = q850.TEMPORARY_FAILURE
+        finally:
+            for half in halves:
+                if self.channels.get(half.name) is half:
+                    del self.channels[half.name]
         await leg.hangup(cause)
         await self.write_cdr(leg)
 

@@ -33,6 +33,8 @@ log = logging.getLogger("pbx.dial")
 
 # RFC 3326: the CANCEL to a fork that lost (a phone then logs no missed call).
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+# Asterisk's max_forwards (max_forwards.c): each Local channel hop takes one.
+MAX_FORWARDS = 20
 
 
 @dataclass(slots=True)
@@ -78,6 +80,11 @@ class Dial:
         """Ring, bridge, and report how it went (DIALSTATUS and times)."""
         started = time.monotonic()
         a = self.caller
+        if getattr(a, "max_forwards", MAX_FORWARDS) <= 0:
+            # Asterisk's max_forwards: a Local channel dialing itself stops here.
+            log.warning("Dial: cannot place outbound call from %s: max forwards exceeded",
+                        a.name)
+            return DialResult(status="BUSY")
         destinations = self.factory.resolve(self.targets)
         if not destinations:
             return DialResult(status="CHANUNAVAIL")

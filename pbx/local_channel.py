@@ -144,6 +144,7 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
         self.ended_at: float | None = None
         self.stats: Any = None
         self.codec_open = False
+        self.max_forwards = 20  # one less than the caller's: a Local loop ends (Dial)
         self.features = ChannelMedia(self, media, services.features)
         media.on_dtmf = self.on_digit
 
@@ -260,6 +261,7 @@ def make_pair(caller: Channel, dest: LocalDestination, services: LocalServices,
         log.warning("Local/%s/%s: unknown option(s) %s ignored", dest.name, dest.options,
                     "".join(sorted(bad)))
     for half in (outer, inner):
+        half.max_forwards = getattr(caller, "max_forwards", 20) - 1
         half.callerid = type(caller.callerid)(caller.callerid.num, caller.callerid.name)
         half.language = caller.language
         half.musicclass = caller.musicclass

@@ -97,6 +97,10 @@ exten => 7009,1,Dial(Local/6009@ring,5)
 exten => 7010,1,Dial(Local/nowhere@ring,5)
  same => n,Set(RESULT=${DIALSTATUS})
  same => n,Hangup()
+; a Local channel that dials itself: max forwards ends the loop (BUSY)
+exten => 7011,1,Dial(Local/loop@ring,5)
+ same => n,Set(RESULT=${DIALSTATUS})
+ same => n,Hangup()
 ; music instead of ringback while it rings
 exten => 6012,1,Dial(SIP/6002,5,m(jazz))
  same => n,Hangup()
@@ -104,6 +108,7 @@ exten => 6012,1,Dial(SIP/6002,5,m(jazz))
 [ring]
 exten => _600X,1,Set(RING=${EXTEN})
  same => n,Dial(SIP/${EXTEN},5)
+exten => loop,1,Dial(Local/loop@ring,5)
 """
 
 A = Address("udp", "127.0.0.1", 40001)
@@ -620,6 +625,7 @@ async def test_local_ring_group_first_answer_wins_the_other_is_cancelled_elsewhe
     ("7001", 486, "BUSY"),  # its Dial got BUSY: the Local channel is busy
     ("7009", None, "CHANUNAVAIL"),  # 6009 is not registered: CHANUNAVAIL
     ("7010", None, "CHANUNAVAIL"),  # no extension for the Local channel at all
+    ("7011", None, "BUSY"),  # 20 Local hops: the last Dial refuses (max forwards)
 ])
 async def test_dialstatus_propagates_through_a_local_channel(
         pbx: Pbx, exten: str, answer: int | None, status: str) -> None:

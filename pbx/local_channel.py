@@ -226,6 +226,17 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
                    options: str) -> DialResult:
         return await self.services.dialer.dial(self, targets, timeout, options)
 
+    # DTMF through a bridge: RFC 4733 packets go through the pair as they are.
+    _detector = None  # no in-band detection on a Local half
+
+    def digit_sender(self, source: Any) -> Callable[[str], None] | None:
+        """How a bridge sends `source`'s digits to this half: relay its packets."""
+        return None
+
+    def send_digit(self, digit: str) -> None:
+        """A digit for the other side of the pair, as if it had come in there."""
+        self.media.send_dtmf(digit)
+
 
 def failure_status(inner: LocalChannel) -> int:
     """The status `;1` fails with when `;2` ends unanswered: its Dial's outcome

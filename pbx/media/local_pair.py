@@ -47,7 +47,7 @@ class LocalHalf:
         self.closed = False
         self.consumer: Any = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
-        self.tap: Any = None
+        self.monitor: Any = None
         self.generating = False
         self.on_dtmf: Callable[[str], None] | None = None
         self.on_timeout: Callable[[], None] | None = None
@@ -82,23 +82,23 @@ class LocalHalf:
         self._rebind()
         return prev
 
-    def set_tap(self, tap: Any) -> None:
-        self.tap = tap
+    def set_monitor(self, monitor: Any) -> None:
+        self.monitor = monitor
         self._rebind()
 
     def _rebind(self) -> None:
         rtp = self.consumer.rtp if self.consumer is not None else None
-        tap = self.tap
-        if tap is None:
+        monitor = self.monitor
+        if monitor is None:
             self._consume = rtp
         elif rtp is None:
-            self._consume = tap.rx
+            self._consume = monitor.rx
         else:
-            tap_rx = tap.rx
+            monitor_rx = monitor.rx
 
             def both(payload: bytes, marker: int, seq: int, ts: int) -> None:
                 rtp(payload, marker, seq, ts)
-                tap_rx(payload, marker, seq, ts)
+                monitor_rx(payload, marker, seq, ts)
 
             self._consume = both
 
@@ -146,9 +146,9 @@ class LocalHalf:
         data = bytes(payload)
         seq, ts = self.seq, self.ts
         self._sent(len(data), samples or len(data), now)
-        tap = self.tap
-        if tap is not None:
-            tap.tx(data, ts)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.tx(data, ts)
         other._deliver(data, 0x80 if marker else 0, seq, ts)
         return True
 
@@ -170,9 +170,9 @@ class LocalHalf:
         if pt >= 0:  # an RFC 4733 event
             other._deliver_dtmf(payload, marker, oseq, ots)
             return True
-        tap = self.tap
-        if tap is not None:
-            tap.tx(payload, ots)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.tx(payload, ots)
         if (oseq - self.seq) & 0xFFFF < 0x8000:
             self.seq = oseq
             self.ts = ots

@@ -1,14 +1,15 @@
 """MixMonitor: both directions of one session, mixed into a WAV as the call goes.
 
-The session's tap hands over every audio payload it receives (`rx`: what the
-phone says) and sends (`tx`: what the phone hears, bridged audio, prompts and
-music alike). Each direction has its own decoder (G.722 keeps state) and its
-own place on one timeline: a packet lands at the position its RTP timestamp
-gives, anchored to the media clock when the direction starts (or jumps: a
-new source, a resume that did not advance its timestamps), so jitter, loss
-and silence need no guessing and the two sides stay in step. Every clock
-tick, what is older than `DELAY` is mixed (with the `v`/`V` volume factors),
-written, and forgotten; the separate `r()`/`t()` files get each side alone.
+The session hands the monitor (`session.set_monitor`) every audio payload it
+receives (`rx`: what the phone says) and sends (`tx`: what the phone hears,
+bridged audio, prompts and music alike). Each direction has its own decoder
+(G.722 keeps state) and its own place on one timeline: a packet lands at the
+position its RTP timestamp gives, anchored to the media clock when the
+direction starts (or jumps: a new source, a resume that did not advance its
+timestamps), so jitter, loss and silence need no guessing and the two sides
+stay in step. Every clock tick, what is older than `DELAY` is mixed (with the
+`v`/`V` volume factors), written, and forgotten; the separate `r()`/`t()`
+files get each side alone.
 
 Writing is `WavStream`'s: samples go to the file as they are mixed and the
 header is made true every `FLUSH_TICKS`, so a crash keeps a playable file of
@@ -201,7 +202,7 @@ class MixMonitor:
         if self.on_end is not None:
             self.on_end(self)
 
-    # --- the tap ------------------------------------------------------------------
+    # --- the monitor ------------------------------------------------------------------
     def rx(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Audio received from the channel (the session's receive path)."""
         if self.active:
@@ -280,39 +281,39 @@ def _pcm(x: np.ndarray) -> bytes:
     return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
-class _Taps:
+class _Monitors:
     """Several monitors on one session."""
 
-    __slots__ = ("taps",)
+    __slots__ = ("monitors",)
 
-    def __init__(self, taps: list[Any]) -> None:
-        self.taps = taps
+    def __init__(self, monitors: list[Any]) -> None:
+        self.monitors = monitors
 
     def rx(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
-        for t in self.taps:
+        for t in self.monitors:
             t.rx(payload, marker, seq, ts)
 
     def tx(self, payload: bytes, ts: int) -> None:
-        for t in self.taps:
+        for t in self.monitors:
             t.tx(payload, ts)
 
 
-def attach(session: Any, tap: Any) -> None:
-    """Add `tap` to the session's taps."""
-    current = session.tap
+def attach(session: Any, monitor: Any) -> None:
+    """Add `monitor` to the session's monitors."""
+    current = session.monitor
     if current is None:
-        session.set_tap(tap)
-    elif isinstance(current, _Taps):
-        session.set_tap(_Taps([*current.taps, tap]))
+        session.set_monitor(monitor)
+    elif isinstance(current, _Monitors):
+        session.set_monitor(_Monitors([*current.monitors, monitor]))
     else:
-        session.set_tap(_Taps([current, tap]))
+        session.set_monitor(_Monitors([current, monitor]))
 
 
-def detach(session: Any, tap: Any) -> None:
-    """Remove `tap` from the session's taps."""
-    current = session.tap
-    if current is tap:
-        session.set_tap(None)
-    elif isinstance(current, _Taps) and tap in current.taps:
-        rest = [t for t in current.taps if t is not tap]
-        session.set_tap(rest[0] if len(rest) == 1 else _Taps(rest))
+def detach(session: Any, monitor: Any) -> None:
+    """Remove `monitor` from the session's monitors."""
+    current = session.monitor
+    if current is monitor:
+        session.set_monitor(None)
+    elif isinstance(current, _Monitors) and monitor in current.monitors:
+        rest = [t for t in current.monitors if t is not monitor]
+        session.set_monitor(rest[0] if len(rest) == 1 else _Monitors(rest))

@@ -120,8 +120,8 @@ class MediaSession(asyncio.DatagramProtocol):
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
         # A recorder of both directions (MixMonitor): `rx(payload, marker, seq, ts)`
-        # gets what arrives, `tx(payload, ts)` what we send (set_tap).
-        self.tap: Any = None
+        # gets what arrives, `tx(payload, ts)` what we send (set_monitor).
+        self.monitor: Any = None
         # True while music on hold feeds this session: forward() (the bridge, echo)
         # sends nothing then, as Asterisk writes no bridged frames over a generator.
         self.generating = False
@@ -344,27 +344,27 @@ class MediaSession(asyncio.DatagramProtocol):
         self._rebind()
         return prev
 
-    def set_tap(self, tap: Any) -> None:
-        """Copy both directions' audio to `tap` (None: stop); see `tap`."""
-        self.tap = tap
+    def set_monitor(self, monitor: Any) -> None:
+        """Copy both directions' audio to `monitor` (None: stop); see `monitor`."""
+        self.monitor = monitor
         self._rebind()
 
     def _rebind(self) -> None:
-        # The tap is folded into the one callable the receive path calls, so a
-        # session without a tap pays nothing for it per packet.
+        # The monitor is folded into the one callable the receive path calls, so a
+        # session without a monitor pays nothing for it per packet.
         consumer = self.consumer
         rtp = consumer.rtp if consumer is not None else None
-        tap = self.tap
-        if tap is None or self.closed:
+        monitor = self.monitor
+        if monitor is None or self.closed:
             self._consume = rtp
         elif rtp is None:
-            self._consume = tap.rx
+            self._consume = monitor.rx
         else:
-            tap_rx = tap.rx
+            monitor_rx = monitor.rx
 
             def both(payload: bytes, marker: int, seq: int, ts: int) -> None:
                 rtp(payload, marker, seq, ts)
-                tap_rx(payload, marker, seq, ts)
+                monitor_rx(payload, marker, seq, ts)
 
             self._consume = both
 
@@ -536,9 +536,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
-        tap = self.tap
-        if tap is not None:
-            tap.tx(payload, st.ts)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.tx(payload, st.ts)
         st.seq = (st.seq + 1) & 0xFFFF
         st.last_ts = st.ts
         st.ts = (st.ts + (samples or n)) & 0xFFFFFFFF
@@ -591,9 +591,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
-        tap = self.tap
-        if tap is not None and pt < 0:
-            tap.tx(payload, ots)
+        monitor = self.monitor
+        if monitor is not None and pt < 0:
+            monitor.tx(payload, ots)
         if (oseq - st.seq) & 0xFFFF < 0x8000:  # newest so far (not a reordered one)
             st.seq = (oseq + 1) & 0xFFFF
             st.last_ts = ots

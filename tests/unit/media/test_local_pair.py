@@ -62,18 +62,18 @@ def test_what_one_half_sends_the_other_receives_as_one_stream() -> None:
     assert [p[0][0] for p in sink.packets] == [1, 2, 3, 4]
 
 
-def test_music_on_hold_mutes_forwarding_and_taps_see_both_ways() -> None:
+def test_music_on_hold_mutes_forwarding_and_monitors_see_both_ways() -> None:
     one, two = halves()
-    sink, tap = Sink(), Tap()
+    sink, monitor = Sink(), Tap()
     two.set_consumer(sink)
-    two.set_tap(tap)
+    two.set_monitor(monitor)
     one.generating = True
     assert not one.forward(b"\x05" * 160, 0, 1, 160, object())
     one.generating = False
     one.send_audio(b"\x06" * 160)
     two.send_audio(b"\x07" * 160)
-    assert tap.rx_seen == [b"\x06" * 160] and tap.tx_seen == [b"\x07" * 160]
-    assert len(sink.packets) == 1  # the tap did not take the consumer's place
+    assert monitor.rx_seen == [b"\x06" * 160] and monitor.tx_seen == [b"\x07" * 160]
+    assert len(sink.packets) == 1  # the monitor did not take the consumer's place
 
 
 def test_rfc4733_events_through_the_pair_become_digits() -> None:

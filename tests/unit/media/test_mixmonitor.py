@@ -34,16 +34,16 @@ class FakeClock:
 
 
 class FakeSession:
-    """The parts of MediaSession MixMonitor uses: codec, loop, tap, close callbacks."""
+    """The parts of MediaSession MixMonitor uses: codec, loop, monitor, close callbacks."""
 
     def __init__(self, codec: Codec = PCMU) -> None:
         self.codec = codec
         self.loop = FakeLoop()
-        self.tap: Any = None
+        self.monitor: Any = None
         self._close: list[Any] = []
 
-    def set_tap(self, tap: Any) -> None:
-        self.tap = tap
+    def set_monitor(self, monitor: Any) -> None:
+        self.monitor = monitor
 
     def add_close_callback(self, cb: Any) -> None:
         self._close.append(cb)
@@ -77,9 +77,10 @@ def run_call(session: FakeSession, clock: FakeClock, frames: int, *, rx: bytes |
             pending.append((i + (late_rx if i >= 5 else 0), i))
         for due, j in [p for p in pending if p[0] <= i]:
             pending.remove((due, j))
-            session.tap.rx(ulaw_encode(rx[j * 320:(j + 1) * 320]), 0, j, 1000 + j * 160 - ts_off)
+            frame = ulaw_encode(rx[j * 320:(j + 1) * 320])
+            session.monitor.rx(frame, 0, j, 1000 + j * 160 - ts_off)
         if tx is not None:
-            session.tap.tx(ulaw_encode(tx[i * 320:(i + 1) * 320]), 5000 + i * 160)
+            session.monitor.tx(ulaw_encode(tx[i * 320:(i + 1) * 320]), 5000 + i * 160)
         for t in list(clock.tickers):
             t.tick(clock.n)
         clock.n += 1
@@ -102,7 +103,7 @@ def test_both_directions_mixed_in_step(tmp_path: Path) -> None:
     rx, tx = tone(400, 8000), tone(1000, 8000)
     run_call(session, clock, 50, rx=rx, tx=tx)
     m.stop()
-    assert session.tap is None and clock.tickers == []
+    assert session.monitor is None and clock.tickers == []
     got = np.frombuffer(read_wav(tmp_path / "call.wav"), dtype="<i2").astype(np.int32)
     want = g711(rx)[:len(got)] + g711(tx)[:len(got)]
     assert len(got) == 50 * 160
@@ -184,7 +185,7 @@ def test_a_wideband_leg_recorded_at_16khz(tmp_path: Path) -> None:
     pcm = (6000 * np.sin(2 * np.pi * 5000 * np.arange(16000) / 16000)).astype("<i2").tobytes()
     for i in range(40):
         session.loop.t += 0.02
-        session.tap.rx(enc(pcm[i * 640:(i + 1) * 640]), 0, i, i * 160)
+        session.monitor.rx(enc(pcm[i * 640:(i + 1) * 640]), 0, i, i * 160)
         for t in list(clock.tickers):
             t.tick(i)
     m.stop()

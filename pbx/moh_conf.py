@@ -12,16 +12,19 @@ without root) and ``sounds/`` (``sounds/moh``: a few seconds of generated
 music, so ``default`` always plays something). ``[default]`` exists
 even when the file does not say it (``mode=files``, ``directory=moh``).
 
-Problems are ``file:line:col`` diagnostics: an unknown mode or sort value, a
-folder that does not exist or holds no sound file, a WAV that cannot be played
-(an MP3 renamed, GSM). Modes this PBX does not run (``custom``, ``mp3``...)
-are loadable errors: ``pbx run`` starts and the class plays ``default``.
+Problems are ``file:line:col`` diagnostics: an unknown mode or sort value is
+an error; a folder that does not exist or holds no sound file, a playlist with
+nothing to play, and modes this PBX does not run (``custom``, ``mp3``...) are
+loadable errors (Asterisk drops the class and loads: ``pbx run`` starts with a
+warning and the class plays ``default``; ``pbx check`` and ``--strict``
+refuse them); a WAV that cannot be played (an MP3 renamed, GSM) is skipped
+with a warning.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pbx.conffile import Entry, Section, read_conf
@@ -240,12 +243,13 @@ def _class(section: Section, search: list[str],
     if folder is None:
         places = (directory.value if os.path.isabs(directory.value)
                   else ", ".join(os.path.join(b, directory.value) for b in search))
-        diagnostics.append(directory.diag(f"music-on-hold folder not found: {places}"))
+        diagnostics.append(_loadable(directory.diag(f"music-on-hold folder not found: {places}")))
         return None
     playable = _playable(files, directory, diagnostics)
     if not playable:
-        diagnostics.append(directory.diag(f"{folder} holds no sound file this PBX can play "
-                                          f"({', '.join(SOUND_EXTENSIONS)})"))
+        diagnostics.append(_loadable(directory.diag(
+            f"{folder} holds no sound file this PBX can play "
+            f"({', '.join(SOUND_EXTENSIONS)})")))
         return None
     return MohClass(name, "files", folder, sort, tuple(playable), section.file, section.line)
 
@@ -275,10 +279,17 @@ def _playlist(section: Section, entries: list[Entry], sort: str,
     if not files:
         diagnostics.append(Diagnostic(section.file, section.line, section.col,
                                       f"class [{section.name}] (mode=playlist) has no entry= "
-                                      "that can be played"))
+                                      "that can be played", loadable=True))
         return None
     return MohClass(section.name, "playlist", None, sort, tuple(files), section.file,
                     section.line)
+
+
+def _loadable(diagnostic: Diagnostic) -> Diagnostic:
+    """A class Asterisk would drop at load (no music where it says): `pbx run`
+    starts with a warning and the class plays `default`; `pbx check` refuses."""
+    return replace(diagnostic, loadable=True, message=f"{diagnostic.message} "
+                   "(the class plays default)")
 
 
 def _playable(bases: list[str], at: Entry, diagnostics: list[Diagnostic]) -> list[str]:

@@ -105,7 +105,11 @@ mode=files
 """)
     text = [str(d) for d in diags]
     conf = str(tmp_path / "musiconhold.conf")
-    assert f"{conf}:3:11: music-on-hold folder not found: /no/such/folder" in text
+    assert (f"{conf}:3:11: music-on-hold folder not found: /no/such/folder (the class plays "
+            "default)") in text
+    # Asterisk drops such a class and loads: `pbx run` starts, `pbx check` refuses.
+    assert [d.loadable for d in diags if d.line in (3, 17) and d.severity == "error"] == \
+        [True, True]
     assert any(t.startswith(f"{conf}:6:6: mode=quietmp3") for t in text)
     assert [d.loadable for d in diags if d.line == 6] == [True]
     assert f"{conf}:12:6: sort must be one of alpha, random, randstart, got 'shuffle'" in text
@@ -153,6 +157,9 @@ def test_a_bad_musiconhold_conf_stops_the_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path)
     assert "musiconhold.conf:3:11: music-on-hold folder not found" in str(err.value)
+    config = load_config(tmp_path, strict=False)  # `pbx run`: a warning, default plays
+    assert set(config.moh.classes) == {"default"}
+    assert any("folder not found" in str(w) for w in config.warnings)
 
 
 def test_check_warns_of_unknown_classes_and_local_targets(tmp_path: Path, music: Path) -> None:

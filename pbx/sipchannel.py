@@ -328,6 +328,9 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
             self.relay.refresh()
         self.features.media_changed()
         self.run(usage.answer_offer(200, now, body=body))
+        self._hold_changed(was_holding)
+
+    def _hold_changed(self, was_holding: bool) -> None:
         # moh: a hold (sendonly/inactive or c=0.0.0.0) gives the other party music on
         # hold, Asterisk's default; resuming stops it (pbx.channel_media).
         if self.holding != was_holding and self.bridged_to is not None:
@@ -353,6 +356,7 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
             self._take_answer(resp.body)
 
     def _take_answer(self, body: bytes) -> None:
+        was_holding = self.holding
         try:
             self.sdp.take_answer(body)
         except SdpError as exc:
@@ -361,6 +365,7 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         if self.relay is not None:
             self.relay.refresh()
         self.features.media_changed()
+        self._hold_changed(was_holding)  # a hold or resume by a re-INVITE without SDP
 
     def _other_request(self, req: Request, tx: Any) -> None:
         sig = self.services.signalling

@@ -660,3 +660,19 @@ async def test_dial_m_plays_music_to_the_caller_while_it_rings(pbx: Pbx) -> None
     await until(lambda: [r for r in core.answers("tx-a") if r.status == 200])
     assert a_leg.features.moh_class is None and not a_leg.media.generating
     assert len(pbx.calls.moh.streams["jazz"]) == 0
+
+
+async def test_hold_and_resume_by_a_reinvite_without_sdp(pbx: Pbx) -> None:
+    """B re-INVITEs without SDP: the PBX offers in its 200 and B's ACK answers,
+    sendonly (a hold: A hears music) then sendrecv (resumed: the music stops)."""
+    core = pbx.core
+    await start_call(pbx)
+    b_invite, _ = await answer_call(pbx)
+    a_leg = pbx.leg("SIP/6001")
+    for cseq, answer, klass in ((2, HOLD_SDP, "jazz"), (3, SDP, None)):
+        pbx.calls.on_invite(callee_request("INVITE", b_invite.request, cseq), f"tx-b{cseq}", B1)
+        ok = core.answers(f"tx-b{cseq}")[-1]
+        assert ok.status == 200 and b"m=audio" in ok.body  # our offer
+        pbx.calls.on_ack(callee_request("ACK", b_invite.request, cseq, body=answer), None, B1)
+        assert a_leg.features.moh_class == klass
+    assert core.sent("INVITE", A) == []

@@ -216,11 +216,13 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
         other = self.other
         if other is None or other.state is ChannelState.HUNGUP:
             return
+        cause = self.hangup_cause
         if not self.outer and not answered:
             status = failure_status(self)
             log.info("%s: ended before answering: %s to %s", self.name, status, other.name)
             self._tell_dial(Failed(status, None))
-        other._gone(self.hangup_cause)
+            cause = q850.cause_from_sip(status)  # `;1`'s cause says the same as its status
+        other._gone(cause)
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from pbx import q850
 from pbx.call_limits import CallLimits
 from pbx.cdr import cdr_row
+from pbx.channel_media import FeatureServices
 from pbx.identify import LineLookup, caller_id, identify
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
+from pbx.media.moh import MusicOnHold
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
 from pbx.sip.address import Address
@@ -56,6 +58,8 @@ class CallManager:
         self.tasks: set[asyncio.Task] = set()
         self.prompts = _prompt_library(config)
         self.legs: LegMaker | None = None
+        self.moh: MusicOnHold | None = None  # the music-on-hold classes playing
+        self.features: FeatureServices | None = None
         self.unreachable = unreachable  # qualify's verdict on a static peer
         # What the dialplan runs with (dialplan.services.DialplanServices: apps,
         # functions, globals, clock, AstDB, voicemail), one per PBX.
@@ -67,12 +71,17 @@ class CallManager:
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
+        clock = MediaClock(asyncio.get_running_loop())
+        self.moh = MusicOnHold(clock, self.config.moh or _no_moh())
+        self.features = FeatureServices(moh=self.moh, clock=clock,
+                                        monitor_dir=_monitor_dir(self.config))
         self.legs = LegMaker(signalling=self.core, config=lambda: self.config,
                              location=self.location, ports=PortAllocator(lo, hi),
-                             media_clock=MediaClock(asyncio.get_running_loop()),
+                             media_clock=clock,
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
                              unreachable=self.unreachable, limits=self.limits,
-                             devices=self.devices)
+                             devices=self.devices, features=self.features,
+                             run_local=self._local_call)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE"):
@@ -96,6 +105,10 @@ class CallManager:
         self.auth = auth
         self.prompts = _prompt_library(config)
         self.limits.max_calls = config.settings.max_calls
+        if self.moh is not None and config.moh is not None:
+            self.moh.reload(config.moh)
+        if self.features is not None:
+            self.features.monitor_dir = _monitor_dir(config)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a coroutine as a task the manager keeps (and cancels at stop)."""
@@ -249,6 +262,26 @@ class CallManager:
         finally:
             self.by_invite_tx.pop(id(tx), None)
 
+    async def _local_call(self, leg: Any) -> None:
+        """The `;2` half of a Local channel runs the dialplan like an inbound call."""
+        from dialplan.interpreter import Interpreter
+
+        halves = [leg, leg.other] if leg.other is not None else [leg]
+        for half in halves:  # `pbx channels` lists both halves while the call lasts
+            self.channels[half.name] = half
+        try:
+            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(leg)
+            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+        except Exception:
+            log.exception("%s: dialplan failed", leg.name)
+            cause = q850.TEMPORARY_FAILURE
+        finally:
+            for half in halves:
+                if self.channels.get(half.name) is half:
+                    del self.channels[half.name]
+        await leg.hangup(cause)
+        await self.write_cdr(leg)
+
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
         """One record per call, written when the calling leg ends (pbx.cdr builds it)."""
@@ -261,6 +294,17 @@ class CallManager:
             await self.store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
+
+
+def _monitor_dir(config: Config) -> str:
+    """Where MixMonitor puts relative file names (Asterisk: /var/spool/asterisk/monitor)."""
+    return str(config.settings.storage_dir / "monitor")
+
+
+def _no_moh() -> Any:
+    from pbx.moh_conf import MohConfig
+
+    return MohConfig()
 
 
 def _prompt_library(config: Config) -> PromptLibrary:

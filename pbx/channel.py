@@ -111,6 +111,10 @@ class Channel:
         """The (name, value) headers of the INVITE that started this call, for
         PJSIP_HEADER(read); none on a leg the PBX called."""
         return []
+    # CHANNEL(musicclass): the music-on-hold class this channel hears ("" = default).
+    musicclass: str = ""
+    # Files MixMonitor wrote for this channel (listed in the CDR).
+    recordings: list[str] = field(default_factory=list)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -206,6 +210,34 @@ class Channel:
         """Ring the targets; bridge with the first to answer (see Dial)."""
         return DialResult(status="CHANUNAVAIL")
 
+    # --- music on hold, recording (pbx/channel_media.py on real legs) ----------
+    async def start_moh(self, klass: str | None = None, *, force: bool = False) -> str | None:
+        """Start music on hold; returns the class playing (None: none could). The class
+        is Asterisk's choice: CHANNEL(musicclass), then `klass`, then `default`
+        (`force`: `klass` first, as Dial's m(class))."""
+        self.check_hangup()
+        return None
+
+    def stop_moh(self) -> None:
+        """Stop the music on hold this channel hears, whoever started it."""
+
+    def peer_hold(self, held: bool, holder: Channel) -> None:
+        """The other party of our bridge holds (`held`) or resumes: we hear music
+        on hold meanwhile (or pass the hold on, pjsip's moh_passthrough)."""
+
+    async def start_mixmonitor(self, spec: Any) -> str:
+        """Record this channel's two directions (pbx.channel_media.MixMonitorSpec);
+        returns the monitor's id. Raises AppError when a file cannot be opened."""
+        self.check_hangup()
+        raise AppError("this channel cannot record")
+
+    def stop_mixmonitor(self, monitor_id: str | None = None) -> bool:
+        """Stop one MixMonitor (by id) or all of them; False when none was running."""
+        return False
+
+    def bridge_changed(self, bridged: bool) -> None:
+        """Dial's bridge started or ended (MixMonitor's `b` option records only inside)."""
+
 
 @dataclass(slots=True)
 class RecordResult:
@@ -216,9 +248,10 @@ class RecordResult:
 
 @dataclass(slots=True)
 class DialTarget:
-    tech: str  # "SIP" (PJSIP is an alias)
-    peer: str
-    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer
+    tech: str  # "SIP" (PJSIP is an alias), "LOCAL"
+    peer: str  # the peer; for Local/exten@context: the context
+    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer; Local's exten
+    options: str = ""  # Local/exten@context/n: the letters after the last slash
 
 
 @dataclass(slots=True)

@@ -364,7 +364,8 @@ def cmd_cdr(args: argparse.Namespace) -> int:
         print(f"{start} {row['src'] or '':>10} -> {row['dst'] or '':<10} "
               f"{row['disposition']:<10} {row['duration']:>4}s billsec={row['billsec']:<4} "
               f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})"
-              + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k)))
+              + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k))
+              + "".join(f" recording={path}" for path in row.get("recordings") or ()))
     print(f"{len(rows)} call{'s' if len(rows) != 1 else ''}")
     return 0
 

@@ -469,6 +469,12 @@ class Peer:
     allow_subscribe: bool = True
     message_context: str | None = None  # where MESSAGE runs; None: context
     busy_level: int | None = None  # busylevel / device_state_busy_at
+    # Music on hold: the class the other party hears when this peer holds
+    # (mohsuggest, pjsip moh_suggest), the class this peer hears by default
+    # (mohinterpret), and pjsip's moh_passthrough (pass the hold on instead).
+    mohsuggest: str | None = None
+    mohinterpret: str | None = None
+    moh_passthrough: bool = False
     # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
     # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
@@ -745,6 +751,8 @@ def _load_peer(section: Section, general: SipGeneral,
             peer.language = value
         elif key == "tonezone":
             peer.tonezone = value.strip().lower() or None
+        elif key in ("mohsuggest", "mohinterpret"):
+            setattr(peer, key, value or None)
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
@@ -795,6 +803,7 @@ class Config:
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
     features: FeaturesConfig = field(default_factory=FeaturesConfig)  # features.conf
+    moh: Any = None  # pbx.moh_conf.MohConfig: musiconhold.conf's classes
 
     @property
     def realm(self) -> str:
@@ -829,6 +838,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from pbx.indications import load_indications
 
         config.indications = load_indications(config_dir / "indications.conf", diagnostics)
+    from pbx.moh_conf import check_peer_classes, load_moh_conf
+
+    config.moh = load_moh_conf(config_dir / "musiconhold.conf", diagnostics)
+    diagnostics.extend(check_peer_classes(config.moh, sip.peers))
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

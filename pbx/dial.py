@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dialplan.options import parse_options
 from pbx import q850
 from pbx.call_limits import CallLimitReached
 from pbx.channel import ChannelState, DialResult, DialTarget
@@ -33,6 +34,8 @@ log = logging.getLogger("pbx.dial")
 
 # RFC 3326: the CANCEL to a fork that lost (a phone then logs no missed call).
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+# Asterisk's max_forwards (max_forwards.c): each Local channel hop takes one.
+MAX_FORWARDS = 20
 
 
 @dataclass(slots=True)
@@ -77,6 +80,9 @@ class Dial:
         self.causes: list[int] = []
         self.early: Relay | None = None
         self._events: asyncio.Queue[tuple[SipChannel, Any]] = asyncio.Queue()
+        self.opts = parse_options(options)
+        # m[(class)]: the caller hears music on hold instead of ringback while it rings.
+        self.music = "m" in self.opts
 
     def _on_leg_event(self, leg: SipChannel, ev: Any) -> None:
         self._events.put_nowait((leg, ev))
@@ -85,6 +91,11 @@ class Dial:
         """Ring, bridge, and report how it went (DIALSTATUS and times)."""
         started = time.monotonic()
         a = self.caller
+        if getattr(a, "max_forwards", MAX_FORWARDS) <= 0:
+            # Asterisk's max_forwards: a Local channel dialing itself stops here.
+            log.warning("Dial: cannot place outbound call from %s: max forwards exceeded",
+                        a.name)
+            return DialResult(status="BUSY")
         destinations = self.factory.resolve(self.targets)
         if not destinations:
             return DialResult(status="CHANUNAVAIL")
@@ -109,19 +120,28 @@ class Dial:
         self.pending = set(self.legs)
         # The CDR names the dialed channel even when nobody answers (Asterisk does too).
         a.dst_channel = self.legs[0]
-        if "r" in self.options:
+        if self.music and a.state is not ChannelState.HUNGUP:
+            # As app_dial: the music starts, then progress (183) lets the caller hear it.
+            await a.progress()
+            await a.start_moh(self.opts["m"] or None, force=bool(self.opts["m"]))
+        elif "r" in self.opts and a.state is not ChannelState.HUNGUP:
             await a.ringing()
         try:
             winner, status = await self._wait_answer()
         finally:
             if self.early is not None:
                 self.early.stop()
+            if self.music:
+                a.stop_moh()
             for leg in self.legs:
                 leg.dial_events = None
             self._refuse_late_pickups()
+        # A caller answered elsewhere (a Local channel's `;2` whose `;1` lost) passes
+        # that on, so its phones log no missed call either.
+        elsewhere = winner is not None or a.hangup_cause == q850.CAUSE_NAMES["ANSWERED_ELSEWHERE"]
         for leg in self.legs:
             if leg is not winner and leg.state is not ChannelState.HUNGUP:
-                leg.cancel(COMPLETED_ELSEWHERE if winner is not None else None)
+                leg.cancel(COMPLETED_ELSEWHERE if elsewhere else None)
         if winner is None:
             return DialResult(status=status, dialed_time=int(time.monotonic() - started))
         a.dst_channel = winner
@@ -134,7 +154,8 @@ class Dial:
         end = time.monotonic()
         return DialResult(status="ANSWER", dialed_time=int(end - started),
                           answered_time=int(end - answered),
-                          peer_number=winner.peer.name if winner.peer else "",
+                          peer_number=winner.peer.name if winner.peer else
+                          getattr(winner, "dialed", ""),
                           peer_channel=winner.name, callee_hungup=callee_hungup)
 
     async def _wait_answer(self) -> tuple[SipChannel | None, str]:
@@ -186,6 +207,8 @@ class Dial:
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller
+        if self.music:
+            return  # the caller hears music: no ringback, no callee's early media
         if leg.early and a.state is not ChannelState.UP and self.early is None:
             if leg.sdp.negotiated is not None:
                 a.prefer_codec(leg.sdp.negotiated.format)
@@ -206,6 +229,8 @@ async def bridge(a: SipChannel, b: SipChannel) -> bool:
     a.relay = b.relay = relay
     a.bridged_to, b.bridged_to = b, a
     relay.start()
+    for ch in (a, b):
+        ch.bridge_changed(True)  # MixMonitor's `b`; music on hold of a hold
     ga = asyncio.ensure_future(a.hungup.wait())
     gb = asyncio.ensure_future(b.hungup.wait())
     try:
@@ -216,6 +241,8 @@ async def bridge(a: SipChannel, b: SipChannel) -> bool:
         relay.stop()
         a.relay = b.relay = None
         a.bridged_to = b.bridged_to = None
+        for ch in (a, b):
+            ch.bridge_changed(False)
     if gb in done and a.state is not ChannelState.HUNGUP:
         return True
     await b.hangup(q850.NORMAL_CLEARING)

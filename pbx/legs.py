@@ -19,6 +19,7 @@ from pbx.added_headers import outbound_headers
 from pbx.call_limits import CallLimitReached, CallLimits
 from pbx.channel import DialResult, DialTarget, new_channel_name
 from pbx.dial import Destination, Dial
+from pbx.local_channel import LocalDestination, LocalServices, make_pair
 from pbx.media.session import MediaSession
 from pbx.peer_invite import caller_headers, proxy_hop, resolve, static_hop
 from pbx.sip.address import Address
@@ -28,7 +29,9 @@ from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
 from pbx.sipchannel import DialogIndex, LegServices, LegWatcher, SipChannel
 
 if TYPE_CHECKING:
+    from pbx.channel_media import FeatureServices
     from pbx.config import Config, Peer
+    from pbx.local_channel import LocalChannel
     from pbx.location import Location
     from pbx.media.clock import MediaClock
     from pbx.media.ports import PortAllocator
@@ -50,7 +53,10 @@ class LegMaker:
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task],
                  unreachable: Callable[[Peer], bool],
                  limits: CallLimits | None = None,
-                 devices: LegWatcher | None = None) -> None:
+                 devices: LegWatcher | None = None,
+                 features: FeatureServices | None = None,
+                 run_local: Callable[[LocalChannel], Coroutine[Any, Any, Any]] | None = None,
+                 ) -> None:
         self.signalling = signalling
         self.config = config
         self.location = location
@@ -62,6 +68,8 @@ class LegMaker:
         self.unreachable = unreachable  # qualify's verdict on a static host= peer
         self.limits = limits or CallLimits()  # call-limit per peer
         self.devices = devices  # device state: every leg reports its changes (busy lamps)
+        self.features = features  # music on hold, MixMonitor (pbx.channel_media)
+        self.run_local = run_local  # runs a Local channel's `;2` through the dialplan
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -69,7 +77,7 @@ class LegMaker:
                                   min_se=s.min_se)
         return LegServices(signalling=self.signalling, dialogs=self.dialogs,
                            prompts=self.prompts, spawn=self.spawn, settings=settings,
-                           dialer=self, devices=self.devices)
+                           dialer=self, devices=self.devices, features=self.features)
 
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""
@@ -121,13 +129,19 @@ class LegMaker:
                    options: str) -> DialResult:
         return await Dial(caller, self, targets, timeout, options).run()
 
-    def resolve(self, targets: list[DialTarget]) -> list[Destination]:
+    def resolve(self, targets: list[DialTarget]) -> list[Destination | LocalDestination]:
         """Every reachable contact of every target; unknown, unregistered or
-        unreachable targets give none (Dial then ends at once: CHANUNAVAIL)."""
+        unreachable targets give none (Dial then ends at once: CHANUNAVAIL).
+        `Local/exten@context` is there when the dialplan has that extension."""
         peers = self.config().sip.peers
-        out: list[Destination] = []
+        out: list[Destination | LocalDestination] = []
         now = time.time()
         for target in targets:
+            if target.tech.upper() == "LOCAL":
+                local = self._local(target)
+                if local is not None:
+                    out.append(local)
+                continue
             if target.tech.upper() not in ("SIP", "PJSIP"):
                 log.warning("Dial: technology %s is not supported", target.tech)
                 continue
@@ -159,12 +173,26 @@ class LegMaker:
                                        route=hop.route))
         return out
 
-    async def originate(self, caller: SipChannel, dest: Destination,
+    def _local(self, target: DialTarget) -> LocalDestination | None:
+        from dialplan.interpreter import exists
+
+        dest = LocalDestination(target.exten or "", target.peer or "default", target.options)
+        dialplan = self.config().dialplan
+        if self.run_local is None or dialplan is None or not dest.exten or \
+                not exists(dialplan, dest.context, dest.exten):
+            log.info("Dial: no extension %s for Local", dest.name)
+            return None
+        return dest
+
+    async def originate(self, caller: SipChannel, dest: Destination | LocalDestination,
                         events: Callable[[SipChannel, Any], None]) -> SipChannel:
-        """Create the outbound leg and send its INVITE with our SDP offer.
+        """Create the outbound leg and send its INVITE with our SDP offer (a Local
+        destination: the `;1` half, its `;2` running the dialplan).
 
         Raises CallLimitReached when the peer has its call-limit of calls, OSError
         when its host name does not resolve or no listener can reach it."""
+        if isinstance(dest, LocalDestination):
+            return self._originate_local(caller, dest, events)  # type: ignore[return-value]
         address = await resolve(dest.address)
         local = self.local_for(address)
         peer = dest.peer
@@ -181,6 +209,7 @@ class LegMaker:
         # (Pickup(exten@context) finds a ringing leg by them).
         leg.context, leg.exten = caller.context, caller.exten
         leg.callerid = caller.callerid
+        leg.musicclass = caller.musicclass  # app_dial: the callee inherits it
         leg.dial_events = events
         shown = self.shown_address(local, address.host)
         who = caller_headers(peer, caller.callerid, host_port(shown))
@@ -205,6 +234,20 @@ class LegMaker:
         leg.attach(usage, invite.call_id, tag)
         leg.run(actions)
         return leg
+
+
+    def _originate_local(self, caller: Any, dest: LocalDestination,
+                         events: Callable[[Any, Any], None]) -> LocalChannel:
+        assert self.run_local is not None
+        services = LocalServices(prompts=self.prompts, spawn=self.spawn, dialer=self,
+                                 features=self.features)
+        outer, inner = make_pair(caller, dest, services, asyncio.get_running_loop(),
+                                 self.media_clock)
+        outer.dial_events = events
+        log.info("%s: %s dials %s (%s runs %s@%s)", outer.name, caller.name, dest.name,
+                 inner.name, dest.exten, dest.context)
+        self.spawn(self.run_local(inner))
+        return outer
 
 
 def _contact(user: str, local: Address) -> str:

@@ -45,7 +45,8 @@ USED: dict[str, frozenset[str]] = {
                            "force_rport", "rewrite_contact", "dtmf_mode", "from_user",
                            "from_domain", "send_pai", "send_rpid", "trust_id_inbound",
                            "call_group", "pickup_group", "language", "media_encryption",
-                           "transport", "outbound_proxy", "tone_zone"})
+                           "transport", "outbound_proxy", "tone_zone", "moh_suggest",
+                           "moh_passthrough"})
                 | office.PJSIP_ENDPOINT_KEYS,
     "auth": frozenset({"type", "auth_type", "username", "password", "realm"}),
     "aor": frozenset({"type", "max_contacts", "remove_existing", "qualify_frequency",
@@ -71,7 +72,7 @@ UNUSED: dict[str, frozenset[str]] = {
         "tcp_keepalive_idle_time tcp_keepalive_interval_time tcp_keepalive_probe_count "
         "cipher tos cos websocket_write_timeout allow_reload symmetric_transport"),
     "endpoint": _names(
-        "rtp_ipv6 ice_support use_ptime moh_suggest 100rel timers timers_min_se "
+        "rtp_ipv6 ice_support use_ptime 100rel timers timers_min_se "
         "timers_sess_expires media_address bind_rtp_to_media_address identify_by "
         "direct_media_method trust_connected_line send_connected_line "
         "connected_line_method direct_media_glare_mitigation disable_direct_media_on_nat "
@@ -83,7 +84,7 @@ UNUSED: dict[str, frozenset[str]] = {
         "t38_udptl t38_udptl_ec "
         "t38_udptl_maxdatagram fax_detect fax_detect_timeout t38_udptl_nat t38_udptl_ipv6 "
         "t38_bind_udptl_to_media_address record_on_feature record_off_feature "
-        "allow_transfer user_eq_phone moh_passthrough sdp_owner sdp_session tos_audio "
+        "allow_transfer user_eq_phone sdp_owner sdp_session tos_audio "
         "tos_video cos_audio cos_video sub_min_expiry mwi_from_user "
         "rtp_engine dtls_verify dtls_rekey dtls_auto_generate_cert dtls_cert_file "
         "dtls_private_key dtls_cipher dtls_ca_file dtls_ca_path dtls_setup "
@@ -346,6 +347,12 @@ class _Loader:
                 peer.language = value or None
             elif key == "tone_zone":
                 peer.tonezone = low or None
+            elif key == "moh_suggest":
+                peer.mohsuggest = value or None
+            elif key == "moh_passthrough":
+                b = self.boolean(entry)
+                if b is not None:
+                    peer.moh_passthrough = b
             elif key == "media_encryption":
                 if low not in ("no", "sdes", "dtls"):
                     self.error(entry, f"media_encryption must be no, sdes or dtls, "

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import dtmf_mode, q850
-from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
+from pbx.channel import Channel, ChannelState, DialResult, DialTarget
+from pbx.channel_media import ChannelMedia, FeatureServices, MediaFeatures
+from pbx.leg_media import LegMedia
 from pbx.media.dtmf import parse_dtmf_info
-from pbx.media.echo import Echo
 from pbx.media.inband import DtmfDetector, InbandSender
 from pbx.media.player import Player
-from pbx.media.recorder import Recorder
 from pbx.media.tones import tone_audio
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
@@ -98,9 +98,10 @@ class LegServices:
     settings: InviteSettings
     dialer: Dialer
     devices: LegWatcher | None = None  # device state (busy lamps); None: nobody watches
+    features: FeatureServices | None = None  # music on hold, MixMonitor (pbx.channel_media)
 
 
-class SipChannel(Channel):
+class SipChannel(MediaFeatures, LegMedia, Channel):
     """A call leg on SIP. Inbound legs come from pbx.calls, outbound ones from pbx.dial."""
 
     # Legs are identities, not values: Dial keeps them in sets and dicts, and the
@@ -143,6 +144,7 @@ class SipChannel(Channel):
         self.sdp.applied = self._dtmf_setup
         self._detector: DtmfDetector | None = None
         self._tones: InbandSender | None = None
+        self.features = ChannelMedia(self, media, services.features)
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
 
@@ -387,7 +389,7 @@ class SipChannel(Channel):
             self._offer_in_2xx = req.method == "INVITE"
             self.run(usage.answer_offer(200, now, body=body))
             return
-        previous = self.sdp.remote_direction
+        was_holding = self.holding
         try:
             body = self.sdp.answer(req.body)
         except NoCommonCodec:
@@ -398,16 +400,28 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
         self.run(usage.answer_offer(200, now, body=body))
-        direction = self.sdp.remote_direction
-        self.set_held(direction in ("sendonly", "inactive"))
-        if direction != previous and self.bridged_to is not None:
-            log.info("%s: %s; reflecting to %s", self.name,
-                     "on hold" if direction != "sendrecv" else "resumed", self.bridged_to.name)
-            self.bridged_to.reflect_hold(direction)
+        self._hold_changed(was_holding)
+
+    def _hold_changed(self, was_holding: bool) -> None:
+        # moh: a hold (sendonly/inactive or c=0.0.0.0) gives the other party music on
+        # hold, Asterisk's default; resuming stops it (pbx.channel_media).
+        self.set_held(self.holding)  # the device shows ONHOLD (busy lamps)
+        if self.holding != was_holding and self.bridged_to is not None:
+            log.info("%s: %s; %s", self.name, "on hold" if self.holding else "resumed",
+                     self.bridged_to.name)
+            self.bridged_to.peer_hold(self.holding, self)
+
+    @property
+    def holding(self) -> bool:
+        """The phone of this leg holds the call (it does not want our media)."""
+        negotiated = self.sdp.negotiated
+        return negotiated is not None and negotiated.on_hold
 
     def reflect_hold(self, direction: str) -> None:
-        """The other leg of our bridge holds or resumes: offer the same direction."""
+        """The other leg of our bridge holds or resumes: offer the same direction
+        (pjsip.conf moh_passthrough=yes, instead of music on hold)."""
         if self.usage is None or self.state is not ChannelState.UP:
             return
         self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
@@ -417,6 +431,7 @@ class SipChannel(Channel):
             self._take_answer(resp.body)
 
     def _take_answer(self, body: bytes) -> None:
+        was_holding = self.holding
         try:
             self.sdp.take_answer(body)
         except SdpError as exc:
@@ -424,6 +439,8 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
+        self._hold_changed(was_holding)  # a hold or resume by a re-INVITE without SDP
 
     def _other_request(self, req: Request, tx: Any) -> None:
         sig = self.services.signalling
@@ -460,6 +477,7 @@ class SipChannel(Channel):
         self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
         self.ended_at = time.time()
         self.player.stop()
+        self.features.stop_moh()
         if self.relay is not None:
             self.relay.stop()
         self.stats = self.media.stats()
@@ -526,31 +544,9 @@ class SipChannel(Channel):
         if self.relay is not None:  # the bridge's audio would mix with the tones
             self.relay.pause_into(self.media, on)
 
-    # --- media ---------------------------------------------------------------------
-    def on_digit(self, digit: str) -> None:
-        """A DTMF digit from RFC 4733 or SIP INFO."""
-        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
-            self.digits.put_nowait(digit)
-
-    async def play(self, prompts: list[str], interrupt: str = "") -> str:
-        self.check_hangup()
-        if self.state is not ChannelState.UP and not self.early:
-            await self.progress()
-        library = self.services.prompts()
-        payloads = []
-        for name in prompts:
-            try:
-                payload = library.get(name, self.media.codec)
-                problem = None if payload is not None else \
-                    f"not found (searched {', '.join(library.searched(name))})"
-            except ValueError as exc:  # a corrupt file (WavError names it): not a traceback
-                payload, problem = None, f"cannot be played: {exc}"
-            if problem is not None:
-                log.warning("%s: prompt '%s' %s", self.name, name, problem)
-                self.variables["PLAYBACKSTATUS"] = "FAILED"
-            payloads.append(payload)
-        done = self.player.play(payloads, prompts)
-        return await self._until(done, interrupt, stop=self.player.stop)
+    # --- media: play, echo, record (pbx.leg_media.LegMedia) ------------------------
+    def prompts(self) -> PromptLibrary:
+        return self.services.prompts()
 
     async def start_tones(self, tones: ToneList) -> None:
         self.check_hangup()
@@ -566,59 +562,6 @@ class SipChannel(Channel):
     def stop_tones(self) -> None:
         self.player.stop_tone()
 
-    async def _until(self, fut: asyncio.Future, interrupt: str, stop: Any) -> str:
-        """Wait for `fut`, a hangup, or an interrupting digit (others dropped)."""
-        gone = asyncio.ensure_future(self.hungup.wait())
-        try:
-            while True:
-                digit_wait = asyncio.ensure_future(self.digits.get()) if interrupt else None
-                waits = {fut, gone} | ({digit_wait} if digit_wait else set())
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if digit_wait is not None and digit_wait in done:
-                    digit = digit_wait.result()
-                    if digit in interrupt:
-                        stop()
-                        return digit
-                    continue
-                if digit_wait is not None:
-                    digit_wait.cancel()
-                if gone in done:
-                    stop()
-                    raise Hangup(self.name)
-                return ""
-        finally:
-            gone.cancel()
-
-    async def echo(self) -> None:
-        self.check_hangup()
-        echo = Echo(self.media, terminators="#")
-        done = echo.start()
-        gone = asyncio.ensure_future(self.hungup.wait())
-        try:
-            await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            echo.stop()
-        if done.done() and done.result() == "dtmf":
-            self._consume_digit("#")
-        self.check_hangup()
-
-    async def record(self, path: str, *, max_seconds: float = 0, silence_seconds: float = 0,
-                     silence_threshold: int = 256, stop_digits: str = "#") -> RecordResult:
-        self.check_hangup()
-        recorder = Recorder(self.media, path, terminators=stop_digits, max_seconds=max_seconds,
-                            silence_seconds=silence_seconds,
-                            silence_threshold=silence_threshold)
-        result = await recorder.record()
-        stopped_by = {"dtmf": f"dtmf:{result.digit}", "maxduration": "maxtime"}.get(
-            result.stopped_by, result.stopped_by)
-        if result.digit:
-            self._consume_digit(result.digit)
-        return RecordResult(path=result.path, seconds=result.seconds, stopped_by=stopped_by)
-
-    def _consume_digit(self, digit: str) -> None:
-        """A terminator that ended a recording or echo is not also a menu choice."""
-        self.digits.discard_first(digit)
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS astdb (
 
 # Columns added to `cdr` after its first release: a database made before them
 # gets them at open (ALTER TABLE), so an upgrade keeps every old record.
-_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars")
+_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars", "recordings")
 
 
 @dataclass(slots=True)
@@ -73,7 +73,7 @@ class StoredBinding:
 CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
               "hangupcause", "rtp", *_CDR_ADDED)
-_JSON_FIELDS = ("rtp", "vars")
+_JSON_FIELDS = ("rtp", "vars", "recordings")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
 

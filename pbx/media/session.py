@@ -120,6 +120,12 @@ class MediaSession(asyncio.DatagramProtocol):
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
         self._tap: Callable[[bytes], None] | None = None  # in-band DTMF detection
+        # A recorder of both directions (MixMonitor): `rx(payload, marker, seq, ts)`
+        # gets what arrives, `tx(payload, ts)` what we send (set_monitor).
+        self.monitor: Any = None
+        # True while music on hold feeds this session: forward() (the bridge, echo)
+        # sends nothing then, as Asterisk writes no bridged frames over a generator.
+        self.generating = False
         self.stream = RtpStream(PCMU.payload_type)
         self.rx = RtpReceiveStats(8000)
         self.rx_ssrc: int | None = None
@@ -344,28 +350,41 @@ class MediaSession(asyncio.DatagramProtocol):
         """Route incoming audio to `consumer` (None: drop it); returns the previous one."""
         prev = self.consumer
         self.consumer = consumer
-        self._wire_consumer()
+        self._rebind()
         return prev
 
     def set_tap(self, tap: Callable[[bytes], None] | None) -> None:
         """Also give every audio payload to `tap` (e.g. an in-band DTMF detector),
-        whoever consumes it; None removes it. Sessions without a tap pay nothing."""
+        whoever consumes it; None removes it."""
         self._tap = tap
-        self._wire_consumer()
+        self._rebind()
 
-    def _wire_consumer(self) -> None:
-        consume = self.consumer.rtp if self.consumer is not None else None
+    def set_monitor(self, monitor: Any) -> None:
+        """Copy both directions' audio to `monitor` (None: stop); see `monitor`."""
+        self.monitor = monitor
+        self._rebind()
+
+    def _rebind(self) -> None:
+        # The tap and the monitor are folded into the one callable the receive path
+        # calls, so a session without them pays nothing for them per packet.
+        consumer = self.consumer
+        rtp = consumer.rtp if consumer is not None else None
+        monitor = self.monitor
+        monitor_rx = monitor.rx if monitor is not None and not self.closed else None
         tap = self._tap
-        if tap is None:
-            self._consume = consume
+        if monitor_rx is None and tap is None:
+            self._consume = rtp
             return
 
-        def tapped(payload: bytes, marker: int, seq: int, ts: int) -> None:
-            tap(payload)
-            if consume is not None:
-                consume(payload, marker, seq, ts)
+        def both(payload: bytes, marker: int, seq: int, ts: int) -> None:
+            if tap is not None:
+                tap(payload)
+            if rtp is not None:
+                rtp(payload, marker, seq, ts)
+            if monitor_rx is not None:
+                monitor_rx(payload, marker, seq, ts)
 
-        self._consume = tapped
+        self._consume = both
 
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -548,6 +567,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.tx(payload, st.ts)
         st.seq = (st.seq + 1) & 0xFFFF
         st.last_ts = st.ts
         st.ts = (st.ts + (samples or n)) & 0xFFFFFFFF
@@ -583,7 +605,7 @@ class MediaSession(asyncio.DatagramProtocol):
         SSRC. Its sequence number and timestamp are mapped by fixed offsets so
         the far end still sees the source's loss, reordering and timing; the
         offsets are recomputed (with the marker bit) when the source changes."""
-        if not self._can_send or self.closed:
+        if not self._can_send or self.closed or self.generating:
             return False
         st = self.stream
         if src is not self._fwd_src:
@@ -600,6 +622,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        monitor = self.monitor
+        if monitor is not None and pt < 0:
+            monitor.tx(payload, ots)
         if (oseq - st.seq) & 0xFFFF < 0x8000:  # newest so far (not a reordered one)
             st.seq = (oseq + 1) & 0xFFFF
             st.last_ts = ots

@@ -103,7 +103,7 @@ async def run(total: int, users: int, profile: bool) -> None:
         core = pbx.core
         sent: list[bytes] = []
         for t in core.transports.values():
-            t.send = lambda data, host, port: sent.append(data)  # capture, no syscall
+            t.send = lambda data, host, port, on_error=None: sent.append(data)  # capture, no syscall
         src = Address("udp", "127.0.0.1", 5072)
         local = core.local_address("udp")
         on_message = core.on_message

@@ -232,11 +232,12 @@ class _Transaction:
 class ServerTransaction(_Transaction):
     """An INVITE or non-INVITE server transaction (17.2)."""
 
-    __slots__ = ("merge_key",)
+    __slots__ = ("merge_key", "retransmits")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.merge_key: tuple | None = None
+        self.retransmits = 0  # timer G re-sends of the final response so far
 
     @property
     def source(self) -> Any:
@@ -328,7 +329,7 @@ def _ack_like(tx: ClientTransaction, method: str, to_value: str | None) -> bytes
     ]
     lines.extend("Route: " + r for r in h.get_all("Route"))
     lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
 def build_ack(tx: ClientTransaction, response: Any) -> bytes:
@@ -383,8 +384,12 @@ class TransactionLayer:
         timer_c: float | None = 180.0,
         reject_merged: bool = True,
         make_response: Callable[..., Any] | None = None,
+        max_final_retransmits: int | None = None,
     ) -> None:
         self.t1 = t1
+        # Timer G retransmissions of a non-2xx final over UDP; None: until timer H
+        # (RFC 3261). A retransmitted INVITE still gets the response in Completed.
+        self.max_final_retransmits = max_final_retransmits
         self.t2 = t2
         self.t4 = t4
         self.timer_c = timer_c
@@ -726,7 +731,7 @@ class TransactionLayer:
                 else:
                     tx.last = data
                     tx.state = COMPLETED
-                    if not tx.reliable:
+                    if not tx.reliable and self.max_final_retransmits != 0:
                         tx.interval = self.t1
                         tx._rtx = self._at(tx, self.t1, "G", now)
                     tx._fail = self._at(tx, 64 * self.t1, "H", now)
@@ -757,6 +762,11 @@ class TransactionLayer:
         if kind == "G":
             if tx.state is COMPLETED and tx.last is not None:
                 out.append(Send(tx.last, tx.peer))
+                tx.retransmits += 1
+                limit = self.max_final_retransmits
+                if limit is not None and tx.retransmits >= limit:
+                    tx._rtx = None
+                    return
                 tx.interval = min(2 * tx.interval, self.t2)
                 tx._rtx = self._at(tx, tx.interval, "G", now)
         elif kind == "H":

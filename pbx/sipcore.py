@@ -36,7 +36,7 @@ from pbx.sip.validate import check_request, check_response
 log = logging.getLogger("pbx.sip")
 trace_log = logging.getLogger("pbx.sip.trace")
 
-FINAL_RETRANSMITS = 2
+FINAL_RETRANSMITS = 1
 
 # Methods the PBX implements; others known to SIP get 405, unknown ones 501.
 ALLOWED_METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
@@ -58,9 +58,10 @@ class SipCore:
                  t1: float = 0.5) -> None:
         self.user_agent = user_agent
         self.sip_trace = sip_trace
-        # A non-2xx final over UDP is re-sent twice, not until timer H (10 times):
-        # a spoofed INVITE must not make us send 12 answers (retransmitted requests
-        # still get the answer again, so a real client loses nothing).
+        # An INVITE refused at once over UDP (a 407 challenge) gets its answer re-sent
+        # once, not until timer H (10 times): a spoofed INVITE must not make us send 12
+        # answers to its victim. The real client retransmits its INVITE and gets the
+        # answer again (pbx/sip/transaction.py, max_final_retransmits).
         self.layer = TransactionLayer(t1=t1, max_final_retransmits=FINAL_RETRANSMITS)
         self.transports: dict[tuple[str, int], Any] = {}  # (transport, family 4/6) -> transport
         self.handlers: dict[str, RequestHandler] = {}

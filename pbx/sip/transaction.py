@@ -232,12 +232,13 @@ class _Transaction:
 class ServerTransaction(_Transaction):
     """An INVITE or non-INVITE server transaction (17.2)."""
 
-    __slots__ = ("merge_key", "retransmits")
+    __slots__ = ("merge_key", "retransmit_limit", "retransmits")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.merge_key: tuple | None = None
         self.retransmits = 0  # timer G re-sends of the final response so far
+        self.retransmit_limit: int | None = None
 
     @property
     def source(self) -> Any:
@@ -387,8 +388,11 @@ class TransactionLayer:
         max_final_retransmits: int | None = None,
     ) -> None:
         self.t1 = t1
-        # Timer G retransmissions of a non-2xx final over UDP; None: until timer H
-        # (RFC 3261). A retransmitted INVITE still gets the response in Completed.
+        # Timer G retransmissions of a non-2xx final over UDP that no provisional
+        # preceded (a refusal or challenge given at once); None: until timer H (RFC
+        # 3261). Such a client is still in Calling and retransmits its INVITE, which
+        # gets the final again: only a spoofed source's victim loses the extra copies.
+        # After a provisional the client waits for us: timer G runs as the RFC says.
         self.max_final_retransmits = max_final_retransmits
         self.t2 = t2
         self.t4 = t4
@@ -729,9 +733,11 @@ class TransactionLayer:
                     tx.state = ACCEPTED
                     tx._end = self._at(tx, 64 * self.t1, "L", now)
                 else:
+                    if tx.last is None:  # no provisional went out: the client retransmits
+                        tx.retransmit_limit = self.max_final_retransmits
                     tx.last = data
                     tx.state = COMPLETED
-                    if not tx.reliable and self.max_final_retransmits != 0:
+                    if not tx.reliable and tx.retransmit_limit != 0:
                         tx.interval = self.t1
                         tx._rtx = self._at(tx, self.t1, "G", now)
                     tx._fail = self._at(tx, 64 * self.t1, "H", now)
@@ -763,7 +769,7 @@ class TransactionLayer:
             if tx.state is COMPLETED and tx.last is not None:
                 out.append(Send(tx.last, tx.peer))
                 tx.retransmits += 1
-                limit = self.max_final_retransmits
+                limit = tx.retransmit_limit
                 if limit is not None and tx.retransmits >= limit:
                     tx._rtx = None
                     return

@@ -621,3 +621,15 @@ def test_invite_server_final_retransmissions_capped_but_request_retransmission_a
     stx3 = none.receive(req, PEER, 0.0)[0].server_tx
     none.respond(stx3, challenge, 0.0)
     assert [a for _, a in run_clock(none, 40.0) if isinstance(a, Send)] == []
+
+
+def test_final_after_a_provisional_keeps_rfc_retransmissions() -> None:
+    # The caller got 180 and waits (Proceeding, no INVITE retransmissions): our 486
+    # must be retransmitted as RFC 3261 says, cap or not.
+    layer = make_layer(max_final_retransmits=1)
+    req = Req("INVITE")
+    stx = layer.receive(req, PEER, 0.0)[0].server_tx
+    layer.respond(stx, Resp(180, req), 0.0)
+    layer.respond(stx, Resp(486, req), 1.0)
+    events = run_clock(layer, 40.0)
+    assert [t for t, a in events if isinstance(a, Send)][:4] == [1.5, 2.5, 4.5, 8.5]

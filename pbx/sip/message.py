@@ -159,6 +159,7 @@ class FramingError(ValueError):
         self.reason = reason
         self.status = status
         self.head = head
+        self.messages: list[bytes] = []  # complete ones before the error: still deliver them
 
 
 class SipMessage:
@@ -572,7 +573,7 @@ def _parse(data: bytes) -> Request | Response:
         head_b = data[:end]
         head = head_b.decode("utf-8", "surrogateescape")
         lines = head.split("\r\n")
-        if head.count("\n") == len(lines) - 1:
+        if head.count("\n") == len(lines) - 1 and head.count("\r") == len(lines) - 1:
             # CRLF line ends only: no "\n\n" can come before the first CRLFCRLF, so it
             # ends the head, and the head bytes can be reused by to_bytes.
             fast = True
@@ -616,6 +617,10 @@ def _parse(data: bytes) -> Request | Response:
         if head.count("\n") != len(lines) - 1:
             lines = head.replace("\r\n", "\n").split("\n")
         items, problem = _header_items(lines[1:])
+        if problem is None and "\r" in head and any("\r" in line for line in lines):
+            # CR only ever ends a line with LF; a lone one would end up in a header
+            # value we echo back (RFC 3261 7.3.1 allows no CR inside a line).
+            problem = "Bad Request - CR inside a line"
     start = lines[0]
     is_request = not start.startswith("SIP/")
     method = start.split(" ", 1)[0] if is_request else None
@@ -827,10 +832,20 @@ class StreamFramer:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add bytes; return the complete messages (possibly none)."""
+        """Add bytes; return the complete messages (possibly none).
+
+        On FramingError, ``exc.messages`` holds the messages completed before it.
+        """
+        out: list[bytes] = []
+        try:
+            return self._feed(data, out)
+        except FramingError as exc:
+            exc.messages = out
+            raise
+
+    def _feed(self, data: bytes, out: list[bytes]) -> list[bytes]:
         buf = self._buf
         buf += data
-        out: list[bytes] = []
         if self._need:
             if len(buf) < self._need:
                 return out  # a body still arriving: its header was read already

@@ -71,9 +71,10 @@ class TcpConnection(asyncio.Protocol):
         try:
             messages = self.framer.feed(data)
         except FramingError as exc:
-            # Framing is lost (too large, negative or repeated Content-Length): answer
-            # what can be answered, then close: a stream cannot resynchronise
-            # (RFC 4475 3.1.2.3).
+            # Framing is lost (too large, negative or repeated Content-Length): deliver
+            # the messages before it, answer what can be answered, then close: a stream
+            # cannot resynchronise (RFC 4475 3.1.2.3).
+            self._deliver(exc.messages, remote)
             server.events.log("framing", now, "closing TCP connection from %s: %s", remote, exc)
             server.sink.on_framing_error(remote, exc.reason, exc.head, exc.status)
             self.close()
@@ -87,8 +88,11 @@ class TcpConnection(asyncio.Protocol):
                 self.message_started = now
         else:
             self.message_started = None
-        sink = server.sink
-        local = server.local
+        self._deliver(messages, remote)
+
+    def _deliver(self, messages: list[bytes], remote: Address) -> None:
+        sink = self.server.sink
+        local = self.server.local
         for message in messages:
             try:
                 sink.on_message(message, remote, local)

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from pbx.ratelog import RateLimitedLog
 from pbx.sip.address import Address
 from pbx.sip.message import ParseError, Request, Response, make_response, parse_message
 from pbx.sip.transaction import (
@@ -75,6 +76,7 @@ class SipCore:
         # Security (pbx/security/authwatch.py): screens each request before its handler
         # (a Response refuses it) and sees each final response (failed authentications).
         self.request_filter: Callable[[Request, Address], Response | None] | None = None
+        self.bad_messages = RateLimitedLog(log)  # a flood of garbage logs a few lines
         self.response_observer: Callable[[ServerTransaction, Response], None] | None = None
 
     # --- transports ---------------------------------------------------------
@@ -121,7 +123,8 @@ class SipCore:
             msg = parse_message(data)
         except ParseError as exc:
             self.stats["parse_errors"] += 1
-            log.info("bad message from %s: %s", source, exc.reason)
+            self.bad_messages.log("bad message", self.now(), "bad message from %s: %s",
+                                  source, exc.reason)
             answer = exc.response_bytes(self.user_agent) if exc.can_answer else None
             if answer is not None:
                 self.send_bytes(answer, self._reply_address(exc.message, source))

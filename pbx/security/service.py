@@ -8,6 +8,7 @@ logged, and a banned source's TCP connections are closed at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -67,8 +68,6 @@ class SecurityService:
             self._timer.cancel()
             self._timer = None
         if self._log_handler is not None:
-            import logging
-
             logging.getLogger(self.seclog.logger.name).removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None

@@ -27,7 +27,9 @@ def child(target: str, libfuzzer_args: list[str]) -> None:
 
     with atheris.instrument_imports(include=["pbx", "tests.fuzz"]):
         from tests.fuzz.targets import FUZZERS
-    atheris.Setup([sys.argv[0], *libfuzzer_args], FUZZERS[target])
+    # libFuzzer runs argv[0] through the shell for -merge: give it this very command.
+    again = f"{sys.executable} -m tests.fuzz.run_fuzz --child {target} --"
+    atheris.Setup([again, *libfuzzer_args], FUZZERS[target])
     atheris.Fuzz()
 
 
@@ -42,11 +44,18 @@ def run_atheris(target: str, seconds: int, merge: bool) -> int:
             str(work), str(seeds)]
     cmd = [sys.executable, "-m", "tests.fuzz.run_fuzz", "--child", target, "--", *args]
     print(f"== {target}: atheris for {seconds} s", flush=True)
-    rc = subprocess.run(cmd, cwd=REPO).returncode
+    rc = subprocess.run(cmd, cwd=REPO).returncode if seconds > 0 else 0
     if rc == 0 and merge:
-        subprocess.run([sys.executable, "-m", "tests.fuzz.run_fuzz", "--child", target, "--",
-                        "-merge=1", str(seeds), str(work)], cwd=REPO, check=False)
+        merge_into(target, seeds, work)
     return rc
+
+
+def merge_into(target: str, seeds: Path, work: Path) -> None:
+    """Add to the committed corpus only the inputs that reach new code."""
+    print(f"== {target}: merging {work} into {seeds}", flush=True)
+    subprocess.run([sys.executable, "-m", "tests.fuzz.run_fuzz", "--child", target, "--",
+                    "-merge=1", f"-artifact_prefix={WORK / 'artifacts'}/{target}-merge-",
+                    str(seeds), str(work)], cwd=REPO, check=False)
 
 
 def run_hypothesis(target: str, seconds: int) -> int:
@@ -77,7 +86,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--targets", default="sip,core,sdp,rtp,framer")
     parser.add_argument("--engine", choices=("auto", "atheris", "hypothesis"), default="auto")
-    parser.add_argument("--merge", action="store_true")
+    parser.add_argument("--merge", action="store_true",
+                        help="then add what reached new code to tests/fuzz/corpus/")
+    parser.add_argument("--merge-only", action="store_true",
+                        help="only merge what an earlier run left in var/fuzz/")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.child:
@@ -91,7 +103,9 @@ def main() -> int:
         except ImportError:
             engine = "hypothesis"
     targets = args.targets.split(",")
-    share = max(10, int(args.minutes * 60 / len(targets)))
+    share = 0 if args.merge_only else max(10, int(args.minutes * 60 / len(targets)))
+    if args.merge_only:
+        engine, args.merge = "atheris", True
     failed = []
     for target in targets:
         rc = (run_atheris(target, share, args.merge) if engine == "atheris"

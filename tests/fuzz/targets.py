@@ -9,6 +9,7 @@ The seed corpus is tests/fuzz/corpus/<target>/.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -250,7 +251,8 @@ FUZZERS = {"sip": fuzz_sip, "core": fuzz_core, "sdp": fuzz_sdp, "rtp": fuzz_rtp,
            "framer": fuzz_framer}
 
 
-def corpus(target: str) -> list[bytes]:
+@functools.cache
+def corpus(target: str) -> tuple[bytes, ...]:
     """The seed inputs of a target (sip and core share theirs)."""
     folder = CORPUS / ("sip" if target == "core" else target)
-    return [p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()]
+    return tuple(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())

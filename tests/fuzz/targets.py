@@ -101,10 +101,10 @@ class _FakeLoop:
     def time(self) -> float:
         return 0.0
 
-    def call_at(self, when: float, callback, *args):  # noqa: ANN001
+    def call_at(self, when: float, callback, *args):
         return _Handle()
 
-    def call_soon(self, callback, *args):  # noqa: ANN001
+    def call_soon(self, callback, *args):
         callback(*args)  # e.g. the deferred 100 Trying: run it, it must not fail either
         return _Handle()
 
@@ -119,7 +119,7 @@ class _Transport:
         self.local = Address("udp", "127.0.0.1", 5060)
         self.sent: list[bytes] = []
 
-    def send(self, data: bytes, host: str, port: int, on_error=None) -> None:  # noqa: ANN001
+    def send(self, data: bytes, host: str, port: int, on_error=None) -> None:
         if not isinstance(data, bytes):
             raise DefectFound("a transport was given something other than bytes")
         self.sent.append(data)
@@ -151,7 +151,7 @@ class CoreHarness:
         logging.getLogger("pbx").addHandler(self.catcher)
         self.now = 0.0
 
-    def _register(self, req, tx, source) -> None:  # noqa: ANN001
+    def _register(self, req, tx, source) -> None:
         self.core.respond(tx, self.registrar.handle(req, Source(source.transport, source.host,
                                                                 source.port), 0.0, 1000.0))
 

@@ -95,5 +95,5 @@ async def test_damaged_or_foreign_files_stop_the_start(tmp_path: Path) -> None:
     for off in range(4096, len(data), 4096):  # scribble over every page but the header
         data[off + 100:off + 300] = b"\xa5" * 200
     good.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="damaged|cannot be used"):
+    with pytest.raises(StoreError, match=r"damaged|cannot be used"):
         await Store.open(good)

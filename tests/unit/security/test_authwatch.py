@@ -79,7 +79,7 @@ def test_challenges_and_successes_are_not_failures() -> None:
 def test_peer_acl_refuses_other_addresses_as_failed_acl(
         caplog: pytest.LogCaptureFixture) -> None:
     lan = Acl.from_lines([("deny", "0.0.0.0/0"), ("permit", "192.168.1.0/24")], "")
-    watch, bans = make({"6001": Peer("6001", (lan,))})
+    watch, _ = make({"6001": Peer("6001", (lan,))})
     caplog.set_level(logging.INFO, logger="pbx.security")
     req = register(auth="")  # even unauthenticated: the name alone is enough
     refusal = watch.check_request(req, SRC)

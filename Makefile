@@ -8,10 +8,10 @@ BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
 APT_RUN  := asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 asterisk-moh-opsound-wav
-APT_TEST := sip-tester baresip sox kamailio openssl asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+APT_TEST := sip-tester baresip sox kamailio openssl sipvicious asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
 CERT_DIR ?= $(CONFIG)/tls
 
-.PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test cert clean
+.PHONY: run test check lint sounds bench fuzz venv sysdeps-run sysdeps-test cert clean
 
 run: venv sysdeps-run
 	$(BIN)/pbx run --config-dir $(CONFIG)
@@ -74,6 +74,12 @@ cert: venv
 
 bench: venv
 	@echo "see bench/README.md: each benchmark is run on demand"
+
+# The long fuzz run (make test runs a short one): atheris when it installs, else hypothesis.
+FUZZ_MINUTES ?= 10
+fuzz: venv
+	@$(BIN)/pip install -q -e '.[fuzz]' 2>/dev/null || echo "atheris did not install: fuzzing with hypothesis"
+	$(BIN)/python -m tests.fuzz.run_fuzz --minutes $(FUZZ_MINUTES)
 
 clean:
 	rm -rf $(VENV) var etc/var .pytest_cache

@@ -1,5 +1,5 @@
 """The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, hints,
-reload, cdr, database, mail."""
+reload, bans, cdr, database, mail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         _add_config_dir(p, top=False)
 
+    bans = sub.add_parser("bans", help="list banned addresses, or lift bans")
+    _add_config_dir(bans, top=False)
+    bans.add_argument("action", nargs="?", choices=("list", "lift"), default="list",
+                      help="list (default) or lift")
+    bans.add_argument("sources", nargs="*", metavar="ADDRESS",
+                      help="with lift: the addresses (or IPv6 /64s) to let back in; 'all' for all")
+
     cdr = sub.add_parser("cdr", help="print call detail records")
     _add_config_dir(cdr, top=False)
     cdr.add_argument("--since", default=None,
@@ -110,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
-        "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
-        "registry": cmd_registry, "hints": cmd_hints,
+        "channels": cmd_channels, "reload": cmd_reload, "bans": cmd_bans, "cdr": cmd_cdr,
+        "mail": cmd_mail, "registry": cmd_registry, "hints": cmd_hints,
         "database": cmd_database,
     }[args.command]
     try:
@@ -217,15 +225,28 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 def _mgmt(args: argparse.Namespace, path: str, method: str = "GET") -> dict:
     """Ask the running PBX's management endpoint (http.listen of pbx.yaml)."""
     from pbx.config import load_settings
+    from pbx.security.token import TokenError, read_token
 
     settings = load_settings(Path(args.config_dir), [])
     url = f"http://{settings.http_listen}{path}"
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        token = read_token(settings.storage_dir)
+    except TokenError as exc:
+        raise SystemExit(f"pbx: {exc}") from exc
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        return json.loads(exc.read() or b"{}") or {"error": str(exc)}
+        if exc.code == 401:
+            raise SystemExit(f"pbx: the PBX at {url} refused the token of "
+                             f"{settings.storage_dir}: it is another PBX, or it was started "
+                             "with another config dir") from exc
+        try:
+            return json.loads(exc.read() or b"{}") or {"error": str(exc)}
+        except ValueError:
+            return {"error": str(exc)}
     except OSError as exc:
         raise SystemExit(f"pbx: cannot reach the running PBX at {url}: {exc}. "
                          "Is `pbx run` running with this --config-dir?") from exc
@@ -307,6 +328,32 @@ def cmd_reload(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print("reload failed: nothing was changed", file=sys.stderr)
     return 1
+
+
+def cmd_bans(args: argparse.Namespace) -> int:
+    if args.action == "lift":
+        if not args.sources:
+            print("pbx bans lift: name the addresses to let back in (or 'all')",
+                  file=sys.stderr)
+            return 2
+        lifted = 0
+        for source in args.sources:
+            data = _mgmt(args, "/bans/lift/" + urllib.parse.quote(source, safe=""),
+                         method="POST")
+            count = int(data.get("lifted", 0))
+            lifted += count
+            if not count:
+                print(f"{source}: not banned", file=sys.stderr)
+        print(f"{lifted} ban{'s' if lifted != 1 else ''} lifted")
+        return 0 if lifted else 1
+    rows = _mgmt(args, "/bans").get("bans", [])
+    print(f"{'Address':<28} {'Reason':<8} {'Count':>6} {'Left':>6} {'Dropped':>8}  Since")
+    for b in rows:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b["since"]))
+        print(f"{b['source']:<28} {b['reason']:<8} {b['count']:>6} {b['remaining']:>5}s "
+              f"{b['dropped']:>8}  {since}")
+    print(f"{len(rows)} banned")
+    return 0
 
 
 def parse_since(text: str | None, now: float | None = None) -> float:

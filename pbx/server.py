@@ -18,12 +18,14 @@ from pbx.diagnostics import ConfigError
 from pbx.location import Location
 from pbx.qualify import Qualifier
 from pbx.registrar import Registrar, Source
+from pbx.security.service import SecurityService
+from pbx.security.token import TokenError, ensure_token
 from pbx.sip.address import Address
 from pbx.sip.auth import DigestAuthenticator
-from pbx.sip.message import Request, make_response
+from pbx.sip.message import Request, Response, make_response
 from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
-from pbx.store import Store
+from pbx.store import Store, StoreError
 from pbx.transport.tcp import TcpTransport
 from pbx.transport.tls import TlsTransport
 from pbx.transport.udp import UdpTransport
@@ -43,6 +45,8 @@ class Pbx:
         self.store: Store | None = None
         self.core = SipCore(user_agent=config.settings.user_agent, sip_trace=sip_trace,
                             t1=config.settings.t1, t2=config.settings.t2)
+        # Bans, ACLs, input limits: transports talk to its guard, not to the core.
+        self.security = SecurityService(config, self.core)
         self.location = Location()
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
@@ -117,17 +121,23 @@ class Pbx:
         # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
         from pbx.management import ManagementServer
 
-        self.mgmt = ManagementServer(self)
+        self.mgmt = ManagementServer(self, ensure_token(settings.storage_dir))
         await self.mgmt.start(settings.http_listen)
+        # Transports talk to the security guard (bans, ACLs, rate limits), not to the core.
+        guard = self.security.guard
+        limits = settings.security.limits
         for spec in settings.listen:
             try:
                 if spec.transport == "udp":
-                    t = await UdpTransport.listen(self.core, spec.host, spec.port)
+                    t = await UdpTransport.listen(guard, spec.host, spec.port)
                 elif spec.transport == "tcp":
-                    t = await TcpTransport.listen(self.core, spec.host, spec.port)
+                    t = await TcpTransport.listen(guard, spec.host, spec.port,
+                                                  limits=limits, gate=guard)
+                    self.security.stream_transports.append(t)
                 elif spec.transport == "tls" and settings.tls is not None:
-                    t = await TlsTransport.listen_tls(self.core, spec.host, spec.port,
-                                                      settings.tls)
+                    t = await TlsTransport.listen_tls(guard, spec.host, spec.port, settings.tls,
+                                                      limits=limits, gate=guard)
+                    self.security.stream_transports.append(t)
                 else:
                     log.warning("transport %s is not supported yet; %s ignored",
                                 spec.transport, spec)
@@ -137,6 +147,7 @@ class Pbx:
                               " (another program, or another PBX, uses it?)") from exc
             self.core.add_transport(spec.transport, t)
             log.info("listening on %s", t.local)
+        self.security.start()
         self._start_registrations()
         self._tasks.append(loop.create_task(self._sweep()))
         self._tasks.append(loop.create_task(self.qualifier.run()))
@@ -263,6 +274,7 @@ class Pbx:
             task.cancel()
         if self.mgmt is not None:
             self.mgmt.close()
+        self.security.stop()
         self.core.close()
         if self.dialplan_services is not None and self.dialplan_services.astdb is not None:
             await self.dialplan_services.astdb.settle()
@@ -275,6 +287,17 @@ class Pbx:
     def _on_register(self, req: Request, tx: ServerTransaction, source: Address) -> None:
         response = self.registrar.handle(req, Source(source.transport, source.host, source.port),
                                          self.core.now(), time.time())
+        if response.status >= 300 or self.store is None:
+            self.core.respond(tx, response)
+            return
+        # Nothing lost: the 200 OK goes out once the bindings are committed.
+        self.store.when_committed(lambda ok: self._answer_register(req, tx, response, ok))
+
+    def _answer_register(self, req: Request, tx: ServerTransaction, response: Response,
+                         committed: bool) -> None:
+        if not committed:
+            response = make_response(req, 500, "Server Internal Error",
+                                     headers=[("Retry-After", "5")])
         self.core.respond(tx, response)
 
     def _on_options(self, req: Request, tx: ServerTransaction, source: Address) -> None:
@@ -283,8 +306,13 @@ class Pbx:
             ("Supported", "replaces, timer"), ("Accept-Language", "en")]))
 
     def _bindings_changed(self, aor: str) -> None:
-        # Called from inside the registrar: let the 200 OK go out first.
-        asyncio.get_running_loop().call_soon(self._after_registration, aor)
+        # Called from inside the registrar: let the 200 OK go out first (it waits
+        # for the commit; this waiter is answered just before it, so defer once more).
+        loop = asyncio.get_running_loop()
+        if self.store is None:
+            loop.call_soon(self._after_registration, aor)
+        else:
+            self.store.when_committed(lambda ok: loop.call_soon(self._after_registration, aor))
 
     def _after_registration(self, aor: str) -> None:
         peer = self.config.sip.peers.get(aor)
@@ -321,6 +349,7 @@ class Pbx:
         if [str(s) for s in config.settings.listen] != [str(s) for s in old.settings.listen]:
             log.warning("sip.listen changed: takes effect at the next restart")
         self.config = config
+        self.security.configure(config)
         self.registrar.reload(config)
         if config.realm != old.realm:
             self.auth = self.registrar.auth = self._make_auth(config)
@@ -369,7 +398,7 @@ async def _serve(config: Config, sip_trace: bool) -> int:
     pbx = Pbx(config, sip_trace=sip_trace)
     try:
         await pbx.start()
-    except OSError as exc:
+    except (OSError, StoreError, TokenError) as exc:
         log.error("cannot start: %s", exc)
         await pbx.stop()
         return 1

@@ -111,6 +111,7 @@ class MailboxConfig:
     options: dict[str, str] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+    pin_col: int = 0  # column of the PIN (security checks point at it)
 
     @property
     def key(self) -> str:
@@ -298,7 +299,7 @@ def _load_mailbox(entry: Entry, context: str, general: VoicemailGeneral,
     mb = MailboxConfig(context=context, mailbox=box, pin=pin, fullname=name, email=email,
                        pager=pager, attach=general.attach, delete=general.delete,
                        maxmsg=general.maxmsg, maxsecs=general.maxsecs, minsecs=general.minsecs,
-                       file=entry.file, line=entry.line)
+                       file=entry.file, line=entry.line, pin_col=cols[0])
     if options:
         offset = cols[4]
         for raw in options.split("|"):

@@ -82,6 +82,12 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # The leg's RTP endpoint (pbx.media.session.MediaSession) for what takes its
+    # audio whole (a conference); None for channels without media (test fakes).
+    media: Any = None
+    # Per-call state of applications, by name (Asterisk's channel datastores), e.g.
+    # the profiles Set(CONFBRIDGE(user,quiet)=yes) builds for ConfBridge().
+    datastores: dict[str, Any] = field(default_factory=dict)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:

@@ -750,6 +750,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -794,6 +795,9 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    from pbx.conference.config import load_confbridge
+
+    config.confbridge = load_confbridge(config_dir, config.dialplan, diagnostics)
     if not strict:
         diagnostics = tolerate(diagnostics)
     errors = [d for d in diagnostics if d.severity == "error"]

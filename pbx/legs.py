@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pbx import leg_codecs
@@ -138,8 +138,10 @@ class LegMaker:
         return out
 
     async def originate(self, caller: SipChannel, dest: Destination,
-                        events: Callable[[SipChannel, Any], None]) -> SipChannel:
-        """Create the outbound leg and send its INVITE with our SDP offer."""
+                        events: Callable[[SipChannel, Any], None],
+                        headers: Sequence[tuple[str, str]] = ()) -> SipChannel:
+        """Create the outbound leg and send its INVITE with our SDP offer; `headers`
+        are added to the INVITE (Page: Call-Info/Alert-Info for auto-answer)."""
         local = self.local_for(dest.address)
         leg = await self.new_leg(dest.peer.name, inbound=False, peer=dest.peer, local=local)
         leg.context, leg.exten = caller.context, dest.to_uri
@@ -152,7 +154,7 @@ class LegMaker:
                              realm_host=host_port(local), call_id=new_call_id(local),
                              from_tag=tag, contact_user=cid.num or "pbx",
                              extra=[("Allow", self.signalling.allow_header()),
-                                    ("Supported", "replaces, timer")],
+                                    ("Supported", "replaces, timer"), *headers],
                              body=leg.sdp.dial_offer(caller.sdp, caller.codec_open),
                              content_type=SDP)
         usage, actions = InviteUsage.uac(invite, dest=dest.address, local=local,

@@ -52,6 +52,7 @@ class Pbx:
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
+        self.conferences: Any = None  # pbx.conference.service.ConferenceService
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
         # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
         # voicemail): dialplan.services.DialplanServices, built in start().
@@ -90,6 +91,7 @@ class Pbx:
         await self._start_calls()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
+        self._start_conferences()
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -134,6 +136,20 @@ class Pbx:
         await self.voicemail.start()
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
+
+    def _start_conferences(self) -> None:
+        """ConfBridge() and Page() (pbx/conference): rooms, and paging through the legs."""
+        from pbx.conference.config import ConfBridgeConfig
+        from pbx.conference.paging import Pager
+        from pbx.conference.service import ConferenceService
+
+        calls = self.calls
+        self.conferences = ConferenceService(
+            config=lambda: self.config.confbridge or ConfBridgeConfig(),
+            prompts=lambda: calls.prompts, storage_dir=self.config.settings.storage_dir)
+        self.conferences.pager = Pager(self.conferences, calls.legs, in_use=lambda peer: any(
+            c.peer is not None and c.peer.name == peer for c in calls.channels.values()))
+        self.dialplan_services.conferences = self.conferences
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""

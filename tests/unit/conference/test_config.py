@@ -200,3 +200,17 @@ def test_shipped_sample_loads_cleanly() -> None:
     cfg = load_confbridge_conf(REPO / "etc" / "confbridge.conf", diags)
     assert [d for d in diags if d.severity == "error"] == []
     assert cfg.menu("sample_user_menu") is not None and cfg.menu("sample_admin_menu") is not None
+
+
+def test_every_default_prompt_is_shipped() -> None:
+    """A fresh checkout plays every conference prompt (binaural: no such mixing here)."""
+    import wave
+
+    from pbx.conference.config import SOUNDS
+
+    names = [n for k, n in SOUNDS.items() if not k.startswith("binaural")]
+    for name in [*names, "conf-usermenu", "conf-adminmenu", "vm-rec-name", "beep"]:
+        path = REPO / "sounds" / "en" / f"{name}.wav"
+        assert path.is_file(), f"missing {path}: run sounds/make_sounds.sh"
+        with wave.open(str(path)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)

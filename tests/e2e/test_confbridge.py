@@ -24,8 +24,8 @@ from pbx.media.codecs import G722
 from pbx.media.wav import read_wav
 from tests.e2e.harness import PbxProcess, make_config
 from tests.e2e.media import SOUNDS, RtpEndpoint, best_lag, prompt_pcm, tone
-from tests.e2e.test_calls import Sipp, _sipp_extra
 from tests.e2e.sipp import call_scenario, run_sipp
+from tests.e2e.test_calls import Sipp, _sipp_extra
 
 SIP_CONF = """\
 [general]
@@ -75,7 +75,8 @@ exten => 7001,1,ConfBridge(7001,,quiet_user,sample_user_menu)
 exten => 7100,1,ConfBridge(7100,,admin_user,sample_admin_menu)
  same => n,Log(NOTICE,CONFBRIDGE_RESULT=${CONFBRIDGE_RESULT})
  same => n,Hangup()
-exten => _710[12],1,ConfBridge(7100,,${IF($[${EXTEN} = 7101]?quiet_user:default_user)},sample_user_menu)
+exten => _710[12],1,Set(PROFILE=${IF($[${EXTEN} = 7101]?quiet_user:default_user)})
+ same => n,ConfBridge(7100,,${PROFILE},sample_user_menu)
  same => n,Log(NOTICE,CONFBRIDGE_RESULT=${CONFBRIDGE_RESULT})
  same => n,Playback(goodbye)
  same => n,Hangup()
@@ -84,7 +85,8 @@ exten => 7200,1,ConfBridge(7200,recorded)
  same => n,Hangup()
 ; CONFBRIDGE_INFO into the CDR
 exten => 7400,1,Answer()
- same => n,Set(CDR(userfield)=${CONFBRIDGE_INFO(parties,7000)}/${CONFBRIDGE_INFO(locked,7100)}/${CONFBRIDGE_INFO(admins,7100)}/${CONFBRIDGE_INFO(parties,nowhere)})
+ same => n,Set(A=${CONFBRIDGE_INFO(parties,7000)}/${CONFBRIDGE_INFO(locked,7100)})
+ same => n,Set(CDR(userfield)=${A}/${CONFBRIDGE_INFO(admins,7100)}/${CONFBRIDGE_INFO(parties,x)})
  same => n,Hangup()
 """
 

@@ -42,7 +42,7 @@ from pbx.media.codecs import (
     alaw_encode,
     ulaw_encode,
 )
-from pbx.media.resample import converter
+from pbx.media.resample import BatchDownsampler, BatchUpsampler, converter
 from pbx.media.transcode import CannotTranscode, transcoder
 
 if TYPE_CHECKING:
@@ -62,6 +62,12 @@ _ALL = np.arange(65536, dtype=np.uint16).astype("<u2").tobytes()
 _ENCODE = np.array([np.frombuffer(ulaw_encode(_ALL), np.uint8),
                     np.frombuffer(alaw_encode(_ALL), np.uint8)])
 _LAW = {"PCMU": 0, "PCMA": 1}
+_SILENCE_U, _SILENCE_A = b"\xff" * OCTETS, b"\xd5" * OCTETS  # what a silent member "says"
+
+
+def _pcm16(x: np.ndarray) -> bytes:
+    """int32 samples, clipped to 16-bit little-endian PCM."""
+    return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
 def can_mix(codec: Codec) -> bool:
@@ -141,7 +147,7 @@ class MixMember:
         self.wideband = codec.sample_rate > 8000
         self._other.clear()
         law = _LAW.get(codec.name, -1)
-        if law >= 0 and rate == 8000:
+        if law >= 0:  # by table, all G.711 members at once (resampled as a batch at 16 kHz)
             self.law, self.decode, self.encode = law, None, None
             return
         self.law = -1
@@ -214,10 +220,18 @@ class Mixer:
         self.n = self.rate // 50
         self.record: Callable[[bytes, int], None] | None = None  # (pcm, rate) each tick
         self.ticks = 0
-        self._rows = np.zeros((0, self.n), dtype=np.int32)
-        self._out = np.zeros((0, self.n), dtype=np.int32)
-        self._laws = np.zeros((0, 1), dtype=np.intp)
-        self._all_g711 = True
+        # Rebuilt when the members or the rate change (_rebuild):
+        self._rows = np.zeros((0, self.n), dtype=np.int32)  # what each member says
+        self._out = np.zeros((0, self.n), dtype=np.int32)  # what each member hears
+        self._frames: list[bytes] = []
+        self._talk: list[int] = []
+        self._g711: list[int] = []  # indices of the G.711 members (decoded by table)
+        self._other: list[int] = []  # the others (G.722: decoder/encoder functions)
+        self._laws = np.zeros((0, 1), dtype=np.intp)  # law of each G.711 member, a column
+        self._only_g711 = True  # every member G.711 in an 8 kHz mix: the fast path
+        self._up = BatchUpsampler()  # G.711 members in a 16 kHz mix
+        self._down = BatchDownsampler()
+        self._batch: list[MixMember] = []  # whose history the resamplers hold, in order
         self._running = False
         self._dirty = True
 
@@ -280,15 +294,28 @@ class Mixer:
             self.n = rate // 50
             for m in self.members:
                 m.setup(rate)
+            self._batch = []  # the resamplers' histories are for another rate
             self._dirty = True
 
     def _rebuild(self) -> None:
-        k, n = len(self.members), self.n
-        if self._rows.shape != (k, n):
-            self._rows = np.zeros((k, n), dtype=np.int32)
-            self._out = np.zeros((k, n), dtype=np.int32)
-        self._laws = np.array([[max(m.law, 0)] for m in self.members], dtype=np.intp)
-        self._all_g711 = all(m.law >= 0 for m in self.members)
+        members = self.members
+        k, n = len(members), self.n
+        self._rows = np.zeros((k, n), dtype=np.int32)
+        self._out = np.zeros((k, n), dtype=np.int32)
+        self._frames = [_SILENCE_U] * k
+        self._talk = [0] * k
+        self._g711 = [i for i, m in enumerate(members) if m.law >= 0]
+        self._other = [i for i, m in enumerate(members) if m.law < 0]
+        self._laws = np.array([[members[i].law] for i in self._g711], dtype=np.intp)
+        self._only_g711 = self.rate == 8000 and not self._other
+        if self.rate != 8000:
+            # Each G.711 member keeps its resampling history across membership changes.
+            now = [members[i] for i in self._g711]
+            before = {id(m): j for j, m in enumerate(self._batch)}
+            rows = [before.get(id(m)) for m in now]
+            self._up.resize(rows)
+            self._down.resize(rows)
+            self._batch = now
         self._dirty = False
 
     # --- the clock --------------------------------------------------------------------
@@ -303,36 +330,33 @@ class Mixer:
         if self._dirty:
             self._rebuild()
         self.ticks += 1
-        rows = self._rows
+        frames, talk = self._frames, self._talk
         talking = False
         for i, m in enumerate(members):
             buf = m.buf
             if len(buf) >= OCTETS:
-                frame = bytes(buf[:OCTETS])
-                del buf[:OCTETS]
-            else:
-                frame = None
-            row = rows[i]
-            if frame is None or m.muted or m.private:
-                row.fill(0)
-                continue
-            talking = True
-            if m.law >= 0:
-                np.take(_DECODE[m.law], np.frombuffer(frame, dtype=np.uint8), out=row)
-            else:
-                pcm = np.frombuffer(m.decode(frame), dtype="<i2")  # type: ignore[misc]
-                if len(pcm) != len(row):  # a short frame: pad (never longer: 20 ms in)
-                    row.fill(0)
-                    pcm = pcm[:len(row)]
-                row[:len(pcm)] = pcm
-            if m.talk != 1.0:
-                np.multiply(row, m.talk, out=row, casting="unsafe")
-        total = rows.sum(axis=0, dtype=np.int32) if talking else np.zeros(self.n, np.int32)
+                if m.muted or m.private:
+                    del buf[:OCTETS]  # drained all the same: no stale audio later
+                else:
+                    frames[i] = bytes(buf[:OCTETS])
+                    del buf[:OCTETS]
+                    talk[i] = 1
+                    talking = True
+                    continue
+            frames[i] = _SILENCE_U if m.law != 1 else _SILENCE_A
+            talk[i] = 0
+        if talking:
+            rows = self._decode(frames, talk)
+            total = rows.sum(axis=0, dtype=np.int32)
+        else:
+            rows = self._rows
+            rows.fill(0)
+            total = np.zeros(self.n, np.int32)
         ann = self.announcer.frame(self.rate, self.n)
         if ann is not None:
             total += ann
         if self.record is not None:
-            self.record(np.clip(total, -32768, 32767).astype("<i2").tobytes(), self.rate)
+            self.record(_pcm16(total), self.rate)
         if not members:
             if ann is None:
                 self._stop()
@@ -342,22 +366,59 @@ class Mixer:
         for i, m in enumerate(members):
             if m.listen != 1.0:
                 np.multiply(out[i], m.listen, out=out[i], casting="unsafe")
-        np.clip(out, -32768, 32767, out=out)
-        if self._all_g711:
-            # Every member G.711 in an 8 kHz mix: one table lookup encodes them all.
+        self._encode_and_send(out)
+
+    def _decode(self, frames: list[bytes], talk: list[int]) -> np.ndarray:
+        """Every member's frame as a row of linear PCM at the mix rate (0: silent)."""
+        members = self.members
+        g711, other = self._g711, self._other
+        if self._only_g711:
+            codes = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), OCTETS)
+            rows = self._rows = _DECODE[self._laws, codes]
+        else:
+            rows = self._rows
+            rows.fill(0)
+            if g711:
+                codes = np.frombuffer(b"".join([frames[i] for i in g711]),
+                                      dtype=np.uint8).reshape(len(g711), OCTETS)
+                pcm8 = _DECODE[self._laws, codes]
+                rows[g711] = pcm8 if self.rate == 8000 else np.rint(self._up(pcm8))
+            for i in other:
+                if talk[i]:
+                    pcm = np.frombuffer(members[i].decode(frames[i]), dtype="<i2")  # type: ignore[misc]
+                    rows[i, :len(pcm)] = pcm[:self.n]
+        np.multiply(rows, np.array(talk, dtype=np.int32)[:, None], out=rows)
+        for i, m in enumerate(members):
+            if m.talk != 1.0 and talk[i]:
+                np.multiply(rows[i], m.talk, out=rows[i], casting="unsafe")
+        return rows
+
+    def _encode_and_send(self, out: np.ndarray) -> None:
+        members = self.members
+        send = self._send
+        if self._only_g711:
+            np.minimum(out, 32767, out=out)
+            np.maximum(out, -32768, out=out)
+            # One table lookup encodes every member's frame.
             data = _ENCODE[self._laws, out & 0xFFFF].tobytes()
             for i, m in enumerate(members):
                 if not m.private:
-                    self._send(m, data[i * OCTETS:(i + 1) * OCTETS])
+                    send(m, data[i * OCTETS:(i + 1) * OCTETS])
             return
-        for i, m in enumerate(members):
-            if m.private:
-                continue
-            if m.law >= 0:
-                payload = _ENCODE[m.law][out[i] & 0xFFFF].tobytes()
-            else:
-                payload = m.encode(out[i].astype("<i2").tobytes())  # type: ignore[misc]
-            self._send(m, payload)
+        g711 = self._g711
+        if g711:
+            pcm8 = out[g711] if self.rate == 8000 else np.rint(self._down(out[g711]))
+            np.clip(pcm8, -32768, 32767, out=pcm8)
+            data = _ENCODE[self._laws, pcm8.astype(np.int32) & 0xFFFF].tobytes()
+            for j, i in enumerate(g711):
+                m = members[i]
+                if not m.private:
+                    send(m, data[j * OCTETS:(j + 1) * OCTETS])
+        for i in self._other:
+            m = members[i]
+            if not m.private:
+                row = out[i]
+                send(m, m.encode(_pcm16(row)))  # type: ignore[misc]
 
     @staticmethod
     def _send(m: MixMember, payload: bytes) -> None:

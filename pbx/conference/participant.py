@@ -103,6 +103,7 @@ class Participant:
     async def run(self, conf_for: Any, room_name: str) -> str:
         """The whole ConfBridge(); `conf_for(name, bridge)` gives the room."""
         ch = self.channel
+        ch.check_hangup()
         if ch.state is not ChannelState.UP and self.user.answer_channel:
             await ch.answer()
         if self.user.pin and not await self._get_pin():

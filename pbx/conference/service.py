@@ -109,6 +109,8 @@ class ConferenceService:
                 value.strip())
             if base is None:
                 return f"CONFBRIDGE: no {kind} profile '{value}'"
+            if isinstance(base, Menu):  # menus are shared, not copied, by the config
+                base = Menu(name=base.name, entries=dict(base.entries))
             setattr(dyn, kind, base)
             return None
         if kind == "menu":

@@ -296,3 +296,19 @@ async def test_a_caller_already_gone_is_not_answered_again(tmp_path: Path) -> No
         pass
     assert "r" not in svc.rooms
     clock.stop()
+
+
+def test_dynamic_menu_from_a_template_leaves_the_config_alone(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    ch = Caller.__new__(Caller)  # only datastores are used
+    Channel.__init__(ch, name="SIP/x-1")
+    assert svc.set_dynamic(ch, "menu", "template", "vol") is None
+    assert svc.set_dynamic(ch, "menu", "1", "toggle_mute") is None
+    assert svc.set_dynamic(ch, "menu", "X1", "toggle_mute") == \
+        "CONFBRIDGE: 'x1' is not a DTMF sequence"
+    assert svc.set_dynamic(ch, "user", "bogus", "1") == \
+        "CONFBRIDGE: unknown user profile option 'bogus'"
+    assert svc.set_dynamic(ch, "room", "x", "1") is not None
+    _, _, menu = svc.profiles(ch, "", "", "")
+    assert "1" in menu.entries and "6" in menu.entries
+    assert "1" not in svc.config().menus["vol"].entries

@@ -1,6 +1,7 @@
 """Benchmark: conferences on the mixer, engine alone (no SIP): R rooms of M members.
 
-The PBX side (R*M MediaSessions, R Mixers, one MediaClock) runs pinned to core
+The PBX side (R*M MediaSessions, R Mixers on one MixEngine on one MediaClock, as
+the ConferenceService runs them) runs pinned to core
 0. The phones run in another process pinned to core 1: each of the R*M sockets
 sends a 20 ms RTP packet every 20 ms to its session (every member talks at
 once: the worst case, every frame is decoded and mixed) and receives the
@@ -138,7 +139,7 @@ def pbx(conn: Any, rooms: int, members: int, seconds: float, warmup: float,
     import numpy as np
     import uvloop
 
-    from pbx.conference.mixer import Mixer
+    from pbx.conference.mixer import MixEngine, Mixer
     from pbx.media.clock import MediaClock
     from pbx.media.codecs import CODECS_BY_PT
     from pbx.media.ports import PortAllocator
@@ -160,8 +161,9 @@ def pbx(conn: Any, rooms: int, members: int, seconds: float, warmup: float,
         first = _Probe(loop, clock)
         clock.add(first)
         mixers = []
+        engine = MixEngine(clock)  # as ConferenceService drives its rooms
         for r in range(rooms):
-            m = Mixer(clock)
+            m = Mixer(engine)
             for s in sessions[r * members:(r + 1) * members]:
                 m.add(s)
             mixers.append(m)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import say
 from pbx.conference.config import BridgeProfile
-from pbx.conference.mixer import Mixer
+from pbx.conference.mixer import MixEngine, Mixer
 from pbx.conference.recording import ConferenceRecording, recording_path
 from pbx.conference.room import Announce, Ended, Member, MohStart, MohStop, Remove, Room
 
@@ -46,13 +46,15 @@ class Conference:
 
     def __init__(self, name: str, bridge: BridgeProfile, *,
                  prompts: Callable[[], PromptLibrary], monitor_dir: Path,
-                 on_end: Callable[[Conference], None]) -> None:
+                 on_end: Callable[[Conference], None],
+                 engine_for: Callable[[MediaClock], MixEngine]) -> None:
         self.name = name
         self.bridge = bridge
         self.room = Room(name, bridge)
         self.prompts = prompts
         self.monitor_dir = monitor_dir
         self.on_end = on_end
+        self.engine_for = engine_for
         self.mixer: Mixer | None = None
         self.recording: ConferenceRecording | None = None
         self.parts: dict[int, ParticipantPort] = {}
@@ -61,10 +63,11 @@ class Conference:
 
     # --- media ----------------------------------------------------------------------
     def media(self, clock: MediaClock) -> Mixer:
-        """The room's mixer (made on the first member's clock); recording starts with it."""
+        """The room's mixer (made on the first member's clock, driven by the engine of
+        that clock); recording starts with it."""
         if self.mixer is None:
             b = self.bridge
-            self.mixer = Mixer(clock, fixed_rate=b.internal_sample_rate,
+            self.mixer = Mixer(self.engine_for(clock), fixed_rate=b.internal_sample_rate,
                                max_rate=b.maximum_sample_rate)
             if b.record_conference:
                 self.recording = ConferenceRecording(recording_path(

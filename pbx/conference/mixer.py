@@ -13,7 +13,10 @@ datagram_received, no decoding). Each tick then:
 4. subtracts each member's own row from `total` (mix-minus) for the whole
    matrix at once, applies listening volumes, clips to 16 bits;
 5. encodes each member's row in its codec (G.711: one 65,536-entry table
-   lookup for every G.711 member at once) and sends it.
+   lookup for every G.711 member at once), to be sent at the start of the next
+   tick: the MixEngine of the clock has every room send before any room mixes,
+   so packets leave at times as regular as a prompt's, whatever the mixing
+   costs (one frame, 20 ms, of delay).
 
 The mix runs at 8 kHz, or at 16 kHz while any member is wideband (G.722),
 as Asterisk's softmix picks its internal rate (a bridge profile may fix or
@@ -89,7 +92,7 @@ class MixMember:
                  "session", "talk", "wideband")
 
     def __init__(self, mixer: Mixer, session: MediaSession) -> None:
-        self.mixer = mixer
+        self.mixer: Mixer | None = mixer  # None once out of the room
         self.session = session
         self.buf = bytearray()
         self.cap = OCTETS * MAX_BUFFER_MS // FRAME_MS
@@ -135,7 +138,8 @@ class MixMember:
 
     def session_closed(self) -> None:
         """Hangup: the mixer forgets the member."""
-        self.mixer.remove(self)
+        if self.mixer is not None:
+            self.mixer.remove(self)
         if self.on_gone is not None:
             self.on_gone()
 
@@ -207,10 +211,42 @@ class Announcer:
                 done()
 
 
-class Mixer:
-    """The media of one room, driven by the media clock while it has members."""
+class MixEngine:
+    """Drives the mixers of every room on one media clock: each tick, every room
+    sends what it mixed at the previous tick, then every room mixes the next
+    frame. So no packet waits for other rooms' mixing: the send times are as
+    regular as a prompt's (the playback timing of the 999 test)."""
 
-    def __init__(self, clock: MediaClock, *, fixed_rate: int = 0, max_rate: int = 0) -> None:
+    def __init__(self, clock: MediaClock) -> None:
+        self.clock = clock
+        self.mixers: dict[Mixer, None] = {}
+
+    def add(self, mixer: Mixer) -> None:
+        if not self.mixers:
+            self.clock.add(self)
+        self.mixers[mixer] = None
+
+    def remove(self, mixer: Mixer) -> None:
+        if self.mixers.pop(mixer, 0) is None and not self.mixers:
+            self.clock.remove(self)
+
+    def tick(self, n: int) -> None:
+        mixers = tuple(self.mixers)
+        for m in mixers:
+            m.flush()
+        for m in mixers:
+            try:
+                m.mix(n)
+            except Exception:  # one room's failure must not silence the others
+                log.exception("conference mixer failed")
+
+
+class Mixer:
+    """The media of one room, driven while it has members by a MixEngine (or by the
+    media clock itself: `tick` sends then mixes)."""
+
+    def __init__(self, clock: MediaClock | MixEngine, *, fixed_rate: int = 0,
+                 max_rate: int = 0) -> None:
         self.clock = clock
         self.fixed_rate = fixed_rate  # bridge profile internal_sample_rate (0: auto)
         self.max_rate = max_rate  # maximum_sample_rate (0: none)
@@ -232,6 +268,7 @@ class Mixer:
         self._up = BatchUpsampler()  # G.711 members in a 16 kHz mix
         self._down = BatchDownsampler()
         self._batch: list[MixMember] = []  # whose history the resamplers hold, in order
+        self._pending: list[tuple[MixMember, bytes]] = []  # mixed, sent at the next tick
         self._running = False
         self._dirty = True
 
@@ -252,6 +289,7 @@ class Mixer:
         if m not in self.members:
             return
         self.members.remove(m)
+        m.mixer = None
         if m.session.consumer is m:
             m.session.set_consumer(None)
         self._dirty = True
@@ -320,6 +358,22 @@ class Mixer:
 
     # --- the clock --------------------------------------------------------------------
     def tick(self, n: int) -> None:
+        """Driven by the media clock alone: send what the last tick mixed, mix the next."""
+        self.flush()
+        self.mix(n)
+
+    def flush(self) -> None:
+        """Send each member the frame mixed at the previous tick. Sending first, and
+        for every room before any mixing (MixEngine), makes the send times as regular
+        as a prompt's: they do not move with how long the mixing takes. Costs one
+        frame (20 ms) of delay."""
+        pending, self._pending = self._pending, []
+        send = self._send
+        for m, payload in pending:
+            if m.mixer is self and not m.private:
+                send(m, payload)
+
+    def mix(self, n: int) -> None:
         """Mix one 20 ms frame for everyone (the hot path: see the module docstring)."""
         members = self.members
         for m in members:
@@ -394,8 +448,10 @@ class Mixer:
         return rows
 
     def _encode_and_send(self, out: np.ndarray) -> None:
+        """Encode each member's frame; flush() sends them at the next tick."""
         members = self.members
-        send = self._send
+        pending = self._pending
+        send = lambda m, payload: pending.append((m, payload))  # noqa: E731
         if self._only_g711:
             np.minimum(out, 32767, out=out)
             np.maximum(out, -32768, out=out)

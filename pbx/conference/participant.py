@@ -195,7 +195,7 @@ class Participant:
             self.hold.stop()
             self.hold = None
         mix, self.mix = self.mix, None
-        if mix is not None:
+        if mix is not None and mix.mixer is not None:
             mix.mixer.remove(mix)
 
     def _leave(self, conf: Conference) -> None:

@@ -30,6 +30,7 @@ from pbx.conference.config import (
     apply_option,
     parse_actions,
 )
+from pbx.conference.mixer import MixEngine
 from pbx.conference.moh import HoldFactory, silence_hold
 from pbx.conference.participant import Participant
 
@@ -67,6 +68,7 @@ class ConferenceService:
         self.storage_dir = storage_dir
         self.moh = moh  # HOOK: music on hold (pbx/conference/moh.py)
         self.rooms: dict[str, Conference] = {}
+        self._engines: dict[Any, MixEngine] = {}  # media clock -> the engine of its rooms
         self.pager: Any = None  # pbx.conference.paging.Pager, when calls are running
 
     # --- profiles -------------------------------------------------------------------
@@ -138,10 +140,18 @@ class ConferenceService:
         conf = self.rooms.get(name)
         if conf is None or conf.ended:
             conf = Conference(name, bridge, prompts=self.prompts,
-                              monitor_dir=self.storage_dir / "monitor", on_end=self._ended)
+                              monitor_dir=self.storage_dir / "monitor", on_end=self._ended,
+                              engine_for=self.engine)
             self.rooms[name] = conf
             log.info("confbridge %s: created (bridge profile %s)", name, bridge.name)
         return conf
+
+    def engine(self, clock: Any) -> MixEngine:
+        """The one MixEngine of a media clock (all rooms send, then all mix)."""
+        engine = self._engines.get(clock)
+        if engine is None:
+            engine = self._engines[clock] = MixEngine(clock)
+        return engine
 
     def _ended(self, conf: Conference) -> None:
         if self.rooms.get(conf.name) is conf:

@@ -71,7 +71,8 @@ def level(x: np.ndarray, freq: float, rate: int) -> float:
 
 def run(mixer: Mixer, ticks: int, speech: dict[FakeSession, bytes] | None = None) -> None:
     """`ticks` ticks; each tick every session in `speech` sends its next 20 ms first,
-    as a phone does in real time."""
+    as a phone does in real time. A tick sends what the previous one mixed: one more
+    tick at the end sends the last frame."""
     frames = {s: s.encoder(pcm) for s, pcm in (speech or {}).items()}
     for n in range(ticks):
         for s, payload in frames.items():
@@ -79,6 +80,7 @@ def run(mixer: Mixer, ticks: int, speech: dict[FakeSession, bytes] | None = None
             if len(chunk) == OCTETS:
                 s.consumer.rtp(chunk, 0, 0, 0)
         mixer.tick(n)
+    mixer.flush()
 
 
 FREQS = (500.0, 1100.0, 1700.0)
@@ -114,6 +116,8 @@ def test_mix_is_exactly_the_others_sum() -> None:
     for x, p in zip(s, pcm, strict=True):
         x.speak(p)
     mixer.tick(0)
+    assert s[0].sent == []  # sent at the next tick
+    mixer.tick(1)
     dec = [np.frombuffer(ulaw_decode(x.encoder(p)), "<i2").astype(int) for x, p in
            zip(s, pcm, strict=True)]
     expect = np.clip(dec[1] + dec[2], -32768, 32767).astype("<i2").tobytes()
@@ -171,7 +175,7 @@ def test_muted_member_is_not_heard_but_hears_private_member_gets_nothing() -> No
     assert s[2].sent == []
     m[2].private = False
     s[2].speak(tone(FREQS[2], 0.02))
-    mixer.tick(5)
+    run(mixer, 1)
     assert s[2].sent[0][1]  # back from its prompt: a new talkspurt (marker)
 
 
@@ -247,7 +251,7 @@ def test_phone_switching_law_is_converted() -> None:
     mixer.add(b)  # type: ignore[arg-type]
     alaw = PCMA.encode(tone(600.0, 0.02))
     ma.rtp_other(alaw, 8, 0, 0, 0)
-    mixer.tick(0)
+    run(mixer, 1)
     assert level(b.heard(), 600, 8000) > 5000
 
 
@@ -261,3 +265,49 @@ def test_fixed_and_capped_rates() -> None:
     first = capped.members[0].session
     run(capped, 10, {first: resample_pcm(tone(1000.0, 0.2), 8000, 16000)})  # type: ignore
     assert level(w.heard(skip=3), 1000, 16000) > 3000
+
+
+def test_engine_sends_every_room_before_mixing_any() -> None:
+    """The send times do not depend on the mixing: in each tick every room first
+    sends what it mixed at the previous tick, then every room mixes."""
+    from pbx.conference.mixer import MixEngine
+
+    clock = FakeClock()
+    engine = MixEngine(clock)  # type: ignore[arg-type]
+    order: list[str] = []
+
+    def sender(tag: str) -> Any:
+        def send_audio(payload: bytes, marker: bool = False, samples: int = 0) -> bool:
+            order.append(tag)
+            return True
+        return send_audio
+
+    def mixing(tag: str, mix: Any) -> Any:
+        def traced(n: int) -> None:
+            order.append(tag)
+            mix(n)
+        return traced
+
+    rooms = [Mixer(engine) for _ in range(2)]  # type: ignore[arg-type]
+    sessions = []
+    for r, room in enumerate(rooms):
+        for k in range(2):
+            s = FakeSession(PCMU)
+            s.send_audio = sender(f"send{r}{k}")  # type: ignore[method-assign]
+            room.add(s)  # type: ignore[arg-type]
+            sessions.append(s)
+        room.mix = mixing(f"mix{r}", room.mix)  # type: ignore[method-assign]
+    assert clock.tickers == [engine] and list(engine.mixers) == rooms
+    engine.tick(0)
+    assert order == ["mix0", "mix1"]
+    order.clear()
+    engine.tick(1)
+    assert order == ["send00", "send01", "send10", "send11", "mix0", "mix1"]
+    # A member that leaves between its frame's mixing and sending gets nothing.
+    rooms[0].remove(sessions[0].consumer)
+    order.clear()
+    engine.tick(2)
+    assert order == ["send01", "send10", "send11", "mix0", "mix1"]
+    for room in rooms:
+        room.close()
+    assert clock.tickers == [] and not engine.mixers

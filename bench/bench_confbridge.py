@@ -94,6 +94,8 @@ def phones(conn: Any, n: int, seconds: float, warmup: float, pts: list[int]) -> 
                     data, anc, _, _ = s.recvmsg(2048, 64)  # type: ignore[union-attr]
                 except BlockingIOError:
                     break
+                if len(data) < 12 or 200 <= data[1] <= 204:
+                    continue  # RTCP: a session's reports land on port+1, maybe another phone
                 sec, nsec = tsfmt.unpack(anc[0][2][:16])
                 t = sec + nsec * 1e-9
                 _, _, rseq, _, ssrc = hdr.unpack_from(data)

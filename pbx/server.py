@@ -150,6 +150,9 @@ class Pbx:
         self.conferences.pager = Pager(self.conferences, calls.legs, in_use=lambda peer: any(
             c.peer is not None and c.peer.name == peer for c in calls.channels.values()))
         self.dialplan_services.conferences = self.conferences
+        from pbx.conference.recording import recover
+
+        recover(self.config.settings.storage_dir / "monitor")  # what a crash cut short
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""

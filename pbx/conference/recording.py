@@ -6,7 +6,8 @@ a valid header every FLUSH_TICKS, so a crash keeps all but the last fraction
 of a second; when the room ends the file is fsynced and renamed. The WAV has
 the mix rate of the first frame; if the room changes rate later (a G.722
 member joins), the rest is converted to it. A write that fails (disk full)
-stops the recording with one log line; the conference goes on.
+stops the recording with one log line; the conference goes on. What a crash
+left as `.part` is repaired and renamed at the next start (`recover`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from pbx.media.resample import converter
-from pbx.media.wavstream import WavStream
+from pbx.media.wavstream import WavStream, repair
 
 log = logging.getLogger("pbx.conference")
 
@@ -95,3 +96,25 @@ class ConferenceRecording:
         if self._wav is not None:
             self._wav.abandon()
         log.error("conference recording %s stopped: %s", self.path, exc.strerror or exc)
+
+
+def recover(monitor_dir: Path) -> list[Path]:
+    """At start-up: recordings a crash left as `confbridge-*.wav.part` get their
+    header fixed (wavstream.repair) and their final name; returns the files kept.
+    (A record_file of another name stays `.part`, a valid WAV up to its last flush:
+    the monitor folder is shared with other recorders, whose files are theirs.)"""
+    kept: list[Path] = []
+    if not monitor_dir.is_dir():
+        return kept
+    for part in sorted(monitor_dir.glob("confbridge-*.wav" + PART_SUFFIX)):
+        final = part.with_name(part.name[:-len(PART_SUFFIX)])
+        try:
+            seconds = repair(str(part))
+            os.replace(part, final)
+        except OSError as exc:
+            log.error("conference recording %s left by a crash: %s", part, exc)
+            continue
+        log.warning("conference recording %s was cut short by a crash: %.1f s kept", final,
+                    seconds)
+        kept.append(final)
+    return kept

@@ -259,7 +259,7 @@ class Mixer:
         # Rebuilt when the members or the rate change (_rebuild):
         self._rows = np.zeros((0, self.n), dtype=np.int32)  # what each member says
         self._out = np.zeros((0, self.n), dtype=np.int32)  # what each member hears
-        self._frames: list[bytes] = []
+        self._frames: list[bytes | bytearray] = []
         self._talk: list[int] = []
         self._g711: list[int] = []  # indices of the G.711 members (decoded by table)
         self._other: list[int] = []  # the others (G.722: decoder/encoder functions)
@@ -392,7 +392,7 @@ class Mixer:
                 if m.muted or m.private:
                     del buf[:OCTETS]  # drained all the same: no stale audio later
                 else:
-                    frames[i] = bytes(buf[:OCTETS])
+                    frames[i] = buf[:OCTETS]  # a bytearray: joined or decoded as it is
                     del buf[:OCTETS]
                     talk[i] = 1
                     talking = True
@@ -422,7 +422,7 @@ class Mixer:
                 np.multiply(out[i], m.listen, out=out[i], casting="unsafe")
         self._encode_and_send(out)
 
-    def _decode(self, frames: list[bytes], talk: list[int]) -> np.ndarray:
+    def _decode(self, frames: list[bytes | bytearray], talk: list[int]) -> np.ndarray:
         """Every member's frame as a row of linear PCM at the mix rate (0: silent)."""
         members = self.members
         g711, other = self._g711, self._other

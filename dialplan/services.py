@@ -3,7 +3,8 @@
 One `DialplanServices` per PBX (the server builds it; the tracer and the
 tests build their own): the application and function registries, the
 global variables ([globals], GLOBAL()), the clock, the AstDB, the
-voicemail service and the tones of indications.conf. The interpreter hands it to every application
+voicemail service, the tones of indications.conf and the conferences. The
+interpreter hands it to every application
 (`AppContext.services`) and function (`Scope.services`), so two PBX objects
 in one process share nothing, and a test can give the interpreter a fake
 clock or a fake voicemail service.
@@ -97,6 +98,7 @@ class DialplanServices:
     # ENUMLOOKUP's DNS (pbx.enum_dns.NaptrSource); None: the system's resolver, made
     # on first use.
     naptr: Any = None
+    conferences: Any = None  # pbx.conference.service.ConferenceService (ConfBridge, Page)
     _globals_from: Dialplan | None = field(default=None, repr=False)
 
     def tone_zones(self) -> Any:

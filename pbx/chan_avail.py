@@ -9,11 +9,10 @@ ChanIsAvail and Dial never disagree.
 
 Device states use Asterisk's numbers (ast_device_state: 0 UNKNOWN, 1
 NOT_INUSE, 2 INUSE, 3 BUSY, 4 INVALID, 5 UNAVAILABLE, 6 RINGING, 7
-RINGINUSE, 8 ONHOLD). HOOK (device-state registry): when the PBX has a
-device-state registry (pbx.devstate.DeviceStates, whose state(device)
-returns those numbers as an IntEnum) it is given as `devices` and is the one
-answer; until then the state is worked out here from registration, qualify
-and the PBX's own call legs.
+RINGINUSE, 8 ONHOLD). The PBX gives its device-state registry
+(pbx.devstate.DeviceStates, whose state(device) returns those numbers as an
+IntEnum) as `devices`, and it is the one answer; without one (tests) the
+state is worked out here from registration, qualify and the live call legs.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ _SIP_TECHS = ("SIP", "PJSIP")
 
 
 class DeviceStateSource(Protocol):
-    """HOOK: a device-state registry (pbx.devstate.DeviceStates fits)."""
+    """A device-state registry (pbx.devstate.DeviceStates)."""
 
     def state(self, device: str) -> int: ...
 

@@ -115,6 +115,12 @@ class Channel:
     musicclass: str = ""
     # Files MixMonitor wrote for this channel (listed in the CDR).
     recordings: list[str] = field(default_factory=list)
+    # The leg's RTP endpoint (pbx.media.session.MediaSession) for what takes its
+    # audio whole (a conference); None for channels without media (test fakes).
+    media: Any = None
+    # Per-call state of applications, by name (Asterisk's channel datastores), e.g.
+    # the profiles Set(CONFBRIDGE(user,quiet)=yes) builds for ConfBridge().
+    datastores: dict[str, Any] = field(default_factory=dict)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:

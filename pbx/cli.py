@@ -1,5 +1,5 @@
 """The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, hints,
-reload, bans, cdr, database, mail."""
+reload, bans, cdr, database, mail, confbridge."""
 
 from __future__ import annotations
 
@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (db_show, db_get, db_put, db_del, db_deltree):
         _add_config_dir(p, top=False)
 
+    from pbx.conference import cli as confbridge_cli
+
+    confbridge_cli.add_parser(sub, _add_config_dir)
+
     mail = sub.add_parser("mail", help="voicemail email outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     queue = mail_sub.add_parser("queue", help="show mail waiting to be sent and why")
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "bans": cmd_bans, "cdr": cmd_cdr,
         "mail": cmd_mail, "registry": cmd_registry, "hints": cmd_hints,
-        "database": cmd_database,
+        "database": cmd_database, "confbridge": cmd_confbridge,
     }[args.command]
     try:
         return handler(args) or 0
@@ -317,6 +321,10 @@ def cmd_hints(args: argparse.Namespace) -> int:
     print("----------------")
     print(f"- {len(rows)} hint{'s' if len(rows) != 1 else ''} registered")
     return 0
+def cmd_confbridge(args: argparse.Namespace) -> int:
+    from pbx.conference import cli as confbridge_cli
+
+    return confbridge_cli.run(args, lambda a, path, method: _mgmt(a, path, method))
 
 
 def cmd_reload(args: argparse.Namespace) -> int:

@@ -917,6 +917,7 @@ class Config:
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
     indications: Any = None  # pbx.indications.Indications; None: no indications.conf
+    confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -986,6 +987,9 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
 
     diagnostics.extend(insecure_problems(config, stored_pins(settings.db_path)))
     diagnostics.extend(toll_fraud_warnings(config))
+    from pbx.conference.config import load_confbridge
+
+    config.confbridge = load_confbridge(config_dir, config.dialplan, diagnostics)
     if not strict:
         diagnostics = tolerate(diagnostics)
     # A template's line is checked once for each section built from it: say it once.

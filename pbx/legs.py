@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pbx import leg_codecs, nat
@@ -185,9 +185,11 @@ class LegMaker:
         return dest
 
     async def originate(self, caller: SipChannel, dest: Destination | LocalDestination,
-                        events: Callable[[SipChannel, Any], None]) -> SipChannel:
+                        events: Callable[[SipChannel, Any], None],
+                        headers: Sequence[tuple[str, str]] = ()) -> SipChannel:
         """Create the outbound leg and send its INVITE with our SDP offer (a Local
-        destination: the `;1` half, its `;2` running the dialplan).
+        destination: the `;1` half, its `;2` running the dialplan); `headers` are
+        added to the INVITE (Page: Call-Info/Alert-Info for auto-answer).
 
         Raises CallLimitReached when the peer has its call-limit of calls, OSError
         when its host name does not resolve or no listener can reach it."""
@@ -217,7 +219,7 @@ class LegMaker:
         extra = [("Allow", self.signalling.allow_header()), ("Supported", "replaces, timer"),
                  *who.extra,
                  # SIPAddHeader / PJSIP_HEADER(add) of the caller
-                 *outbound_headers(caller.variables, caller.added_headers)]
+                 *outbound_headers(caller.variables, caller.added_headers), *headers]
         if dest.route:
             extra.insert(0, ("Route", dest.route))
         invite = new_request("INVITE", dest.uri, local=shown, from_user=who.from_user,

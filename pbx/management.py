@@ -100,11 +100,42 @@ class ManagementServer:
         if path == "/hints":
             hints = getattr(self.pbx, "hints", None)
             return 200, {"hints": hints.rows() if hints is not None else []}
+        if path == "/confbridge" or path.startswith("/confbridge/"):
+            return self.confbridge(method, path)
         if path == "/reload" and method == "POST":
             ok, messages, summary = await self.pbx.reload()
             if ok:
                 return 200, {"ok": True, "summary": summary, "warnings": messages}
             return 400, {"ok": False, "errors": messages}
+        return 404, {"error": f"no route {method} {path}"}
+
+    def confbridge(self, method: str, path: str) -> tuple[int, dict]:
+        """GET /confbridge[/ROOM]; POST /confbridge/ROOM/(kick|mute|unmute)/CHANNEL,
+        /confbridge/ROOM/(lock|unlock) (parts URL-quoted: channel names hold '/')."""
+        svc = self.pbx.conferences
+        if svc is None:
+            return 503, {"error": "conferences are not running"}
+        parts = [urllib.parse.unquote(p) for p in path.split("/")[2:]]
+        if method == "GET" and not parts:
+            return 200, {"rooms": svc.list_rooms()}
+        if method == "GET" and len(parts) == 1:
+            members = svc.list_members(parts[0])
+            if members is None:
+                return 404, {"error": f"No conference bridge named '{parts[0]}' found!"}
+            return 200, {"room": parts[0], "members": members}
+        if method == "POST" and len(parts) == 2 and parts[1] in ("lock", "unlock"):
+            if not svc.lock(parts[0], parts[1] == "lock"):
+                return 404, {"error": f"No conference bridge named '{parts[0]}' found!"}
+            return 200, {"ok": True}
+        if method == "POST" and len(parts) == 3 and parts[1] in ("kick", "mute", "unmute"):
+            room, action, who = parts
+            done = (svc.kick(room, who) if action == "kick"
+                    else svc.mute(room, who, action == "mute"))
+            if done is None:
+                return 404, {"error": f"No conference bridge named '{room}' found!"}
+            if not done:
+                return 404, {"error": f"No participant named '{who}' found!"}
+            return 200, {"ok": True}
         return 404, {"error": f"no route {method} {path}"}
 
     def peers(self) -> list[dict]:

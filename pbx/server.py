@@ -58,6 +58,7 @@ class Pbx:
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
+        self.conferences: Any = None  # pbx.conference.service.ConferenceService
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
         # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
         # voicemail): dialplan.services.DialplanServices, built in start().
@@ -117,6 +118,7 @@ class Pbx:
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         self._start_subscriptions()
+        self._start_conferences()
         # The management endpoint listens before SIP does: whoever sees the PBX
         # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
         from pbx.management import ManagementServer
@@ -219,6 +221,29 @@ class Pbx:
             resolve=legs.resolve, channels=lambda: self.calls.channels.values(),
             peers=lambda: self.config.sip.peers,
             devices=self.devstates)
+    def _start_conferences(self) -> None:
+        """ConfBridge() and Page() (pbx/conference): rooms, and paging through the legs."""
+        from pbx.conference.config import ConfBridgeConfig
+        from pbx.conference.moh import SilenceHold
+        from pbx.conference.paging import Pager
+        from pbx.conference.service import ConferenceService
+
+        calls = self.calls
+        def music(session: Any, klass: str) -> Any:
+            # A member alone hears the class's shared stream (music_on_hold_when_empty).
+            listener = calls.moh.start(session, klass) if calls.moh is not None else None
+            return listener if listener is not None else SilenceHold(session, klass)
+
+        self.conferences = ConferenceService(
+            config=lambda: self.config.confbridge or ConfBridgeConfig(),
+            prompts=lambda: calls.prompts, storage_dir=self.config.settings.storage_dir,
+            moh=music)
+        self.conferences.pager = Pager(self.conferences, calls.legs, in_use=lambda peer: any(
+            c.peer is not None and c.peer.name == peer for c in calls.channels.values()))
+        self.dialplan_services.conferences = self.conferences
+        from pbx.conference.recording import recover
+
+        recover(self.config.settings.storage_dir / "monitor")  # what a crash cut short
 
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""

@@ -33,6 +33,7 @@ from pbx.features import FeatureMatcher
 from pbx.media.relay import Relay
 
 if TYPE_CHECKING:
+    from pbx.sip.timers import TimerHeap
     from pbx.sipchannel import SipChannel
 
 log = logging.getLogger("pbx.bridge")
@@ -56,6 +57,10 @@ class Exit:
 class BridgeHost(Protocol):
     """What a bridge needs from the PBX (pbx.calls.CallManager provides it)."""
 
+    timers: TimerHeap  # the SIP core's one heap: featuredigittimeout goes there
+
+    def now(self) -> float: ...
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task: ...
 
     def run_dialplan(self, leg: SipChannel, context: str, exten: str,
@@ -74,7 +79,7 @@ class Bridge:
                  digit_timeout: float = 1.0) -> None:
         self.legs: list[SipChannel] = [a, b]
         self.host = host
-        self._timers = a.services.signalling.timers  # featuredigittimeout: the one heap
+        self._timers = host.timers  # featuredigittimeout: the one heap
         self.relay: Relay | None = None
         self._exits: dict[SipChannel, asyncio.Future[Exit]] = {}
         # Each party's feature codes (code -> feature name) and their matcher.
@@ -136,9 +141,10 @@ class Bridge:
 
     def _attach(self, leg: SipChannel) -> None:
         leg.bridge = self
-        leg.player.stop()  # a prompt still playing to a party ends as it joins
+        leg.player.stop()  # a prompt or tones still playing to a party end as it joins
         listener = self._listeners[leg] = self.leg_gone
         leg.on_gone(listener)
+        leg.bridge_changed(True)  # MixMonitor's `b` records from now on
 
     def _detach_leg(self, leg: SipChannel) -> None:
         listener = self._listeners.pop(leg, None)
@@ -148,6 +154,8 @@ class Bridge:
             leg.bridge = None
         leg.bridged_to = None
         leg.relay = None
+        # MixMonitor's `b` stops; music the leg heard because its party held ends.
+        leg.bridge_changed(False)
         matcher = self._matchers.pop(leg, None)
         if matcher is not None:
             matcher.reset()
@@ -161,7 +169,10 @@ class Bridge:
         a, b = self.legs
         if a.state is ChannelState.HUNGUP or b.state is ChannelState.HUNGUP:
             return
-        relay = self.relay = Relay(a.media, b.media)
+        a.stop_tones()  # as Asterisk's bridge ends a channel's generator (PlayTones)
+        b.stop_tones()
+        relay = self.relay = Relay(a.media, b.media,
+                                   digits_to=(a.digit_sender(b), b.digit_sender(a)))
         a.relay = b.relay = relay
         a.bridged_to, b.bridged_to = b, a
         a.bridge = b.bridge = self  # back from a consultation in another bridge
@@ -181,14 +192,16 @@ class Bridge:
                     leg.bridged_to = None
 
     def _match_hold(self, leg: SipChannel) -> None:
-        """A leg joining a party: offer it what that party does (resume after a transfer
-        from a held call; hold when the new party holds)."""
+        """A leg joining a party that holds hears music on hold (or, pjsip's
+        moh_passthrough, is offered the hold), as if that party had just held; one
+        that was offered a hold on behalf of a former party is resumed."""
         other = self.other(leg)
-        if other is not None and leg.state is ChannelState.UP:
-            # Only sendonly/inactive mean the other party holds; its recvonly is just
-            # its answer to a hold we offered it (on behalf of a former party).
-            held = other.sdp.remote_direction
-            leg.match_direction(held if held in ("sendonly", "inactive") else "sendrecv")
+        if other is None or leg.state is not ChannelState.UP:
+            return
+        if other.holding:
+            leg.peer_hold(True, other)
+        else:
+            leg.match_direction("sendrecv")
 
     # ---------------------------------------------------------------- leaving
 
@@ -338,7 +351,7 @@ class Bridge:
         matcher = self._matchers.get(leg)
         if matcher is None or self.suspended_for is not None:
             return
-        now = leg.services.signalling.now()  # the clock of the heap the timer is on
+        now = self.host.now()  # the clock of the heap the timer is on
         feature, passed = matcher.feed(digit, now)
         self._after_match(leg, feature, passed)
         self._arm_timer()
@@ -347,7 +360,7 @@ class Bridge:
         other = self.other(leg)
         if passed and other is not None:
             for d in passed:  # not a code: the other party gets the digits after all
-                other.media.send_dtmf(d)
+                other.send_digit(d)  # as its DTMF mode says (RFC 4733, INFO, tones)
         if feature is not None:
             log.info("%s: feature %s", leg.name, feature)
             # After this digit's callbacks: the code's last digit must not reach the

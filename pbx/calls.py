@@ -13,15 +13,20 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
+from pbx.call_limits import CallLimits
 from pbx.cdr import cdr_row
 from pbx.channel import CallerId, ChannelState
-from pbx.features import FeaturesConfig
+from pbx.channel_media import FeatureServices
+from pbx.features_conf import FeaturesConfig
+from pbx.identify import LineLookup, caller_id, identify
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
+from pbx.media.moh import MusicOnHold
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
 from pbx.parking import Parking
 from pbx.parking_conf import ParkingConfig
+from pbx.pickup import Pickups
 from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.replaces import Replaces, ReplacesError, parse_replaces
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from pbx.location import Location
     from pbx.sip.auth import DigestAuthenticator
     from pbx.sip.refer import ReferRequest
+    from pbx.sip.timers import TimerHeap
     from pbx.sipchannel import SipChannel
     from pbx.sipcore import SipCore
     from pbx.store import Store
@@ -48,7 +54,9 @@ class CallManager:
     def __init__(self, *, core: SipCore, config: Config, location: Location,
                  auth: DigestAuthenticator, store: Store | None,
                  unreachable: Callable[[Peer], bool] = lambda peer: False,
-                 dialplan_services: Any = None) -> None:
+                 dialplan_services: Any = None,
+                 line_endpoint: LineLookup | None = None, devices: Any = None,
+                 pickups: Any = None) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -60,10 +68,19 @@ class CallManager:
         self.tasks: set[asyncio.Task] = set()
         self.prompts = _prompt_library(config)
         self.legs: LegMaker | None = None
+        self.moh: MusicOnHold | None = None  # the music-on-hold classes playing
+        self.features: FeatureServices | None = None
         self.unreachable = unreachable  # qualify's verdict on a static peer
         # What the dialplan runs with (dialplan.services.DialplanServices: apps,
         # functions, globals, clock, AstDB, voicemail), one per PBX.
         self.dialplan_services = dialplan_services
+        self.line_endpoint = line_endpoint  # pjsip line=yes: token -> endpoint
+        self.limits = CallLimits(config.settings.max_calls)
+        self.devices = devices  # pbx.sip_devstate.SipDevices: legs report to it (busy lamps)
+        self.pickups = pickups  # pbx.pickup.Pickups: features.conf pickupexten (*8)
+        # INVITE with Replaces naming a ringing leg picks it up as Pickup() does.
+        self._replaces_pickups = pickups if pickups is not None else \
+            Pickups(lambda: self.channels.values())
         self.transfers = Transfers(self, self)
         self.parking = Parking(config.parking or ParkingConfig(), self, self.channels.get)
         if dialplan_services is not None:
@@ -71,11 +88,17 @@ class CallManager:
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
+        clock = MediaClock(asyncio.get_running_loop())
+        self.moh = MusicOnHold(clock, self.config.moh or _no_moh())
+        self.features = FeatureServices(moh=self.moh, clock=clock,
+                                        monitor_dir=_monitor_dir(self.config))
         self.legs = LegMaker(signalling=self.core, config=lambda: self.config,
                              location=self.location, ports=PortAllocator(lo, hi),
-                             media_clock=MediaClock(asyncio.get_running_loop()),
+                             media_clock=clock,
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
-                             unreachable=self.unreachable, calls=self)
+                             unreachable=self.unreachable, limits=self.limits,
+                             devices=self.devices, features=self.features,
+                             run_local=self._local_call, calls=self)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE", "REFER", "NOTIFY"):
@@ -99,6 +122,11 @@ class CallManager:
         self.config = config
         self.auth = auth
         self.prompts = _prompt_library(config)
+        self.limits.max_calls = config.settings.max_calls
+        if self.moh is not None and config.moh is not None:
+            self.moh.reload(config.moh)
+        if self.features is not None:
+            self.features.monitor_dir = _monitor_dir(config)
         self.parking.reload(config.parking or ParkingConfig())
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
@@ -157,55 +185,49 @@ class CallManager:
         if req.to_addr.tag:
             self.on_in_dialog(req, tx, source)
             return
-        self.core.send_trying(tx)
+        # No 100 Trying here: the transaction sends one if no answer goes out in 200 ms.
         peer, refusal = self.identify(req, source)
         if refusal is not None:
             self.core.respond(tx, refusal)
             return
+        limits = self.limits
+        if not limits.take_call():
+            log.warning("call from %s refused: sip.max_calls (%d) calls in progress", source,
+                        limits.max_calls)
+            self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
+            return
+        if not limits.take_peer(peer):
+            limits.end_call()
+            assert peer is not None
+            log.warning("call from %s refused: it has its call-limit of %d calls", peer.name,
+                        peer.call_limit)
+            self.core.respond(tx, make_response(req, 480, "Temporarily Unavailable (Call limit)"))
+            return
         self.spawn(self._inbound_call(req, tx, source, peer))
 
     def identify(self, req: Request, source: Address) -> tuple[Peer | None, Response | None]:
-        """Who is calling: (peer, None) to go on, or (None, response) to refuse.
-
-        A static `host=` peer matches by source address; a registered peer
-        must pass digest authentication (407); anyone else is a guest, who
-        only gets in with allowguest=yes. Unknown names get the same 407 and
-        the same 403 as a wrong password (alwaysauthreject)."""
-        sip = self.config.sip
-        # chan_sip's order: the From user names a peer; else a host= peer by address.
-        user = req.from_addr.uri.user or ""
-        named = sip.peers.get(user)
-        if named is not None and named.can_call and not named.secret:
-            return named, None
-        if named is None:
-            by_address = sip.peer_by_address(source.host, source.port)
-            if by_address is not None and not by_address.secret:
-                return by_address, None
-            if by_address is None and sip.general.allowguest:
-                return None, None
-        header = req.headers.get("Proxy-Authorization")
-        now = self.core.now()
-        if header is None:
-            return None, self._challenge(req, now, stale=False)
-        result = self.auth.check(header, "INVITE", now)
-        if result.challenge_again:
-            return None, self._challenge(req, now, stale=result.stale)
-        caller = sip.peers.get(result.username or "") if result.ok else None
-        if caller is None or not caller.can_call:
-            return None, make_response(req, 403, "Forbidden")
-        return caller, None
-
-    def _challenge(self, req: Request, now: float, *, stale: bool) -> Response:
-        return make_response(req, 407, "Proxy Authentication Required", headers=[
-            ("Proxy-Authenticate", v) for v in self.auth.challenge(now, stale=stale)])
+        """Who is calling: (peer, None) to go on, or (None, response) to refuse
+        (pbx/identify.py: line, source address, From user, 407 digest, guests)."""
+        return identify(req, source, self.config.sip, self.auth, self.core.now(),
+                        self.line_endpoint)
 
     async def _inbound_call(self, req: Request, tx: ServerTransaction, source: Address,
                             peer: Peer | None) -> None:
         config = self.config  # the snapshot this call keeps
+        try:
+            await self._run_call(req, tx, source, peer, config)
+        finally:
+            self.limits.end_call()
+            self.limits.end_peer(peer)
+
+    async def _run_call(self, req: Request, tx: ServerTransaction, source: Address,
+                        peer: Peer | None, config: Config) -> None:
         dialplan = config.dialplan
         context = peer.context if peer else config.sip.general.context
+        # A provider sends its DID, or the user of the contact it registered
+        # (sip.conf register => .../extension, pjsip contact_user).
         exten = req.uri.user or "s"
-        callerid = _caller_id(req, peer)
+        callerid = caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
         replaces: Replaces | None = None
@@ -222,14 +244,18 @@ class CallManager:
                 return
         clock = getattr(self.dialplan_services, "clock", None)
         now = clock.time() if clock is not None else None
-        if replaces is None and not exists(dialplan, context, exten, callerid.num, now=now):
+        # features.conf pickupexten: a group pickup before any dialplan (chan_pjsip).
+        pickup = self.pickups is not None and exten == config.features.pickupexten
+        if replaces is None and not pickup and \
+                not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
         assert self.legs is not None
         try:
             leg = await self.legs.new_leg(peer.name if peer else source.host, inbound=True,
-                                          peer=peer, local=self.legs.local_for(source))
+                                          peer=peer, local=self.legs.local_for(source),
+                                          remote_host=source.host)
         except (PortsExhausted, OSError) as exc:
             log.error("call to %s refused: %s", exten, exc)
             self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
@@ -240,6 +266,7 @@ class CallManager:
             leg.context, leg.exten, leg.priority = context, exten, 1
             leg.callerid = callerid
             leg.language = peer.language if peer and peer.language else config.settings.language
+            leg.tonezone = (peer.tonezone if peer else None) or ""  # indications.conf zone
             if req.body:
                 try:
                     leg.take_offer(req.body)
@@ -255,8 +282,13 @@ class CallManager:
                 return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
-                result = await Interpreter(dialplan, self.dialplan_services).run(leg)
-                cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+                if pickup:
+                    features = config.features
+                    cause = await self.pickups.pickup_call(
+                        leg, sound=features.pickupsound, fail_sound=features.pickupfailsound)
+                else:
+                    result = await Interpreter(dialplan, self.dialplan_services).run(leg)
+                    cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
             except Exception:
                 log.exception("%s: dialplan failed", leg.name)
                 cause = q850.TEMPORARY_FAILURE
@@ -266,11 +298,27 @@ class CallManager:
             self.by_invite_tx.pop(id(tx), None)
 
     async def _replacing_call(self, leg: SipChannel, replaces: Replaces) -> None:
-        """INVITE with Replaces (RFC 3891): answer, take the old leg's place, stay
-        until the call ends. No dialplan runs for it (as in Asterisk)."""
+        """INVITE with Replaces (RFC 3891): take the old leg's place, stay until the
+        call ends. No dialplan runs for it (as in Asterisk). A leg that still rings
+        is picked up (pbx.pickup, as Pickup() does); an answered one is replaced in
+        its bridge, or taken out of its parking space."""
         old, status = self.transfers.check_replaces(replaces)  # still there?
         if old is None:
             await leg.hangup(q850.cause_from_sip(status))
+            return
+        if old.state is not ChannelState.UP:
+            dial = old.in_dial
+            if not await self._replaces_pickups.pickup(leg, old):
+                await leg.hangup(q850.cause_from_sip(481))  # it stopped ringing meanwhile
+                return
+            log.info("%s picks up the call ringing %s (INVITE with Replaces)", leg.name,
+                     old.name)
+            if dial is not None:
+                leg.dst_channel = dial.caller
+                leg.transfer = {"type": "replaces", "role": "transferee",
+                                "replaced": old.name, "target": dial.caller.name}
+            await leg.hungup.wait()
+            await self.write_cdr(leg)
             return
         await leg.answer()
         taken = self.transfers.take_over(old, leg)
@@ -295,6 +343,14 @@ class CallManager:
         return getattr(self.config, "features", None) or FeaturesConfig()
 
     # --- BridgeHost ---------------------------------------------------------------------
+    @property
+    def timers(self) -> TimerHeap:
+        """The SIP core's one heap: a bridge's featuredigittimeout goes there."""
+        return self.core.timers
+
+    def now(self) -> float:
+        return self.core.now()
+
     def run_dialplan(self, leg: SipChannel, context: str, exten: str, priority: int = 1) -> None:
         """Start a leg that has no dialplan of its own (a transferee) at exten@context."""
         self.spawn(self._run_leg(leg, context, exten, priority))
@@ -324,11 +380,20 @@ class CallManager:
         run_feature(self, bridge, leg, feature)
 
     def hold_music(self, leg: SipChannel, on: bool, music_class: str = "") -> None:
-        """MUSIC ON HOLD HOOK: a party waiting (the transferee while its transferer
-        dials, a parked call) hears silence until the music-on-hold service is wired
-        here (it plays ``music_class``, or the leg's own class, while ``on``)."""
-        log.debug("%s: music on hold %s (class %r): silence for now", leg.name,
-                  "on" if on else "off", music_class)
+        """A party that waits hears music on hold from the classes of musiconhold.conf
+        (pbx.media.moh): a parked call (``music_class``: its lot's parkedmusicclass),
+        the transferee while its transferer dials or consults. The class is chosen
+        as Asterisk's holding bridge does (pbx.channel_media): CHANNEL(musicclass)
+        first while musiconhold.conf's preferchannelclass=yes (the default), then
+        ``music_class``, then the leg's mohinterpret, then `default`."""
+        features = getattr(leg, "features", None)
+        if features is None:
+            return
+        if on:
+            peer = getattr(leg, "peer", None)
+            features.start_moh(music_class or None, getattr(peer, "mohinterpret", None))
+        else:
+            features.stop_moh()
 
     # --- TransferHost -------------------------------------------------------------------
     def leg_by_dialog(self, call_id: str, tag: str) -> SipChannel | None:
@@ -397,6 +462,27 @@ class CallManager:
         except Exception:
             log.exception("could not write the CDR of %s", name)
 
+    # --- Local channels -------------------------------------------------------------
+    async def _local_call(self, leg: Any) -> None:
+        """The `;2` half of a Local channel runs the dialplan like an inbound call."""
+        from dialplan.interpreter import Interpreter
+
+        halves = [leg, leg.other] if leg.other is not None else [leg]
+        for half in halves:  # `pbx channels` lists both halves while the call lasts
+            self.channels[half.name] = half
+        try:
+            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(leg)
+            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+        except Exception:
+            log.exception("%s: dialplan failed", leg.name)
+            cause = q850.TEMPORARY_FAILURE
+        finally:
+            for half in halves:
+                if self.channels.get(half.name) is half:
+                    del self.channels[half.name]
+        await leg.hangup(cause)
+        await self.write_cdr(leg)
+
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
         """One record per call, written when the calling leg ends (pbx.cdr builds it)."""
@@ -424,11 +510,15 @@ def _peer_caller_id(peer: Peer) -> CallerId:
     return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
 
 
-def _caller_id(req: Request, peer: Peer | None) -> CallerId:
-    if peer is not None and (peer.callerid.num or peer.callerid.name):
-        return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
-    frm = req.from_addr
-    return CallerId(num=frm.uri.user or "", name=frm.display or "")
+def _monitor_dir(config: Config) -> str:
+    """Where MixMonitor puts relative file names (Asterisk: /var/spool/asterisk/monitor)."""
+    return str(config.settings.storage_dir / "monitor")
+
+
+def _no_moh() -> Any:
+    from pbx.moh_conf import MohConfig
+
+    return MohConfig()
 
 
 def _prompt_library(config: Config) -> PromptLibrary:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pbx.cdr import CdrVars
+
+if TYPE_CHECKING:
+    from pbx.indications import ToneList
 
 
 class ChannelState(enum.Enum):
@@ -56,6 +60,21 @@ class CallerId:
     name: str = ""
 
 
+class DigitQueue(asyncio.Queue[str]):
+    """The DTMF digits a channel received and no application took yet."""
+
+    def discard_first(self, digit: str) -> bool:
+        """Drop ``digit`` if it is the next one (a terminator that ended a
+        recording is not also a menu choice); the others keep their order."""
+        waiting = []
+        while not self.empty():
+            waiting.append(self.get_nowait())
+        dropped = bool(waiting) and waiting[0] == digit
+        for d in waiting[1:] if dropped else waiting:
+            self.put_nowait(d)
+        return dropped
+
+
 @dataclass
 class Channel:
     """Base channel: state, variables, digits. Media/signalling methods are
@@ -71,8 +90,9 @@ class Channel:
     variables: dict[str, str] = field(default_factory=dict)
     hangup_cause: int = 0  # Q.850 cause once hung up
     language: str = "en"
+    tonezone: str = ""  # indications.conf country of this call's tones; "": [general] country
     # Digits arrive here from RFC 4733, SIP INFO or a fake; one queue per channel.
-    digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    digits: DigitQueue = field(default_factory=DigitQueue)
     hungup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set by the dialplan interpreter: the dialplan snapshot this call runs on.
     dialplan: Any = None
@@ -83,6 +103,21 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # The text message MESSAGE()/MessageSend() work on (pbx.messaging.TextMessage):
+    # the one being routed on a message channel, or one built with Set(MESSAGE(..)).
+    message: Any = None
+    # PJSIP_HEADER(add,...): headers for the INVITEs of a following Dial (pbx.added_headers).
+    added_headers: list[tuple[str, str]] = field(default_factory=list)
+    # CHANNEL(musicclass): the music-on-hold class this channel hears ("" = default).
+    musicclass: str = ""
+    # Files MixMonitor wrote for this channel (listed in the CDR).
+    recordings: list[str] = field(default_factory=list)
+    # The leg's RTP endpoint (pbx.media.session.MediaSession) for what takes its
+    # audio whole (a conference); None for channels without media (test fakes).
+    media: Any = None
+    # Per-call state of applications, by name (Asterisk's channel datastores), e.g.
+    # the profiles Set(CONFBRIDGE(user,quiet)=yes) builds for ConfBridge().
+    datastores: dict[str, Any] = field(default_factory=dict)
     # The call chain this leg belongs to (Asterisk's linkedid): the first leg's uniqueid,
     # kept by the legs it dials and by a transferee's new record.
     linkedid: str = ""
@@ -91,10 +126,18 @@ class Channel:
     # Set by a REFER transfer on its transferee: told how the transferee's new call
     # goes (180 ringing, 200 answered or voice flowing, a failure when it ends first).
     progress_observer: Callable[[int], None] | None = field(default=None, repr=False)
+    # Called with the channel once it has ended (bridges, parking, transfers, limits).
+    _gone_listeners: list[Callable[[Any], None]] = field(default_factory=list, repr=False,
+                                                          init=False)
 
     def __post_init__(self) -> None:
         if not self.linkedid:
             self.linkedid = self.uniqueid
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        """The (name, value) headers of the INVITE that started this call, for
+        PJSIP_HEADER(read); none on a leg the PBX called."""
+        return []
 
     def observe(self, status: int) -> None:
         """Report progress to a transfer watching this leg (once final, it stops)."""
@@ -108,6 +151,27 @@ class Channel:
         """The leg ended before reporting an outcome: busy (486) or failed (503)."""
         if self.progress_observer is not None:
             self.observe(486 if self.hangup_cause == 17 else 503)
+
+    def on_gone(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(channel)`` once when this channel ends (bridges, parking,
+        transfers, call limits)."""
+        self._gone_listeners.append(listener)
+
+    def remove_gone(self, listener: Callable[[Any], None]) -> None:
+        if listener in self._gone_listeners:
+            self._gone_listeners.remove(listener)
+
+    def _notify_gone(self) -> None:
+        """The channel has ended: its listeners hear it once, then are dropped (a
+        finished leg keeps no references to what watched it)."""
+        listeners, self._gone_listeners = self._gone_listeners, []
+        for listener in listeners:
+            try:
+                listener(self)
+            except Exception:
+                logging.getLogger("pbx.channel").exception("%s: end-of-channel listener "
+                                                           "failed", self.name)
+        self.observe_hangup()
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -139,7 +203,7 @@ class Channel:
             self.state = ChannelState.HUNGUP
             self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
             self.hungup.set()
-            self.observe_hangup()
+            self._notify_gone()
 
     def check_hangup(self) -> None:
         """Raise Hangup if the channel is gone."""
@@ -153,6 +217,15 @@ class Channel:
         A missing prompt sets PLAYBACKSTATUS=FAILED and is skipped."""
         self.check_hangup()
         return ""
+
+    async def start_tones(self, tones: ToneList) -> None:
+        """Start a tone list (PlayTones, Read's `i`) and return at once: it plays
+        until stop_tones(), the next prompt, a bridge or the hangup. Before the
+        answer it opens early media (183), as prompts do."""
+        self.check_hangup()
+
+    def stop_tones(self) -> None:
+        """Stop the tone list started by start_tones (nothing else)."""
 
     async def wait_digit(self, timeout: float) -> str | None:
         """Wait up to `timeout` seconds for one DTMF digit; None on timeout."""
@@ -195,6 +268,34 @@ class Channel:
         """Ring the targets; bridge with the first to answer (see Dial)."""
         return DialResult(status="CHANUNAVAIL")
 
+    # --- music on hold, recording (pbx/channel_media.py on real legs) ----------
+    async def start_moh(self, klass: str | None = None, *, force: bool = False) -> str | None:
+        """Start music on hold; returns the class playing (None: none could). The class
+        is Asterisk's choice: CHANNEL(musicclass), then `klass`, then `default`
+        (`force`: `klass` first, as Dial's m(class))."""
+        self.check_hangup()
+        return None
+
+    def stop_moh(self) -> None:
+        """Stop the music on hold this channel hears, whoever started it."""
+
+    def peer_hold(self, held: bool, holder: Channel) -> None:
+        """The other party of our bridge holds (`held`) or resumes: we hear music
+        on hold meanwhile (or pass the hold on, pjsip's moh_passthrough)."""
+
+    async def start_mixmonitor(self, spec: Any) -> str:
+        """Record this channel's two directions (pbx.channel_media.MixMonitorSpec);
+        returns the monitor's id. Raises AppError when a file cannot be opened."""
+        self.check_hangup()
+        raise AppError("this channel cannot record")
+
+    def stop_mixmonitor(self, monitor_id: str | None = None) -> bool:
+        """Stop one MixMonitor (by id) or all of them; False when none was running."""
+        return False
+
+    def bridge_changed(self, bridged: bool) -> None:
+        """Dial's bridge started or ended (MixMonitor's `b` option records only inside)."""
+
 
 @dataclass(slots=True)
 class RecordResult:
@@ -205,9 +306,10 @@ class RecordResult:
 
 @dataclass(slots=True)
 class DialTarget:
-    tech: str  # "SIP" (PJSIP is an alias)
-    peer: str
-    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer
+    tech: str  # "SIP" (PJSIP is an alias), "LOCAL"
+    peer: str  # the peer; for Local/exten@context: the context
+    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer; Local's exten
+    options: str = ""  # Local/exten@context/n: the letters after the last slash
 
 
 @dataclass(slots=True)

@@ -17,23 +17,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dialplan.options import parse_options
 from pbx import q850
 from pbx.bridge import GOTO, PEER_HANGUP, TRANSFERRED, Bridge, Exit
+from pbx.call_limits import CallLimitReached
 from pbx.channel import ChannelState, DialResult, DialTarget
-from pbx.features import FeaturesConfig, dial_features
+from pbx.features import dial_features
+from pbx.features_conf import FeaturesConfig
 from pbx.media.ports import PortsExhausted
 from pbx.media.relay import Relay
 from pbx.sip.address import Address
 from pbx.sip.invite import Accepted, Failed, Progress
+from pbx.sip.timers import TimerHeap
 
 if TYPE_CHECKING:
     from pbx.config import Peer
+    from pbx.indications import ToneList
     from pbx.sipchannel import SipChannel
 
 log = logging.getLogger("pbx.dial")
 
 # RFC 3326: the CANCEL to a fork that lost (a phone then logs no missed call).
 COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
+# Asterisk's max_forwards (max_forwards.c): each Local channel hop takes one.
+MAX_FORWARDS = 20
+
+
+@dataclass(slots=True)
+class PickedUp:
+    """A ringing leg of this Dial was picked up (pbx.pickup): ``picker`` (answered)
+    takes its place; the Dial sets ``accepted`` True when it takes the picker."""
+
+    picker: SipChannel
+    accepted: asyncio.Future[bool]
 
 
 @dataclass(slots=True)
@@ -41,7 +57,8 @@ class Destination:
     peer: Peer
     uri: str  # Request-URI
     to_uri: str
-    address: Address  # where the INVITE goes
+    address: Address  # where the INVITE goes (a host name is resolved by originate)
+    route: str | None = None  # Route header: the outbound proxy it goes through
 
 
 class Consult(Protocol):
@@ -62,13 +79,17 @@ class LegFactory(Protocol):
     async def originate(self, caller: SipChannel, dest: Destination,
                         events: Callable[[SipChannel, Any], None]) -> SipChannel: ...
 
+    def ring_tone(self, zone: str) -> ToneList | None:
+        """The `ring` tone of indications.conf's zone (the [general] country's for "")."""
+
 
 class Dial:
     """One Dial() of one caller: ring, pick the winner, bridge.
 
     While it rings, a transfer may change who waits for the answer (an attended
     transfer to this ringing call: :meth:`hand_over`), and a phone may take the
-    call of a ringing leg (INVITE with Replaces: :meth:`pick_up`)."""
+    call of a ringing leg (pbx.pickup: Pickup(), *8, INVITE with Replaces): the
+    ``PickedUp`` event."""
 
     def __init__(self, caller: SipChannel, factory: LegFactory, targets: list[DialTarget],
                  timeout: float | None, options: str, consult: Consult | None = None) -> None:
@@ -83,10 +104,13 @@ class Dial:
         self.causes: list[int] = []
         self.early: Relay | None = None
         self._events: asyncio.Queue[tuple[SipChannel, Any]] = asyncio.Queue()
+        self.opts = parse_options(options)
+        # m[(class)]: the caller hears music on hold instead of ringback while it rings.
+        self.music = "m" in self.opts
         self._deadline: float | None = None
         # Set while ringing: ("handover", new caller, its future) or ("abort",).
         self._handover: asyncio.Future[tuple[Any, ...]] | None = None
-        self._ringback = False
+        self._ringback = False  # an answered caller hears the ring tone in band
 
     def _on_leg_event(self, leg: SipChannel, ev: Any) -> None:
         self._events.put_nowait((leg, ev))
@@ -110,19 +134,16 @@ class Dial:
         fut.set_result(("abort",))
         return True
 
-    def pick_up(self, ringing: SipChannel, taker: SipChannel) -> bool:
-        """``taker`` (an answered inbound leg, INVITE with Replaces) takes the call
-        ``ringing`` was alerting: it wins, and every leg that rang is cancelled."""
-        if ringing not in self.pending:
-            return False
-        self._events.put_nowait((ringing, _PickedUp(taker)))
-        return True
-
     # --- the call -------------------------------------------------------------------
     async def run(self) -> DialResult:
         """Ring, bridge, and report how it went (DIALSTATUS and times)."""
         started = time.monotonic()
         a = self.caller
+        if getattr(a, "max_forwards", MAX_FORWARDS) <= 0:
+            # Asterisk's max_forwards: a Local channel dialing itself stops here.
+            log.warning("Dial: cannot place outbound call from %s: max forwards exceeded",
+                        a.name)
+            return DialResult(status="BUSY")
         destinations = self.factory.resolve(self.targets)
         if not destinations:
             return DialResult(status="CHANUNAVAIL")
@@ -132,16 +153,29 @@ class Dial:
             except PortsExhausted as exc:
                 log.error("Dial: %s", exc)
                 continue
+            except CallLimitReached as exc:
+                log.info("Dial: %s", exc)
+                self._failed(q850.USER_BUSY)  # chan_sip: busy over call-limit
+                continue
+            except OSError as exc:
+                log.warning("Dial: cannot reach %s: %s", dest.peer.name, exc)
+                self._failed(q850.NO_ROUTE_DESTINATION)
+                continue
             self.legs.append(leg)
         if not self.legs:
-            return DialResult(status="CONGESTION")
+            return DialResult(status=q850.dialstatus(self.causes) if self.causes
+                              else "CONGESTION")
         for leg in self.legs:
             leg.linkedid = a.linkedid
             leg.in_dial = self
         self.pending = set(self.legs)
         # The CDR names the dialed channel even when nobody answers (Asterisk does too).
         a.dst_channel = self.legs[0]
-        if "r" in self.options:
+        if self.music and a.state is not ChannelState.HUNGUP:
+            # As app_dial: the music starts, then progress (183) lets the caller hear it.
+            await a.progress()
+            await a.start_moh(self.opts["m"] or None, force=bool(self.opts["m"]))
+        elif "r" in self.opts and a.state is not ChannelState.HUNGUP:
             await a.ringing()
         if self.timeout:
             self._deadline = asyncio.get_running_loop().time() + self.timeout
@@ -157,9 +191,9 @@ class Dial:
             if self.early is not None:  # the early media went to the old caller
                 self.early.stop()
                 self.early = None
-            if self._ringback:
-                self._ringback = False
-                a.ringback(False)
+            if self.music:
+                a.stop_moh()
+            await self._ring_in_band(a, False)
             _, new_caller, carried = self._handover.result()
             log.info("%s: ringing call handed over to %s", a.name, new_caller.name)
             spawn = a.services.spawn
@@ -181,27 +215,32 @@ class Dial:
         end = time.monotonic()
         return DialResult(status="ANSWER", dialed_time=int(end - started),
                           answered_time=int(end - answered),
-                          peer_number=winner.peer.name if winner.peer else "",
+                          peer_number=winner.peer.name if winner.peer else
+                          getattr(winner, "dialed", ""),
                           peer_channel=winner.name, callee_hungup=exit_.kind == PEER_HANGUP,
                           transferred=exit_.kind == TRANSFERRED,
                           goto=(exit_.context, exit_.exten, exit_.priority)
                           if exit_.kind == GOTO else None)
 
     async def _settle(self, winner: SipChannel | None) -> SipChannel | None:
-        """Ringing is over: stop early media and ringback, cancel the losers."""
+        """Ringing is over: stop early media, music and ringback, cancel the losers."""
         a = self.caller
         if self.early is not None:
             self.early.stop()
             self.early = None
-        if self._ringback:
-            self._ringback = False
-            a.ringback(False)
+        if self.music:
+            a.stop_moh()
+        await self._ring_in_band(a, False)
         for leg in self.legs:
             leg.dial_events = None
             leg.in_dial = None
+        self._refuse_late_pickups()
+        # A caller answered elsewhere (a Local channel's `;2` whose `;1` lost) passes
+        # that on, so its phones log no missed call either.
+        elsewhere = winner is not None or a.hangup_cause == q850.CAUSE_NAMES["ANSWERED_ELSEWHERE"]
         for leg in self.legs:
             if leg is not winner and leg.state is not ChannelState.HUNGUP:
-                leg.cancel(COMPLETED_ELSEWHERE if winner is not None else None)
+                leg.cancel(COMPLETED_ELSEWHERE if elsewhere else None)
         return winner
 
     async def _continue_for(self, caller: SipChannel, carried: Any) -> None:
@@ -211,11 +250,14 @@ class Dial:
         self._handover = None
         caller.dialing = self
         early = next((leg for leg in self.pending if leg.early), None)
-        if early is not None:  # the transferee hears what the target's phone sends
+        if self.music and caller.state is not ChannelState.HUNGUP:
+            # Dial's m: the transferee hears the music too
+            await caller.start_moh(self.opts["m"] or None, force=bool(self.opts["m"]))
+        elif early is not None:  # the transferee hears what the target's phone sends
             self.early = Relay(caller.media, early.media)
             self.early.start()
         elif any(leg.state is ChannelState.RINGING for leg in self.pending):
-            self._ringback = caller.ringback(True)
+            await self._ring_in_band(caller, True)
         try:
             winner, status = await self._wait_answer()
         finally:
@@ -231,6 +273,22 @@ class Dial:
             br.adopt(caller, carried)
         br.start()
 
+    async def _ring_in_band(self, caller: SipChannel, on: bool) -> None:
+        """An answered caller cannot be sent a 180: while the callee rings it hears
+        the ring tone of its zone (indications.conf), as Asterisk plays on an up
+        channel indicated ringing."""
+        if not on:
+            if self._ringback:
+                self._ringback = False
+                caller.stop_tones()
+            return
+        if caller.state is not ChannelState.UP or self._ringback:
+            return
+        tones = self.factory.ring_tone(caller.tonezone)
+        if tones is not None:
+            self._ringback = True
+            await caller.start_tones(tones)
+
     def bridge(self, winner: SipChannel) -> Any:
         """Join the caller and the winner with the features the options allow (t/T,
         k/K, x/X, h/H from features.conf); the caller's pbx.bridge.Exit, awaitable."""
@@ -243,7 +301,7 @@ class Dial:
 
     def _make_bridge(self, winner: SipChannel, *, consult: bool) -> Bridge:
         a = self.caller
-        calls = a.services.calls
+        calls = getattr(a.services, "calls", None)
         cfg = calls.features_config() if calls is not None else FeaturesConfig()
         caller_f, callee_f = dial_features(self.options)
         br = Bridge(a, winner, host=calls.bridge_host() if calls is not None else _NoHost(),
@@ -283,20 +341,34 @@ class Dial:
                     await self._progress(leg, ev)
                 elif kind is Accepted:
                     return leg, "ANSWER"
-                elif kind is _PickedUp:
-                    self.pending.discard(leg)
-                    self.legs.append(ev.taker)
-                    leg.cancel(COMPLETED_ELSEWHERE)  # RFC 3891: the replaced INVITE ends
-                    return ev.taker, "ANSWER"
                 elif kind is Failed:
                     self.pending.discard(leg)
-                    self.causes.append(q850.cause_from_sip(ev.status))
+                    # The leg's cause: the Reason header's Q.850 cause, else the status's.
+                    self._failed(leg.hangup_cause or q850.cause_from_sip(ev.status))
+                elif kind is PickedUp and not ev.accepted.done():
+                    ev.accepted.set_result(True)  # the picker is committed from here on
+                    return ev.picker, "ANSWER"
         finally:
             gone.cancel()
-        return None, _dialstatus(self.causes)
+        return None, q850.dialstatus(self.causes)
+
+    def _failed(self, cause: int) -> None:
+        """One callee failed with ``cause``: counted for DIALSTATUS and, as app_dial
+        does, made the caller's HANGUPCAUSE (a later Hangup() passes it on)."""
+        self.causes.append(cause)
+        self.caller.variables["HANGUPCAUSE"] = str(cause)
+
+    def _refuse_late_pickups(self) -> None:
+        """A pickup that arrived after the Dial decided does not happen."""
+        while not self._events.empty():
+            _, ev = self._events.get_nowait()
+            if type(ev) is PickedUp and not ev.accepted.done():
+                ev.accepted.set_result(False)
 
     async def _progress(self, leg: SipChannel, ev: Progress) -> None:
         a = self.caller
+        if self.music:
+            return  # the caller hears music: no ringback, no callee's early media
         if leg.early and self.early is None and (a.state is not ChannelState.UP or
                                                  not self._ringback):
             if a.state is not ChannelState.UP:
@@ -305,25 +377,16 @@ class Dial:
                 await a.progress()
             if a.early or a.state is ChannelState.UP:
                 # An answered caller (a transferee) hears the callee's early media too.
+                a.stop_tones()  # the callee's early media replaces PlayTones' ring
                 self.early = Relay(a.media, leg.media)
                 self.early.start()
         elif ev.response.status != 183 and a.state is ChannelState.RING:
             await a.ringing()
-        elif (ev.response.status == 180 and a.state is ChannelState.UP and self.early is None
-              and not self._ringback):
-            # An answered caller cannot be sent a 180: it hears ringback in band (as
-            # Asterisk plays on an up channel that is indicated ringing).
-            self._ringback = a.ringback(True)
+        elif ev.response.status == 180 and a.state is ChannelState.UP and self.early is None:
+            await self._ring_in_band(a, True)  # a transferee waiting for its target
 
 
 _HANDED_OVER = "HANDED_OVER"
-
-
-@dataclass(slots=True)
-class _PickedUp:
-    """A phone took the call of a ringing leg (INVITE with Replaces)."""
-
-    taker: SipChannel
 
 
 def _tell(leg: SipChannel, carried: Any, exit_: Exit, spawn: Callable[[Any], Any]) -> None:
@@ -334,20 +397,16 @@ def _tell(leg: SipChannel, carried: Any, exit_: Exit, spawn: Callable[[Any], Any
         spawn(leg.hangup())
 
 
-def _dialstatus(causes: list[int]) -> str:
-    """Asterisk reports BUSY if any callee was busy, else the last failure."""
-    statuses = [q850.dialstatus_from_cause(c) for c in causes]
-    for preferred in ("BUSY", "NOANSWER", "CONGESTION"):
-        if preferred in statuses:
-            return preferred
-    return statuses[-1] if statuses else "CHANUNAVAIL"
-
-
 class _NoHost:
-    """Bridges of legs made without a PBX around them (unit tests of Dial alone)."""
+    """Bridges of legs made without a PBX around them: no features (their timer heap
+    is never driven), a leg sent elsewhere is hung up."""
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task] = set()
+        self.timers = TimerHeap()
+
+    def now(self) -> float:
+        return time.monotonic()
 
     def spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.ensure_future(coro)

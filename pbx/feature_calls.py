@@ -19,8 +19,8 @@ bridge_basic.c does:
 * ``disconnect``: the party who pressed leaves the call, as if it hung up.
 * ``parkcall``: the peer is parked in the party's lot (PARKINGLOT, else
   ``default``), the party hears the space and its call ends.
-* ``automixmon``: MixMonitor on the party's channel, started or stopped (the
-  MixMonitor application must be in the PBX; without it the key only logs).
+* ``automixmon``: MixMonitor on the party's channel, started or stopped
+  (TOUCH_MIXMONITOR, TOUCH_MIXMONITOR_FORMAT, TOUCH_MIXMONITOR_OPTIONS).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pbx.bridge import PEER_HANGUP, TRANSFERRED, Exit
-from pbx.channel import ChannelState, Hangup
+from pbx.channel import AppError, ChannelState, Hangup
 from pbx.consult import ConsultChannel
 from pbx.features import FeatureMatcher
 from pbx.threeway import ThreeWay
@@ -41,12 +41,13 @@ from pbx.transfer import set_transfer_variables, transfer_context
 if TYPE_CHECKING:
     from pbx.bridge import Bridge
     from pbx.calls import CallManager
-    from pbx.features import FeaturesConfig
+    from pbx.features_conf import FeaturesConfig
     from pbx.sipchannel import SipChannel
 
 log = logging.getLogger("pbx.features")
 
 DIGITS = "0123456789*#"
+AUTOMIXMON = "automixmon"  # the channel datastore holding the running monitor's id
 PARK_ANNOUNCE_WAIT = 30.0  # seconds a transferer may wait to hear the parking space
 
 
@@ -176,24 +177,15 @@ async def _parkcall(calls: CallManager, bridge: Bridge, leg: SipChannel) -> None
 
 
 async def _automixmon(calls: CallManager, bridge: Bridge, leg: SipChannel) -> None:
-    from dialplan.apps import AppContext
-    from dialplan.substitute import Scope
+    """Start or stop recording the call as MixMonitor does (bridge_features.c's
+    automixmon): TOUCH_MIXMONITOR names the file (else auto-TIME-PEER-SELF),
+    TOUCH_MIXMONITOR_FORMAT its format (wav), TOUCH_MIXMONITOR_OPTIONS MixMonitor's
+    options; the channel's MixMonitor API (pbx.channel_media) does the work."""
+    from dialplan.apps.mixmonitor import parse_spec
+    from dialplan.substitute import DialplanError
 
-    services = calls.dialplan_services
-    apps = getattr(services, "apps", None)
-    start = apps.get("MixMonitor") if apps is not None else None
-    stop = apps.get("StopMixMonitor") if apps is not None else None
-    if start is None or stop is None:
-        log.warning("%s: automixmon: the MixMonitor application is not in this PBX; "
-                    "the key does nothing", leg.name)
-        return
-    scope = Scope(channel=leg, globals=services.globals, dialplan=calls.config.dialplan,
-                  services=services)
-    ctx = AppContext(channel=leg, scope=scope, interpreter=None, services=services)
-    if leg.variables.get("AUTOMIXMON"):
-        ctx.app, ctx.data = "StopMixMonitor", ""
-        await stop(ctx, [])
-        leg.variables.pop("AUTOMIXMON", None)
+    running = leg.datastores.pop(AUTOMIXMON, None)
+    if running is not None and leg.stop_mixmonitor(running):  # (False: it had ended)
         log.info("%s: automixmon stopped", leg.name)
         return
     peer = bridge.other(leg)
@@ -201,11 +193,17 @@ async def _automixmon(calls: CallManager, bridge: Bridge, leg: SipChannel) -> No
         int(time.time()), (peer.callerid.num if peer else "") or "peer",
         leg.callerid.num or "self")
     fmt = leg.variables.get("TOUCH_MIXMONITOR_FORMAT") or "wav"
-    options = leg.variables.get("TOUCH_MIXMONITOR_OPTIONS", "")
     filename = f"{base}.{fmt}"
-    ctx.app, ctx.data = "MixMonitor", f"{filename},{options}"
-    await start(ctx, [filename, options])
-    leg.variables["AUTOMIXMON"] = filename
+    try:
+        spec, _ = parse_spec(filename, leg.variables.get("TOUCH_MIXMONITOR_OPTIONS", ""))
+        leg.datastores[AUTOMIXMON] = await leg.start_mixmonitor(spec)
+    except (AppError, DialplanError) as exc:
+        log.warning("%s: automixmon: %s", leg.name, exc)
+        sound = calls.features_config().recordingfailsound
+        if sound:
+            with contextlib.suppress(Hangup):
+                await leg.play([sound])
+        return
     log.info("%s: automixmon recording to %s", leg.name, filename)
 
 
@@ -387,7 +385,7 @@ class AttendedTransfer:
                 with contextlib.suppress(Hangup):
                     await r.play([self.cfg.xferfailsound])
             return
-        if not all(p.media.codec.transcodable for p in (r, t, c)):
+        if not ThreeWay.can_mix([r, t, c]):
             log.warning("%s: atxferthreeway: a party's codec cannot be mixed", r.name)
             return
         self.done = True

@@ -14,7 +14,6 @@ import dataclasses
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -28,13 +27,18 @@ from pbx.sip.registration import (
     StateChanged,
     Stopped,
 )
+from pbx.sip.timers import TimerHeap
 from pbx.sip_model import NatSettings, Registration
 
 log = logging.getLogger("pbx.registry")
 
 
 class SipSender(Protocol):
-    """What this edge needs of the SIP core."""
+    """What this edge needs of the SIP core (its clock and its one timer heap too)."""
+
+    timers: TimerHeap
+
+    def now(self) -> float: ...
 
     def send_request(self, req: Request, dest: Address,
                      callback: Callable[[Response | None], None]) -> Any: ...
@@ -52,17 +56,16 @@ class OutboundRegistrations:
     """Every `register =>` / `type=registration` of the running PBX."""
 
     def __init__(self, core: SipSender, *, user_agent: str | None = None,
-                 nat: NatSettings | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 nat: NatSettings | None = None) -> None:
         self.core = core
         self.user_agent = user_agent
         self.nat = nat or NatSettings()
-        self.clock = clock
-        self.set = RegistrationSet()
+        self.clock = core.now
+        # On the SIP core's one heap: each client's entries come back through a
+        # _ClientTimer (the core calls owner.on_timer(kind, now)).
+        self.set = RegistrationSet(core.timers, lambda client: _ClientTimer(self, client))
         self._leaving: dict[int, RegistrationClient] = {}  # unregistering after a reload
         self._dests: dict[str, Address] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
         self._all_stopped: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -102,9 +105,6 @@ class OutboundRegistrations:
             except TimeoutError:
                 log.warning("unregistering did not finish within %.1f s: %s", timeout,
                             ", ".join(c.spec.name for c in self._pending_clients()))
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         for task in self._tasks:
             task.cancel()
 
@@ -119,6 +119,13 @@ class OutboundRegistrations:
         client = self.set.add(spec, local, user_agent=self.user_agent,
                               contact_host=self._contact_host(target[1], local))
         return client.start(now)
+
+    def endpoint_for_line(self, token: str) -> str | None:
+        """The peer whose calls arrive with ``;line=token`` (pjsip line=yes + endpoint=)."""
+        for client in self.set.clients.values():
+            if client.line_token == token:
+                return client.spec.endpoint
+        return None
 
     # --- state for `pbx registry` ----------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -140,6 +147,10 @@ class OutboundRegistrations:
         return out
 
     # --- actions ---------------------------------------------------------------
+    def client_timer(self, client: RegistrationClient, now: float) -> None:
+        """A registration's timer fired (refresh, retry)."""
+        self._run(client.on_timer(now))
+
     def _run(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, SendRegister):
@@ -154,7 +165,6 @@ class OutboundRegistrations:
                 self._leaving.pop(id(action.client), None)
                 if self._all_stopped is not None and not self._busy():
                     self._all_stopped.set()
-        self._arm()
 
     def _busy(self) -> bool:
         return bool(self._pending_clients())
@@ -226,31 +236,20 @@ class OutboundRegistrations:
     def _contact_host(self, dest_host: str, local: Address) -> str | None:
         """externaddr in our Contact when the provider is outside localnet."""
         external = self.nat.external_signaling
-        if not external:
-            return None
-        try:
-            if ipaddress.ip_address(dest_host).is_loopback:
-                return None
-        except ValueError:
-            pass
-        if self.nat.is_local(dest_host):
+        if not external or not self.nat.remaps(dest_host):
             return None
         has_port = external.rsplit("]", 1)[-1].count(":") == 1
         return external if has_port else f"{external}:{local.port}"
 
-    # --- the one timer -------------------------------------------------------
-    def _arm(self) -> None:
-        deadline = self.set.next_deadline()
-        if deadline is None or deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_at(loop.time() + max(0.0, deadline - self.clock()),
-                                   self._on_timer)
-        self._timer_at = deadline
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self._run(self.set.timeout_due(self.clock()))
+class _ClientTimer:
+    """The heap entry owner of one registration: the SIP core fires its timers here."""
+
+    __slots__ = ("client", "edge")
+
+    def __init__(self, edge: OutboundRegistrations, client: RegistrationClient) -> None:
+        self.edge = edge
+        self.client = client
+
+    def on_timer(self, kind: str, now: float) -> None:
+        self.edge.client_timer(self.client, now)

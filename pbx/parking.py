@@ -6,11 +6,12 @@ retriever in a :class:`~pbx.bridge.Bridge`; ``parkingtime`` passing sends it
 back (dialplan/apps/park.py). Spaces are found as res_parking does
 (``findslot=first``: the lowest free; ``next``: after the last one used).
 
-Busy lamps: :meth:`Parking.device_state` answers for the devices of the
-lots' hints, ``park:701@parkedcalls`` -> ``INUSE`` / ``NOT_INUSE`` (Asterisk's
-parking device state provider), and :meth:`Parking.watch` registers a
-callback ``(device, state)`` called on every change. The device state registry
-(DEVICE_STATE(), hints, SUBSCRIBE dialog/presence) plugs these two in.
+Busy lamps: the parking lots are the ``park`` provider of the device-state
+registry (pbx.devstate.DeviceStates, :meth:`Parking.install`): the devices of
+the lots' hints, ``park:701@parkedcalls``, are ``INUSE`` while a call is parked
+in the space and ``NOT_INUSE`` when it is free, as Asterisk's res_parking sets
+them; every change goes to the registry, so hints, DEVICE_STATE() and BLF
+subscribers (SUBSCRIBE dialog/presence) follow parking and retrieval.
 """
 
 from __future__ import annotations
@@ -23,17 +24,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pbx.bridge import Bridge
+from pbx.devstate import DeviceState
 
 if TYPE_CHECKING:
     from pbx.bridge import BridgeHost
+    from pbx.devstate import DeviceStates
     from pbx.parking_conf import ParkingConfig, ParkingLotConfig
     from pbx.sipchannel import SipChannel
 
 log = logging.getLogger("pbx.parking")
 
-INUSE, NOT_INUSE = "INUSE", "NOT_INUSE"
+PROVIDER = "park"  # the devices' label: park:SPACE@CONTEXT
 
-StateListener = Callable[[str, str], None]  # (device, state)
+StateListener = Callable[[str], None]  # (device name) that may have changed
 
 
 @dataclass(eq=False)
@@ -174,27 +177,32 @@ class Parking:
         return mine
 
     # --- device state (busy lamps) ---------------------------------------------------
-    def device_state(self, device: str) -> str | None:
-        """``park:701@parkedcalls`` -> INUSE / NOT_INUSE; None for another device."""
-        if not device.lower().startswith("park:"):
-            return None
-        space, _, context = device[5:].partition("@")
-        if not space.isdigit():
-            return None
+    def install(self, registry: DeviceStates) -> None:
+        """Serve ``park:`` devices in ``registry`` and tell it every change."""
+        registry.add_provider(PROVIDER, self)
+        self.watch(registry.changed)
+
+    def device_state(self, resource: str) -> DeviceState:
+        """``701@parkedcalls`` (device ``park:701@parkedcalls``; the context may be left
+        out) -> INUSE while a call is parked there, else NOT_INUSE; INVALID for a
+        space no lot has."""
+        space, _, context = resource.partition("@")
+        if not space.strip().isdigit():
+            return DeviceState.INVALID
+        number = int(space)
         for lot in self.lots.values():
-            if (not context or lot.cfg.context == context) and int(space) in lot.cfg.spaces:
-                return INUSE if int(space) in lot.calls else NOT_INUSE
-        return None
+            if (not context or lot.cfg.context == context) and number in lot.cfg.spaces:
+                return DeviceState.INUSE if number in lot.calls else DeviceState.NOT_INUSE
+        return DeviceState.INVALID
 
     def watch(self, listener: StateListener) -> None:
-        """Call ``listener(device, state)`` whenever a space fills or empties."""
+        """Call ``listener(device)`` whenever a space fills or empties."""
         self._listeners.append(listener)
 
     def _changed(self, lot: ParkingLot, space: int) -> None:
         device = lot.device(space)
-        state = INUSE if space in lot.calls else NOT_INUSE
         for listener in list(self._listeners):
             try:
-                listener(device, state)
+                listener(device)
             except Exception:
                 log.exception("parking state listener failed")

@@ -1,7 +1,9 @@
 """An attended transfer's three-way call (features.conf ``atxferthreeway``).
 
-The transferer, the transferee and the target all talk, mixed by a
-:class:`~pbx.media.mixer.Conference`. As in Asterisk's multi-party bridge, a
+The transferer, the transferee and the target all talk, mixed by the
+conference mixer (:class:`~pbx.conference.mixer.Mixer`: each hears the other
+two, never itself; 8 kHz, 16 kHz while a G.722 party is in). As in
+Asterisk's multi-party bridge, a
 party that hangs up leaves and the others go on: when two remain they continue
 in an ordinary :class:`~pbx.bridge.Bridge` (relayed, no mixing), keeping
 whoever waits for them; one left alone is told its peer hung up (or is hung up
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pbx.bridge import HANGUP, PEER_HANGUP, Bridge, BridgeHost, Exit
 from pbx.channel import ChannelState
-from pbx.media.mixer import Conference
+from pbx.conference.mixer import Mixer, MixMember, can_mix
 
 if TYPE_CHECKING:
     from pbx.sipchannel import SipChannel
@@ -32,8 +34,14 @@ class ThreeWay:
         self.host = host
         self.parties = list(parties)
         self.waiters = dict(waiters)
-        self.conference = Conference(parties[0].media.clock)
+        self.mixer = Mixer(parties[0].media.clock)
+        self.members: dict[SipChannel, MixMember] = {}
         self.bridge: Bridge | None = None  # when two are left
+
+    @staticmethod
+    def can_mix(parties: list[SipChannel]) -> bool:
+        """Whether every party's codec can be mixed (Opus is only passed through)."""
+        return all(can_mix(p.media.codec) for p in parties)
 
     def start(self) -> None:
         log.info("three-way call: %s", ", ".join(p.name for p in self.parties))
@@ -43,19 +51,28 @@ class ThreeWay:
             leg.bridged_to = None
             leg.player.stop()
             leg.on_gone(self._gone)
-            self.conference.add(leg.media)
+            self.members[leg] = self.mixer.add(leg.media)
+            leg.bridge_changed(True)  # MixMonitor's `b`: a conference is a bridge too
+
+    def _leave(self, leg: SipChannel) -> None:
+        member = self.members.pop(leg, None)
+        if member is not None:
+            self.mixer.remove(member)
+        if leg.state is not ChannelState.HUNGUP:
+            leg.bridge_changed(False)
 
     def _gone(self, leg: SipChannel) -> None:
         if leg not in self.parties:
             return
         self.parties.remove(leg)
-        self.conference.remove(leg.media)
+        self._leave(leg)
         self._tell(leg, Exit(HANGUP))
         if len(self.parties) == 2:
             a, b = self.parties
             for p in (a, b):
                 p.remove_gone(self._gone)
-                self.conference.remove(p.media)
+                self._leave(p)
+            self.mixer.close()
             self.parties = []
             log.info("three-way call: %s and %s go on", a.name, b.name)
             bridge = self.bridge = Bridge(a, b, host=self.host)
@@ -65,7 +82,8 @@ class ThreeWay:
         elif len(self.parties) == 1:
             last = self.parties.pop()
             last.remove_gone(self._gone)
-            self.conference.remove(last.media)
+            self._leave(last)
+            self.mixer.close()
             self._tell(last, Exit(PEER_HANGUP))
 
     def _tell(self, leg: SipChannel, exit_: Exit) -> None:

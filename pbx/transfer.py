@@ -15,7 +15,8 @@ waits for its answer instead of the transferer (the Dial is handed over).
 
 INVITE with Replaces (RFC 3891): a new call takes the place of an existing
 leg, in its bridge (the replaced leg is hung up), or, for a leg that still
-rings, as the answer of its Dial (a phone picking up a ringing call).
+rings, as the answer of its Dial (a phone picking up a ringing call: the
+CallManager hands it to pbx.pickup, as Pickup() does).
 
 Variables as in Asterisk's bridge.c: BLINDTRANSFER / ATTENDEDTRANSFER on the
 transferee (the transferer's name) and on the transferer (its peer's name).
@@ -269,10 +270,10 @@ class Transfers:
         return old, 0
 
     def take_over(self, old: SipChannel, new: SipChannel) -> Any:
-        """``new`` (answered) takes ``old``'s place: in its bridge (``old`` is hung
-        up), as the answer of the Dial ``old`` was ringing for (a pickup), or as
-        the retriever of ``old`` parked. False when it cannot; for a parked call,
-        the future of ``new``'s exit from the bridge with it."""
+        """``new`` (answered) takes the place of ``old`` (answered): in its bridge
+        (``old`` is hung up), or as the retriever of ``old`` parked. False when it
+        cannot; for a parked call, the future of ``new``'s exit from the bridge with
+        it. (A ``old`` still ringing is picked up instead: pbx.pickup.)"""
         info = {"type": "replaces", "role": "transferee", "replaced": old.name}
         taken = self.host.take_parked(old, new)
         if taken is not None:
@@ -288,13 +289,6 @@ class Transfers:
             new.dst_channel = peer
             new.transfer = dict(info, target=peer.name)
             bridge.replace(old, new, Exit(TRANSFERRED))
-            return True
-        dial = old.in_dial
-        if dial is not None and dial.pick_up(old, new):
-            log.info("%s picks up the call ringing %s (INVITE with Replaces)", new.name,
-                     old.name)
-            new.dst_channel = dial.caller
-            new.transfer = dict(info, target=dial.caller.name)
             return True
         return False
 

@@ -20,9 +20,9 @@ import re
 from typing import TYPE_CHECKING
 
 from dialplan.apps import AppContext, register
+from dialplan.options import parse_options
 from pbx import q850, say
 from pbx.channel import AppError, Channel, ChannelState, Hangup
-from pbx.features import option_letters
 
 if TYPE_CHECKING:
     from pbx.parking import ParkedCall
@@ -49,7 +49,7 @@ async def park(ctx: AppContext, args: list[str]) -> None:
         raise AppError("parking is not available in this PBX")
     ch = ctx.channel
     name = (args[0].strip() if args else "") or ch.variables.get("PARKINGLOT", "") or "default"
-    options = option_letters(args[1]) if len(args) > 1 else ""
+    options = parse_options(args[1]) if len(args) > 1 else {}
     lot = parking.lot(name)
     if lot is None:
         raise AppError(f"Park: no parking lot '{name}' (res_parking.conf)")

@@ -63,6 +63,7 @@ class PortAllocator:
         self._in_use: set[int] = set()
         # Recently released ports, reused last: a quarter of the range, at most 1,000.
         self._resting: deque[int] = deque(maxlen=min(1000, len(self._ports) // 4))
+        self._resting_set: set[int] = set()  # the same ports: membership in O(1)
 
     @property
     def in_use(self) -> int:
@@ -82,13 +83,13 @@ class PortAllocator:
         # then one walk from a random start, resting ports last, tries every pair.
         for _ in range(8):
             port = self._ports[self._rng.randrange(n)]
-            if port not in self._in_use and port not in self._resting:
+            if port not in self._in_use and port not in self._resting_set:
                 pair = self._bind_pair(family, host, port)
                 if pair is not None:
                     return pair
         start = self._rng.randrange(n)
         order = [self._ports[(start + i) % n] for i in range(n)]
-        resting = set(self._resting)
+        resting = self._resting_set
         for port in [p for p in order if p not in resting] + list(self._resting):
             if port not in self._in_use:
                 pair = self._bind_pair(family, host, port)
@@ -118,8 +119,12 @@ class PortAllocator:
                 except OSError:
                     pass
         self._in_use.discard(pair.rtp_port)
-        if self._resting.maxlen:
-            self._resting.append(pair.rtp_port)
+        resting = self._resting
+        if resting.maxlen and pair.rtp_port not in self._resting_set:
+            if len(resting) == resting.maxlen:
+                self._resting_set.discard(resting[0])  # about to fall off the left
+            resting.append(pair.rtp_port)
+            self._resting_set.add(pair.rtp_port)
         pair._allocator = None
 
 

@@ -9,8 +9,9 @@ differently. Different codecs: each direction has its own transcoder
 (transcode.py: a byte table between the G.711 laws; decode, 16 <-> 8 kHz
 resampling and encode between G.722 and G.711). Legs that cannot be
 transcoded (Opus against anything else) relay nothing and count it as dropped.
-RFC 4733 packets are relayed with the other leg's telephone-event payload type,
-unless the bridge watches that leg's digits for feature codes (features.conf):
+RFC 4733 packets are relayed with the other leg's telephone-event payload type
+(to a leg whose DTMF mode is SIP INFO or tones, each digit goes as that mode
+says: `digits_to`), unless the bridge watches that leg's digits for feature codes (features.conf):
 then its events are not relayed but handed to the watcher digit by digit
 (`intercept`), which sends on, regenerated, the digits that were no code.
 A leg on hold (remote sendonly/inactive) is not sent to; those packets are
@@ -36,10 +37,11 @@ def _untranscodable(payload: bytes) -> bytes:
 class _Leg:
     """Consumer on one session, relaying to the other."""
 
-    __slots__ = ("_forward", "_other", "bridge", "codecs", "dst", "intercept", "src",
-                 "transcode")
+    __slots__ = ("_forward", "_other", "bridge", "codecs", "digit_out", "dst", "intercept",
+                 "src", "transcode")
 
-    def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession) -> None:
+    def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession,
+                 digit_out: Callable[[str], None] | None = None) -> None:
         self.bridge = bridge
         self.src = src
         self.dst = dst
@@ -50,6 +52,9 @@ class _Leg:
         # The feature watcher of this leg's digits (pbx.bridge): its RFC 4733 packets
         # are not relayed, each digit goes to it instead.
         self.intercept: Callable[[str], None] | None = None
+        # How digits reach dst when it takes no RFC 4733 packets (SIP INFO, tones):
+        # None relays the source's packets as they are (pbx/dtmf_mode.py decides).
+        self.digit_out = digit_out
 
     def refresh(self) -> None:
         """A re-INVITE may have changed a codec: a new transcoder then (a stateful
@@ -103,15 +108,45 @@ class _Leg:
         self.bridge._leg_closed()
 
     def dtmf(self, digit: str) -> None:
-        """A whole digit from this leg (RFC 4733 or SIP INFO): to the feature watcher."""
+        """A digit the source sent as RFC 4733 (its packets were relayed, or not);
+        to the feature watcher when the bridge watches this leg's digits."""
         if self.intercept is not None:
             self.intercept(digit)
+            return
+        out = self.digit_out
+        if out is not None:
+            out(digit)
+            self.bridge.dtmf_relayed += 1
+
+    def digit_other(self, digit: str) -> None:
+        """A digit the source sent as SIP INFO or tones: no packets of it went on."""
+        if self.intercept is not None:
+            self.intercept(digit)
+            return
+        out = self.digit_out
+        if out is not None:
+            out(digit)
+        elif self.dst.dtmf_pt >= 0 and self.dst.send_dtmf(digit):
+            pass  # generated as RFC 4733 on the other leg
+        else:
+            self.bridge.dtmf_dropped += 1
+            return
+        self.bridge.dtmf_relayed += 1
+
+    def pause(self) -> None:
+        """Stop relaying audio to dst for a while (tones are being sent there)."""
+        self._forward = _held
+
+    def resume(self) -> None:
+        self._forward = self.dst.forward
 
     def dtmf_packet(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Relay an RFC 4733 packet with the other leg's payload type."""
         if self.intercept is not None:
             self.bridge.dtmf_watched += 1
             return
+        if self.digit_out is not None:
+            return  # dst gets the digit otherwise, once it is complete (dtmf())
         dst = self.dst
         if dst.dtmf_pt < 0:
             self.bridge.dtmf_dropped += 1  # the other side takes no telephone-event
@@ -120,6 +155,10 @@ class _Leg:
             self.bridge.dtmf_relayed += 1
         else:
             self.bridge.held += 1
+
+
+def _held(payload: bytes, marker: int, seq: int, ts: int, src: object, pt: int = -1) -> bool:
+    return False  # counted as held: the other leg is hearing DTMF tones
 
 
 def _pick(src: MediaSession, dst: MediaSession) -> Callable[[bytes], bytes] | None:
@@ -133,7 +172,11 @@ def _pick(src: MediaSession, dst: MediaSession) -> Callable[[bytes], bytes] | No
 class Relay:
     """Bridges the media of two sessions until `stop()` or either one closes."""
 
-    def __init__(self, a: MediaSession, b: MediaSession) -> None:
+    def __init__(self, a: MediaSession, b: MediaSession, *,
+                 digits_to: tuple[Callable[[str], None] | None,
+                                  Callable[[str], None] | None] = (None, None)) -> None:
+        """``digits_to``: how digits are sent to a and to b when that leg takes no
+        RFC 4733 packets (pbx/dtmf_mode.py); None relays the packets."""
         self.a = a
         self.b = b
         self.relayed = 0  # audio packets sent on to the other leg
@@ -143,7 +186,7 @@ class Relay:
         self.dtmf_dropped = 0
         self.dtmf_watched = 0  # event packets held back for the feature watcher
         self._prev = (None, None)
-        self._legs = (_Leg(self, a, b), _Leg(self, b, a))
+        self._legs = (_Leg(self, a, b, digits_to[1]), _Leg(self, b, a, digits_to[0]))
         self.active = False
         self.on_end: Callable[[], None] | None = None  # called when a leg closes
 
@@ -164,6 +207,15 @@ class Relay:
         for leg in self._legs:
             if leg.src is session:
                 leg.intercept = watcher
+
+    def pause_into(self, session: MediaSession, paused: bool) -> None:
+        """Stop (or resume) relaying audio into ``session`` while it hears tones."""
+        for leg in self._legs:
+            if leg.dst is session:
+                if paused:
+                    leg.pause()
+                else:
+                    leg.resume()
 
     def refresh(self) -> None:
         """Re-read the legs' codecs (after a re-INVITE changed one)."""

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import enum
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pbx.sip.address import Address
 from pbx.sip.auth import build_authorization, choose_challenge
@@ -140,10 +140,14 @@ class RegistrationClient:
     """One outbound registration."""
 
     def __init__(self, spec: RegistrationSpec, local: Address, timers: TimerHeap, *,
-                 user_agent: str | None = None, contact_host: str | None = None) -> None:
+                 user_agent: str | None = None, contact_host: str | None = None,
+                 timer_owner: Any = None) -> None:
         self.spec = spec
         self.local = local
         self.timers = timers
+        # Heap entries name the edge object that fires them (timer_owner.on_timer(kind,
+        # now), as on the SIP core's shared heap), or this client when it has its own.
+        self.timer_owner = self if timer_owner is None else timer_owner
         self.user_agent = user_agent
         # What the provider sees as our address (NAT: externaddr); Via stays local.
         self.contact_host = contact_host
@@ -181,7 +185,7 @@ class RegistrationClient:
         """Register now."""
         return self._attempt(now)
 
-    def on_timer(self, now: float) -> list[Action]:
+    def on_timer(self, now: float, kind: str = "register") -> list[Action]:
         self._timer = None
         if self.stopping or self.permanent:
             return []
@@ -417,7 +421,7 @@ class RegistrationClient:
     def _schedule(self, when: float) -> None:
         self._cancel_timer()
         self.next_attempt = when
-        self._timer = self.timers.schedule(when, self, "register")
+        self._timer = self.timers.schedule(when, self.timer_owner, "register")
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -456,21 +460,25 @@ def _retry_after(response: Response) -> int | None:
 
 
 class RegistrationSet:
-    """Every outbound registration of the PBX and the one timer heap they share.
+    """Every outbound registration of the PBX, on one timer heap.
 
-    The edge asks :meth:`next_deadline` and calls :meth:`timeout_due` when it
-    passes (one ``loop.call_at`` for all of them), exactly as for the
-    transaction layer.
+    In the PBX the heap is the SIP core's (``timers``), and ``timer_owner(client)``
+    gives the edge object each entry names. Alone (tests), the set keeps its own
+    heap: the caller asks :meth:`next_deadline` and calls :meth:`timeout_due`.
     """
 
-    def __init__(self) -> None:
-        self.timers = TimerHeap()
+    def __init__(self, timers: TimerHeap | None = None,
+                 timer_owner: Callable[[RegistrationClient], Any] | None = None) -> None:
+        self.timers = timers if timers is not None else TimerHeap()
+        self._timer_owner = timer_owner
         self.clients: dict[str, RegistrationClient] = {}
 
     def add(self, spec: RegistrationSpec, local: Address, *, user_agent: str | None = None,
             contact_host: str | None = None) -> RegistrationClient:
         client = RegistrationClient(spec, local, self.timers, user_agent=user_agent,
                                     contact_host=contact_host)
+        if self._timer_owner is not None:
+            client.timer_owner = self._timer_owner(client)
         self.clients[spec.name] = client
         return client
 

@@ -233,11 +233,13 @@ class Transaction:
 class ServerTransaction(Transaction):
     """An INVITE or non-INVITE server transaction (17.2)."""
 
-    __slots__ = ("merge_key",)
+    __slots__ = ("merge_key", "retransmit_limit", "retransmits")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.merge_key: tuple | None = None
+        self.retransmits = 0  # timer G re-sends of the final response so far
+        self.retransmit_limit: int | None = None
 
     @property
     def source(self) -> Any:
@@ -248,13 +250,12 @@ class ServerTransaction(Transaction):
 class ClientTransaction(Transaction):
     """An INVITE or non-INVITE client transaction (17.1)."""
 
-    __slots__ = ("ack", "branch", "final_response")
+    __slots__ = ("ack", "branch")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.branch: str = key[0]
         self.ack: bytes | None = None  # ACK for a non-2xx final, kept to re-send
-        self.final_response: Any = None
 
     @property
     def dest(self) -> Any:
@@ -329,7 +330,7 @@ def _ack_like(tx: ClientTransaction, method: str, to_value: str | None) -> bytes
     ]
     lines.extend("Route: " + r for r in h.get_all("Route"))
     lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
 def build_ack(tx: ClientTransaction, response: Any) -> bytes:
@@ -385,8 +386,16 @@ class TransactionLayer:
         reject_merged: bool = True,
         make_response: Callable[..., Any] | None = None,
         timers: TimerHeap | None = None,
+        trying_after: float | None = 0.2,
+        max_final_retransmits: int | None = None,
     ) -> None:
         self.t1 = t1
+        # Timer G retransmissions of a non-2xx final over UDP that no provisional
+        # preceded (a refusal or challenge given at once); None: until timer H (RFC
+        # 3261). Such a client is still in Calling and retransmits its INVITE, which
+        # gets the final again: only a spoofed source's victim loses the extra copies.
+        # After a provisional the client waits for us: timer G runs as the RFC says.
+        self.max_final_retransmits = max_final_retransmits
         self.t2 = t2
         self.t4 = t4
         self.timer_c = timer_c
@@ -396,6 +405,9 @@ class TransactionLayer:
         self.server: dict[tuple, ServerTransaction] = {}
         self._merge: dict[tuple, ServerTransaction] = {}
         self.timers = timers if timers is not None else TimerHeap()
+        # 17.2.1: an INVITE server transaction sends 100 Trying itself when the TU
+        # has not answered within 200 ms (a call answered at once needs none).
+        self.trying_after = trying_after
 
     def __len__(self) -> int:
         """Number of live transactions (client + server)."""
@@ -541,14 +553,15 @@ class TransactionLayer:
                 cancel(tx._rtx)
                 cancel(tx._fail)
                 tx._rtx = tx._fail = None
-                tx.final_response = resp
                 if code < 300:
+                    tx.request = None  # nothing is built from it any more (small lingering)
                     tx.state = ACCEPTED
                     actions.append(DeliverResponse(resp, tx))
                     tx._end = self._at(tx, 64 * self.t1, "M", now)
                     return actions
                 tx.state = COMPLETED
                 tx.ack = build_ack(tx, resp)
+                tx.request = None
                 actions.append(Send(tx.ack, tx.peer))
                 actions.append(DeliverResponse(resp, tx))
                 if tx.reliable:
@@ -569,7 +582,7 @@ class TransactionLayer:
             cancel(tx._rtx)
             cancel(tx._fail)
             tx._rtx = tx._fail = None
-            tx.final_response = resp
+            tx.request = None  # Completed only absorbs retransmissions: keep it small
             tx.state = COMPLETED
             actions.append(DeliverResponse(resp, tx))
             if tx.reliable:
@@ -655,6 +668,8 @@ class TransactionLayer:
         tx = ServerTransaction(key, req, method, source, reliable)
         tx.state = PROCEEDING if method == "INVITE" else TRYING
         self.server[key] = tx
+        if method == "INVITE" and self.trying_after is not None:
+            tx._rtx = self._at(tx, self.trying_after, "T", now)
         if method == "CANCEL":
             return [CancelReceived(req, tx, self._find_invite(req, via), source)]
         if req.to_addr.tag is None:
@@ -718,10 +733,16 @@ class TransactionLayer:
         actions: list[Action] = []
         if tx.is_invite:
             if state is PROCEEDING:
+                if tx._rtx is not None:  # the automatic 100 is not needed any more
+                    self.timers.cancel(tx._rtx)
+                    tx._rtx = None
                 data = response.to_bytes()
                 actions.append(Send(data, tx.peer))
                 if code >= 200:
                     self._unmerge(tx)
+                    # Matching needs only the key from now on: drop the parsed request
+                    # so lingering transactions (timers L, H) stay small.
+                    tx.request = None
                 if code < 200:
                     tx.last = data
                 elif code < 300:
@@ -731,9 +752,11 @@ class TransactionLayer:
                     tx.state = ACCEPTED
                     tx._end = self._at(tx, 64 * self.t1, "L", now)
                 else:
+                    if tx.last is None:  # no provisional went out: the client retransmits
+                        tx.retransmit_limit = self.max_final_retransmits
                     tx.last = data
                     tx.state = COMPLETED
-                    if not tx.reliable:
+                    if not tx.reliable and tx.retransmit_limit != 0:
                         tx.interval = self.t1
                         tx._rtx = self._at(tx, self.t1, "G", now)
                     tx._fail = self._at(tx, 64 * self.t1, "H", now)
@@ -761,9 +784,18 @@ class TransactionLayer:
         return actions
 
     def _fire_server(self, tx: ServerTransaction, kind: str, now: float, out: list[Action]) -> None:
-        if kind == "G":
+        if kind == "T":
+            tx._rtx = None
+            if tx.state is PROCEEDING and tx.last is None and tx.request is not None:
+                out.extend(self.respond(tx, self._response(tx.request, 100, "Trying"), now))
+        elif kind == "G":
             if tx.state is COMPLETED and tx.last is not None:
                 out.append(Send(tx.last, tx.peer))
+                tx.retransmits += 1
+                limit = tx.retransmit_limit
+                if limit is not None and tx.retransmits >= limit:
+                    tx._rtx = None
+                    return
                 tx.interval = min(2 * tx.interval, self.t2)
                 tx._rtx = self._at(tx, tx.interval, "G", now)
         elif kind == "H":

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A headless PJSUA2 softphone for the end-to-end tests (pip: pjsua2-python).
 
-Registers USER at the PBX, then calls --call EXT or auto-answers (--answer;
---answer-after S rings S seconds first); plays --play WAV into every call and
-records what it hears into --record WAV (null sound device: the conference
-bridge's clock keeps the recording going, silence included; one file for all
-of the phone's calls). --tls registers and calls over TLS (--ca: the CA that
-must have signed the PBX's certificate), --srtp makes SRTP with SDES keys
-mandatory. --hold "T:D,T:D" puts the call on hold T seconds after it is
-confirmed for D seconds (re-INVITE sendonly, then sendrecv).
+Registers USER at the PBX, then calls --call EXT or answers (--answer;
+--answer-after S rings S seconds first; --auto-answer: only calls whose INVITE
+asks for it with Call-Info answer-after or Alert-Info, as desk phones do for
+paging); plays --play WAV into every call and records what it hears into
+--record WAV (null sound device: the conference bridge's clock keeps the
+recording going, silence included; one file for all of the phone's calls).
+--tls registers and calls over TLS (--ca: the CA that must have signed the
+PBX's certificate), --srtp makes SRTP with SDES keys mandatory. --hold
+"T:D,T:D" puts the call on hold T seconds after it is confirmed for D seconds
+(re-INVITE sendonly, then sendrecv).
 
 Transfers, as a phone's transfer button does them: --xfer EXT blind-transfers
 the first call (REFER) --xfer-after S seconds after it is confirmed; --call2
@@ -22,8 +24,9 @@ sends RFC 4733 digits T seconds after the first call is confirmed.
 --expect-calls N keeps the phone up until N calls have come and gone.
 
 Prints one line per event ("REG 200", "CALL CONFIRMED 200", "HOLD +2.0",
-"UNHOLD +3.5", "MEDIA dir=3", "XFER 200 final", "DTMF 5", "INCOMING 6002");
-exits 0 when it registered and its calls were confirmed and ended.
+"UNHOLD +3.5", "MEDIA dir=3", "XFER 200 final", "DTMF 5", "INCOMING 6002",
+"AUTOANSWER Call-Info: ..."); exits 0 when it registered and its calls were
+confirmed and ended.
 Everything is bound to 127.0.0.1.
 """
 
@@ -49,6 +52,9 @@ def main() -> None:
     ap.add_argument("--call")
     ap.add_argument("--answer", action="store_true")
     ap.add_argument("--answer-after", type=float, default=0.0)
+    ap.add_argument("--auto-answer", action="store_true",
+                    help="answer only a call that asks for it (Call-Info answer-after, "
+                         "Alert-Info auto-answer), as a desk phone does for paging")
     ap.add_argument("--play")
     ap.add_argument("--record")
     ap.add_argument("--hold", default="", help="T:D,T:D seconds after confirmed")
@@ -178,9 +184,17 @@ def main() -> None:
             calls.append(c)
             print(f"INCOMING {c.getInfo().remoteUri}", flush=True)
             op = pj.CallOpParam()
-            op.statusCode = 200 if a.answer and not a.answer_after else 180
+            answer = a.answer
+            if a.auto_answer:
+                asked = [line for line in prm.rdata.wholeMsg.splitlines()
+                         if line.lower().startswith(("call-info:", "alert-info:"))
+                         and ("answer-after=0" in line or "auto" in line.lower())]
+                for line in asked:
+                    print(f"AUTOANSWER {line.strip()}", flush=True)
+                answer = bool(asked)
+            op.statusCode = 200 if answer and not a.answer_after else 180
             c.answer(op)
-            if a.answer and a.answer_after:
+            if answer and a.answer_after:
                 c.answer_at = time.time() + a.answer_after
 
     tp = ";transport=tls" if a.tls else ""
@@ -220,7 +234,7 @@ def main() -> None:
         now = time.time()
         if state["reg"] is not None and state["reg"] >= 300:
             break
-        if state["reg"] == 200 and not a.call and not a.answer:
+        if state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer:
             break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             first = Call(acc)
@@ -293,7 +307,8 @@ def main() -> None:
             break
     confirmed = [c for c in calls if c.confirmed_at is not None]
     ok = state["reg"] == 200 and (
-        (not a.call and not a.answer) or (bool(confirmed) and all(c.ended for c in calls)))
+        (not a.call and not a.answer and not a.auto_answer)
+        or (bool(confirmed) and all(c.ended for c in calls)))
     shared["rec"] = shared["player"] = None
     gc.collect()
     if a.record and os.path.exists(a.record):

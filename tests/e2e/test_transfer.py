@@ -26,7 +26,15 @@ from pbx.media.prompts import PromptLibrary, default_path
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.baresip import Baresip
 from tests.e2e.harness import REPO, PbxProcess, free_port, make_config
-from tests.e2e.media import best_lag, g711_roundtrip, runs, tone, tone_present
+from tests.e2e.media import (
+    best_lag,
+    chirp,
+    g711_roundtrip,
+    runs,
+    tone,
+    tone_present,
+    windows_found,
+)
 
 # The phones run in their own processes; a missing pjsua2-python wheel fails the run here.
 importlib.import_module("pjsua2")
@@ -80,7 +88,12 @@ parkinghints = yes
 parkingtime => {parkingtime}
 comebacktoorigin = yes
 comebackdialtime = 10
+parkedmusicclass = parked
 """
+
+# The lot's music-on-hold class (musiconhold.conf [parked]): a 3 s sweep, every
+# 200 ms of it unlike the others and unlike the phones' tones.
+PARKED_MUSIC = chirp(3.0, 250.0, 3300.0, amplitude=9000.0)
 
 TONES = {"6001": 400.0, "6002": 700.0, "6003": 1100.0, "6004": 1500.0}
 
@@ -91,6 +104,9 @@ def pbx(tmp_path: Path, request: pytest.FixtureRequest):
     proc = make_config(tmp_path, sip_conf=SIP_CONF, extensions=DIALPLAN)
     (tmp_path / "features.conf").write_text(FEATURES)
     (tmp_path / "res_parking.conf").write_text(PARKING.format(parkingtime=parkingtime))
+    (tmp_path / "parked-music").mkdir()
+    write_wav(tmp_path / "parked-music" / "sweep.wav", PARKED_MUSIC)
+    (tmp_path / "musiconhold.conf").write_text("[parked]\nmode=files\ndirectory=parked-music\n")
     proc.start()
     try:
         yield proc
@@ -332,6 +348,7 @@ def test_park_by_transfer_to_700_then_retrieve_by_dialing_the_space(
         a_lines = alice.wait(40)
         assert "XFER 200 final" in a_lines, a_lines
         assert "Parking 'SIP/6002" in pbx.log() and "at space 701" in pbx.log()
+        time.sleep(3.0)  # Bob waits in the space, with the lot's music
         dave = Phone(pbx, tmp_path, "6004", "--call", "701", "--duration", "4")
         dave.wait(30)
         p["6002"].wait(30)
@@ -342,6 +359,16 @@ def test_park_by_transfer_to_700_then_retrieve_by_dialing_the_space(
     # Dave and Bob talk, both ways.
     assert seconds_of(heard(dave.heard, TONES["6002"])) >= 2.0
     assert seconds_of(heard(p["6002"].heard, TONES["6004"])) >= 2.0
+    # Between Alice and Dave, Bob heard the lot's class (parkedmusicclass), by content.
+    pcm = read_wav(p["6002"].heard)
+    b_alice, b_dave = heard(p["6002"].heard, TONES["6001"]), heard(p["6002"].heard, TONES["6004"])
+    last_alice = max(i for i, x in enumerate(b_alice) if x)
+    first_dave = first_index(b_dave)
+    assert first_dave is not None and first_dave - last_alice >= 10, (runs(b_alice), runs(b_dave))
+    window = int(0.2 * 8000) * 2  # bytes in one 200 ms window of tone_present
+    parked = pcm[(last_alice + 3) * window:(first_dave - 1) * window]
+    found = windows_found(PARKED_MUSIC * 3, parked, seconds=0.2, threshold=0.8)
+    assert found >= 0.6, (found, runs(b_alice), runs(b_dave))
 
 
 @pytest.mark.parametrize("pbx", [3], indirect=True)

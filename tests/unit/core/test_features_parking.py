@@ -4,17 +4,21 @@ B2BUA on the fake SIP core: digits arrive as SIP INFO from the phones."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dialplan.services import DialplanServices
 from pbx.calls import CallManager
 from pbx.config import load_config
+from pbx.devstate import DeviceState, DeviceStates, ExtensionState
 from pbx.features import FeatureMatcher, dial_features
 from pbx.location import Location
+from pbx.media.wav import write_wav
 from pbx.sip.auth import DigestAuthenticator
 from tests.unit.core.test_b2bua import SDP, FakeCore, reply, until
 from tests.unit.core.test_transfer_b2bua import (
@@ -70,15 +74,38 @@ parkingtime => {parkingtime}
 comebacktoorigin = {comeback}
 comebackdialtime = 5
 parkinghints = yes
+{musicclass}
+"""
+
+# Two classes of musiconhold.conf beside the built-in default (the repository's music).
+MUSIC = """\
+[general]
+preferchannelclass = {prefer}
+
+[parked]
+mode = files
+directory = parked-music
+
+[office]
+mode = files
+directory = office-music
 """
 
 
-def make_pbx(tmp_path: Path, *, parkingtime: float = 30, comeback: str = "yes") -> Any:
+def make_pbx(tmp_path: Path, *, parkingtime: float = 30, comeback: str = "yes",
+             musicclass: str = "", prefer: str = "yes") -> Any:
     (tmp_path / "sip.conf").write_text(SIP_CONF)
     (tmp_path / "extensions.conf").write_text(DIALPLAN)
     (tmp_path / "features.conf").write_text(FEATURES)
     (tmp_path / "res_parking.conf").write_text(
-        PARKING.format(parkingtime=parkingtime, comeback=comeback))
+        PARKING.format(parkingtime=parkingtime, comeback=comeback,
+                       musicclass=f"parkedmusicclass = {musicclass}" if musicclass else ""))
+    for folder, freq in (("parked-music", 500.0), ("office-music", 900.0)):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        t = np.arange(8000) / 8000.0
+        write_wav(tmp_path / folder / "song.wav",
+                  (6000 * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes())
+    (tmp_path / "musiconhold.conf").write_text(MUSIC.format(prefer=prefer))
     (tmp_path / "pbx.yaml").write_text("rtp: {ports: [44000, 44999]}\nsip: {session_expires: 0}\n")
     return load_config(tmp_path)
 
@@ -286,8 +313,10 @@ async def test_consultation_not_answered_returns_after_atxfernoanswertimeout(pbx
 async def test_refer_to_700_parks_the_call_and_dialing_the_space_retrieves_it(
         pbx: Pbx) -> None:
     core = pbx.core
+    registry = DeviceStates()
+    pbx.calls.parking.install(registry)
     states: list[tuple[str, str]] = []
-    pbx.calls.parking.watch(lambda device, state: states.append((device, state)))
+    registry.listen(lambda device: states.append((device, registry.state(device).name)))
     call, _ = await place(pbx, "6001", "6002", "a1")
     a_leg = pbx.leg("a1")
     b_leg = a_leg.bridge.other(a_leg)
@@ -299,8 +328,9 @@ async def test_refer_to_700_parks_the_call_and_dialing_the_space_retrieves_it(
     # The transferer hears "seven zero one", then the final NOTIFY says 200.
     assert a_leg.player.playing
     await answer_notifies(pbx, A, [b"SIP/2.0 100 Trying\r\n", b"SIP/2.0 200 OK\r\n"])
-    assert pbx.calls.parking.device_state("park:701@parkedcalls") == "INUSE"
-    assert pbx.calls.parking.device_state("park:702@parkedcalls") == "NOT_INUSE"
+    assert registry.state("park:701@parkedcalls") is DeviceState.INUSE
+    assert registry.state("park:702@parkedcalls") is DeviceState.NOT_INUSE
+    assert registry.state("park:799@parkedcalls") is DeviceState.INVALID  # no such space
     assert states == [("park:701@parkedcalls", "INUSE")]
     # The lot's hints are in the dialplan, for BLF keys.
     ctx = pbx.calls.config.dialplan.contexts["parkedcalls"]
@@ -312,6 +342,115 @@ async def test_refer_to_700_parks_the_call_and_dialing_the_space_retrieves_it(
     d_leg = pbx.leg("d1")
     await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is d_leg)
     assert 701 not in lot.calls and states[-1] == ("park:701@parkedcalls", "NOT_INUSE")
+
+
+@pytest.mark.parametrize(("musicclass", "channel_class", "prefer", "heard"), [
+    ("", "", "yes", "default"),  # no class anywhere: musiconhold.conf's default
+    ("parked", "", "yes", "parked"),  # the lot's parkedmusicclass
+    ("parked", "office", "yes", "office"),  # CHANNEL(musicclass) first (Asterisk's rule)
+    ("parked", "office", "no", "parked"),  # preferchannelclass=no: the lot's first
+    ("", "office", "yes", "office"),  # the channel's class when the lot has none
+])
+async def test_a_parked_call_hears_music_on_hold(tmp_path: Path, musicclass: str,
+                                                 channel_class: str, prefer: str,
+                                                 heard: str) -> None:
+    """A parked call hears a class of musiconhold.conf until it is taken back: the
+    lot's parkedmusicclass, else the channel's class, else default; a class set on
+    the channel (CHANNEL(musicclass)) wins while preferchannelclass=yes, as the
+    res_parking.conf sample says."""
+    pbx = await start(make_pbx(tmp_path, musicclass=musicclass, prefer=prefer))
+    try:
+        call, _ = await place(pbx, "6001", "6002", "a1")
+        a_leg = pbx.leg("a1")
+        b_leg = a_leg.bridge.other(a_leg)
+        b_leg.musicclass = channel_class
+        assert b_leg.features.moh_class is None
+        pbx.calls.on_in_dialog(refer(call, "<sip:700@127.0.0.1>"), "tx-refer", A)
+        lot = pbx.calls.parking.lot("default")
+        # (after Alice has heard the space: "seven zero one")
+        await until(lambda: 701 in lot.calls and b_leg.features.moh_class is not None,
+                    timeout=10.0)
+        assert b_leg.features.moh_class == heard
+        assert b_leg.media.generating  # the music plays to Bob's session
+        take = Call("d1", "d1-t", "6004", "701", D, "tx-d1")
+        pbx.calls.on_invite(phone_request(take, "INVITE", body=SDP), take.tx, D)
+        await until(lambda: [r for r in pbx.core.answers(take.tx) if r.status == 200])
+        d_leg = pbx.leg("d1")
+        await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is d_leg)
+        assert b_leg.features.moh_class is None and not b_leg.media.generating
+    finally:
+        await pbx.calls.stop()
+
+
+async def test_the_transferee_hears_music_while_the_transferer_dials(pbx: Pbx) -> None:
+    """#1 (blindxfer): Bob waits with music on hold while Alice hears the prompt and
+    dials; a wrong number takes them back to talking, and the music stops."""
+    call, _ = await place(pbx, "6001", "6002", "a1")
+    a_leg = pbx.leg("a1")
+    b_leg = a_leg.bridge.other(a_leg)
+    bridge = a_leg.bridge
+    press(pbx, call, "#1")
+    await until(lambda: bridge.suspended_for is a_leg)
+    assert b_leg.features.moh_class == "default" and a_leg.features.moh_class is None
+    press(pbx, call, "4")  # no extension starts with 4: pbx-invalid, then a last try
+    await asyncio.sleep(0.1)
+    press(pbx, call, "5")
+    await until(lambda: bridge.suspended_for is None, timeout=8.0)
+    assert b_leg.features.moh_class is None and a_leg.relay.active
+
+
+async def test_a_busy_lamp_on_a_parking_space_follows_park_and_retrieval(pbx: Pbx) -> None:
+    """The lot's hint 701 (park:701@parkedcalls) through the PBX's device-state
+    registry: a BLF subscription to 701 gets a NOTIFY when Bob is parked there
+    (confirmed) and when Dave takes him back (terminated)."""
+    import xml.etree.ElementTree as ET
+
+    from pbx.hints import HintStates
+    from pbx.presence import PresencePackage
+    from pbx.subscriptions import SubscriptionServer
+    from tests.unit.core.test_presence_sub import NS, subscribe
+
+    core = pbx.core
+    registry = DeviceStates()
+    pbx.calls.parking.install(registry)
+    hints = HintStates(registry, lambda: pbx.calls.config.dialplan)
+    server = SubscriptionServer(core, lambda: pbx.calls.config,  # type: ignore[arg-type]
+                                lambda: pbx.calls.auth)
+    server.add_package("dialog", PresencePackage(hints))
+    assert hints.state("internal", "701") is ExtensionState.NOT_INUSE
+
+    def states() -> list[str]:
+        out = []
+        for sent in core.sent("NOTIFY"):
+            if b"dialog-info" not in sent.request.body:
+                continue
+            root = ET.fromstring(sent.request.body)
+            dialog = root.find("d:dialog", NS)
+            out.append(dialog.find("d:state", NS).text if dialog is not None else "idle")
+        return out
+
+    def answer_notifies() -> None:
+        for sent in core.sent("NOTIFY"):
+            if not getattr(sent, "answered", False):
+                sent.answered = True
+                sent.callback(reply(sent, 200))
+
+    req = subscribe("6004", "701")  # a peer without a secret: no digest asked
+    server.on_subscribe(req, "tx-sub", D)  # type: ignore[arg-type]
+    final = core.answers("tx-sub")[-1]
+    assert final.status in (200, 202), final
+    await until(lambda: len(states()) == 1)
+    assert states()[0] in ("idle", "terminated")  # the space is free
+    answer_notifies()
+    call, _ = await place(pbx, "6001", "6002", "a1")
+    pbx.calls.on_in_dialog(refer(call, "<sip:700@127.0.0.1>"), "tx-refer", A)
+    await until(lambda: states()[-1:] == ["confirmed"])
+    answer_notifies()
+    assert hints.state("internal", "701") is ExtensionState.INUSE
+    take = Call("d1", "d1-t", "6004", "701", D, "tx-d1")
+    pbx.calls.on_invite(phone_request(take, "INVITE", body=SDP), take.tx, D)
+    await until(lambda: len(states()) >= 3 and states()[-1] in ("terminated", "idle"))
+    assert hints.state("internal", "701") is ExtensionState.NOT_INUSE
 
 
 async def test_dialing_an_empty_space_plays_invalidpark(pbx: Pbx) -> None:
@@ -411,14 +550,19 @@ async def test_parkcall_key_parks_the_other_party(pbx: Pbx) -> None:
     await until(lambda: core.sent("BYE", A), timeout=8.0)
 
 
-async def test_automixmon_without_mixmonitor_does_nothing(pbx: Pbx, caplog) -> None:
-    """Dial(...,X): *3 needs the MixMonitor application; without it the key logs."""
+async def test_automixmon_key_starts_and_stops_mixmonitor(pbx: Pbx, tmp_path: Path) -> None:
+    """Dial(...,X): *3 records the call with MixMonitor (TOUCH_MIXMONITOR names the
+    file); *3 again stops it. The call goes on throughout."""
     core = pbx.core
     call, _ = await place(pbx, "6001", "7004", "a1", rings="6004")
     a_leg = pbx.leg("a1")
-    with caplog.at_level("WARNING", logger="pbx.features"):
-        press(pbx, call, "*3")
-        await until(lambda: "MixMonitor application is not in this PBX" in caplog.text)
+    a_leg.variables["TOUCH_MIXMONITOR"] = str(tmp_path / "touch")
+    path = str(tmp_path / "touch.wav")
+    press(pbx, call, "*3")
+    await until(lambda: path in a_leg.recordings and a_leg.features.monitors)
+    assert os.path.exists(path) and a_leg.variables["MIXMONITOR_FILENAME"] == path
+    press(pbx, call, "*3")
+    await until(lambda: not a_leg.features.monitors)
     assert a_leg.relay.active and core.sent("BYE", A) == []
 
 
@@ -451,8 +595,8 @@ async def test_attended_transfer_threeway_then_transferer_leaves(pbx: Pbx) -> No
                         and a_leg.bridge.other(a_leg))
     press(pbx, call, "*3")
     await until(lambda: a_leg.bridge is None and b_leg.bridge is None and c_leg.bridge is None
-                and type(a_leg.media.consumer).__name__ == "_Party")
-    assert {type(x.media.consumer).__name__ for x in (b_leg, c_leg)} == {"_Party"}
+                and type(a_leg.media.consumer).__name__ == "MixMember")
+    assert {type(x.media.consumer).__name__ for x in (b_leg, c_leg)} == {"MixMember"}
     bye_from(pbx, call)
     await until(lambda: b_leg.bridge is not None and b_leg.bridge.other(b_leg) is c_leg
                 and b_leg.relay is not None and b_leg.relay.active)

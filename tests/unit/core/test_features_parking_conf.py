@@ -9,7 +9,7 @@ import pytest
 
 from pbx.config import load_config
 from pbx.diagnostics import ConfigError
-from pbx.features import load_features_conf
+from pbx.features_conf import load_features_conf
 from pbx.parking_conf import load_res_parking_conf
 
 FEATURES = """\

@@ -319,7 +319,7 @@ async def test_attended_transfer_to_a_ringing_call_rings_on_for_the_transferee(
     # The transferer's ringing call ends (the PBX refuses its INVITE); Carol still rings.
     await until(lambda: [r for r in core.answers(call2.tx) if r.status >= 300])
     assert core.sent("CANCEL", C) == [] and p1.bridge is None
-    assert p1.ringback and p1.player.playing  # Bob hears ringback in band
+    assert p1.player.playing_tone  # Bob hears the ring tone (indications.conf) in band
     to_c.callback(reply(to_c, 200, tag="6003-tag", body=SDP))
     p2 = await until(lambda: p1.bridge and p1.bridge.other(p1))
     assert p2.peer.name == "6003" and not p1.player.playing

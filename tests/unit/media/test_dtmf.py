@@ -156,9 +156,10 @@ SIPP_FILES = {f"dtmf_2833_{d}.pcap": d for d in "0123456789"}
 SIPP_FILES.update({"dtmf_2833_pound.pcap": "#", "dtmf_2833_star.pcap": "*"})
 
 
-@pytest.mark.skipif(not SIPP_PCAPS.is_dir(), reason="sip-tester (SIPp) pcaps not installed")
 @pytest.mark.parametrize(("name", "digit"), sorted(SIPP_FILES.items()))
 def test_sipp_pcap_gives_one_digit(name: str, digit: str) -> None:
+    if not SIPP_PCAPS.is_dir():  # `make test` installs sip-tester: a failure, not a skip
+        pytest.fail("sip-tester (SIPp) and its pcaps are not installed (make test installs them)")
     packets = read_rtp_payloads(SIPP_PCAPS / name)
     assert len(packets) >= 4
     rx = DtmfReceiver()

@@ -194,14 +194,17 @@ class Bridge:
     def _match_hold(self, leg: SipChannel) -> None:
         """A leg joining a party that holds hears music on hold (or, pjsip's
         moh_passthrough, is offered the hold), as if that party had just held; one
-        that was offered a hold on behalf of a former party is resumed."""
+        that heard the music of a former party's hold (or was offered its hold) talks
+        again: an attended transfer from a held call."""
         other = self.other(leg)
         if other is None or leg.state is not ChannelState.UP:
             return
         if other.holding:
             leg.peer_hold(True, other)
-        else:
-            leg.match_direction("sendrecv")
+            return
+        leg.match_direction("sendrecv")  # (moh_passthrough: a former party's hold offered)
+        if leg.features.moh_by_hold:  # the music of a former party's hold ends
+            leg.peer_hold(False, other)
 
     # ---------------------------------------------------------------- leaving
 

@@ -22,7 +22,7 @@ from pbx.location import Binding, Location
 from pbx.sip.address import Address
 from pbx.sip.auth import DigestAuthenticator
 from pbx.sip.message import Request, parse_message
-from tests.unit.core.test_b2bua import SDP, FakeCore, Sent, reply, until
+from tests.unit.core.test_b2bua import HOLD_SDP, SDP, FakeCore, Sent, reply, until
 
 SIP_CONF = """\
 [general]
@@ -303,6 +303,46 @@ async def test_attended_refer_with_replaces_joins_the_two_other_parties(pbx: Pbx
     # Either remaining party hanging up ends the other.
     pbx.calls.on_in_dialog(_from_callee(p1, "BYE", cseq=60), "tx-bye-b", B)
     await until(lambda: core.sent("BYE", C))
+
+
+async def test_attended_transfer_from_a_held_call_ends_its_music(pbx: Pbx) -> None:
+    """Alice holds Bob (he hears music on hold), calls Carol and transfers: Bob's music
+    stops and he talks to Carol."""
+    call1, _ = await place(pbx, "6001", "6002", "a1")
+    x1 = pbx.leg("a1")
+    p1 = x1.bridge.other(x1)
+    pbx.calls.on_invite(phone_request(call1, "INVITE", body=HOLD_SDP), "tx-hold", A)
+    await until(lambda: p1.features.moh_class == "default" and p1.media.generating)
+    call2, _ = await place(pbx, "6001", "6003", "a2")
+    x2 = pbx.leg("a2")
+    p2 = x2.bridge.other(x2)
+    replaces = f"a2%3Bto-tag%3D{call2.pbx_tag}%3Bfrom-tag%3D{call2.tag}"
+    pbx.calls.on_in_dialog(refer(call1, f"<sip:6003@127.0.0.1?Replaces={replaces}>"),
+                           "tx-refer", A)
+    assert p1.bridge is p2.bridge and p1.relay.active
+    assert p1.features.moh_class is None and not p1.media.generating
+    assert p2.features.moh_class is None
+
+
+async def test_a_party_joining_one_that_holds_hears_music(pbx: Pbx) -> None:
+    """Carol's phone has put Alice on hold when Alice transfers Bob to her: Bob joins a
+    party that holds, so he hears music on hold until Carol resumes."""
+    call1, _ = await place(pbx, "6001", "6002", "a1")
+    call2, _ = await place(pbx, "6001", "6003", "a2")
+    x1, x2 = pbx.leg("a1"), pbx.leg("a2")
+    p1, p2 = x1.bridge.other(x1), x2.bridge.other(x2)
+    sdp = "Content-Type: application/sdp\r\n"
+    pbx.calls.on_invite(_from_callee(p2, "INVITE", sdp, cseq=70, body=HOLD_SDP), "tx-c-hold", C)
+    await until(lambda: p2.holding and x2.features.moh_class == "default")
+    pbx.calls.on_ack(_from_callee(p2, "ACK", cseq=70), None, C)
+    replaces = f"a2%3Bto-tag%3D{call2.pbx_tag}%3Bfrom-tag%3D{call2.tag}"
+    pbx.calls.on_in_dialog(refer(call1, f"<sip:6003@127.0.0.1?Replaces={replaces}>"),
+                           "tx-refer", A)
+    assert p1.bridge is p2.bridge
+    assert p1.features.moh_class == "default" and p1.media.generating
+    resume = SDP.replace(b"o=- 1 1", b"o=- 1 3")
+    pbx.calls.on_invite(_from_callee(p2, "INVITE", sdp, cseq=71, body=resume), "tx-c-on", C)
+    await until(lambda: not p2.holding and p1.features.moh_class is None)
 
 
 async def test_attended_transfer_to_a_ringing_call_rings_on_for_the_transferee(

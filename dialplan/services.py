@@ -2,8 +2,8 @@
 
 One `DialplanServices` per PBX (the server builds it; the tracer and the
 tests build their own): the application and function registries, the
-global variables ([globals], GLOBAL()), the clock, the AstDB and the
-voicemail service. The interpreter hands it to every application
+global variables ([globals], GLOBAL()), the clock, the AstDB, the
+voicemail service and the call queues. The interpreter hands it to every application
 (`AppContext.services`) and function (`Scope.services`), so two PBX objects
 in one process share nothing, and a test can give the interpreter a fake
 clock or a fake voicemail service.
@@ -82,6 +82,7 @@ class DialplanServices:
     clock: Clock = field(default_factory=SystemClock)
     astdb: AstDbPort | None = None
     voicemail: Any = None  # voicemail.service.VoicemailService (dialplan does not import it)
+    queues: Any = None  # pbx.queue.service.QueueService: Queue(), AddQueueMember, QUEUE_*()
     _globals_from: Dialplan | None = field(default=None, repr=False)
 
     def load_globals(self, dialplan: Dialplan) -> None:

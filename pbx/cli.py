@@ -1,5 +1,5 @@
 """The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, reload, cdr,
-database, mail."""
+database, queue, mail."""
 
 from __future__ import annotations
 
@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (db_show, db_get, db_put, db_del, db_deltree):
         _add_config_dir(p, top=False)
 
+    from pbx.queue import cli as queue_cli
+
+    queue_cli.add_parser(sub, lambda p: _add_config_dir(p, top=False))
+
     mail = sub.add_parser("mail", help="voicemail email outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     queue = mail_sub.add_parser("queue", help="show mail waiting to be sent and why")
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
         "registry": cmd_registry,
-        "database": cmd_database,
+        "database": cmd_database, "queue": cmd_queue,
     }[args.command]
     try:
         return handler(args) or 0
@@ -388,6 +392,14 @@ def cmd_database(args: argparse.Namespace) -> int:
     _query_store(args, lambda store: store.astdb_apply({key: None}))
     print("Database entry removed.")
     return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """`pbx queue show|add|remove|pause|unpause` (running PBX), `pbx queue log` (store)."""
+    from pbx.queue import cli as queue_cli
+
+    return queue_cli.run(args, lambda path, method="GET": _mgmt(args, path, method),
+                         lambda query: _query_store(args, query), parse_since)
 
 
 def cmd_mail(args: argparse.Namespace) -> int:

@@ -753,6 +753,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    queues: Any = None  # pbx.queue.config.QueuesConfig (None without queues.conf)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -760,6 +761,16 @@ class Config:
     @property
     def realm(self) -> str:
         return self.sip.general.realm or self.settings.realm
+
+
+def _load_queues(config_dir: Path, config: Config, diagnostics: list[Diagnostic]) -> None:
+    """queues.conf (call queues) when there is one; Queue() names checked against it."""
+    from pbx.queue.config import check_references, load_queues_conf
+
+    path = config_dir / "queues.conf"
+    if path.exists():
+        config.queues = load_queues_conf(path, diagnostics)
+    diagnostics.extend(check_references(config.queues, config.dialplan, config.sip.peers))
 
 
 def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
@@ -797,6 +808,7 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    _load_queues(config_dir, config, diagnostics)
     if not strict:
         diagnostics = tolerate(diagnostics)
     errors = [d for d in diagnostics if d.severity == "error"]

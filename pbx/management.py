@@ -1,4 +1,4 @@
-"""Management endpoint on `http.listen`: what `pbx peers|channels|registry|reload` ask.
+"""Management endpoint on `http.listen`: what `pbx peers|channels|registry|reload|queue` ask.
 
 A few JSON routes over HTTP/1.0, on loopback by default. Hand-written on
 asyncio streams: three routes do not justify a web framework dependency.
@@ -63,6 +63,10 @@ class ManagementServer:
         if path == "/channels":
             calls = self.pbx.calls
             return 200, {"channels": calls.channel_rows() if calls is not None else []}
+        if path.startswith("/queues"):
+            from pbx.queue.mgmt import queue_route
+
+            return await queue_route(self.pbx.queues, method, path)
         if path == "/reload" and method == "POST":
             ok, messages, summary = await self.pbx.reload()
             if ok:

@@ -53,6 +53,7 @@ class Pbx:
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
+        self.queues: Any = None  # pbx.queue.service.QueueService
         # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
         # voicemail): dialplan.services.DialplanServices, built in start().
         self.dialplan_services: Any = None
@@ -90,6 +91,7 @@ class Pbx:
         await self._start_calls()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
+        await self._start_queues()
         for spec in settings.listen:
             if spec.transport == "udp":
                 t = await UdpTransport.listen(self.core, spec.host, spec.port)
@@ -135,6 +137,38 @@ class Pbx:
         self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
 
+    async def _start_queues(self) -> None:
+        """Call queues (queues.conf): the engine's timers on the SIP core's heap, members
+        rung through the calls' LegMaker, queue_log in the store, dynamic members in
+        the AstDB."""
+        from pbx.queue.config import QueuesConfig
+        from pbx.queue.devstate import CallsDeviceState
+        from pbx.queue.music import PromptLoopMusic
+        from pbx.queue.service import QueueService
+
+        calls = self.calls
+
+        def contacts(name: str) -> int:
+            return sum(1 for b in self.location.lookup(name, time.time())
+                       if b.reachable is not False)
+
+        # HOOK (device state): until the device-state registry is on main, member
+        # states come from this PBX's own legs and registrations; wire the registry
+        # here (its `state(device)`), and call self.queues.device_changed() on changes.
+        devstate = CallsDeviceState(legs=lambda: calls.channels.values(),
+                                    peers=lambda: self.config.sip.peers, contacts=contacts,
+                                    unreachable=self.qualifier.unreachable,
+                                    call_soon=asyncio.get_running_loop().call_soon)
+        # HOOK (music on hold): a prompt loop stands in for musiconhold.conf classes;
+        # wire the MOH service here (a WaitingMusic calling channel.start_moh/stop_moh).
+        music = PromptLoopMusic()
+        self.queues = QueueService(legs=calls.legs, timers=self.core.timers, now=self.core.now,
+                                   devstate=devstate, music=music,
+                                   astdb=self.dialplan_services.astdb, store=self.store,
+                                   spawn=self.spawn)
+        await self.queues.start(self.config.queues or QueuesConfig())
+        self.dialplan_services.queues = self.queues
+
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
         from pbx.outbound_registrations import OutboundRegistrations
@@ -168,6 +202,8 @@ class Pbx:
         if self.calls is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.calls.stop(), SHUTDOWN_GRACE)
+        if self.queues is not None:
+            await self.queues.stop()
         if self.voicemail is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.voicemail.stop(), SHUTDOWN_GRACE / 2)
@@ -241,6 +277,10 @@ class Pbx:
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)
+        if self.queues is not None:
+            from pbx.queue.config import QueuesConfig
+
+            self.queues.reload(config.queues or QueuesConfig())
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})

@@ -1,6 +1,7 @@
-"""Persistent store (aiosqlite): registrations, CDRs, the AstDB; voicemail adds its tables.
+"""Persistent store (aiosqlite): registrations, CDRs, queue_log, the AstDB; voicemail adds
+its tables.
 
-Bindings and CDRs are written behind: the registrar answers from memory and
+Bindings, CDRs and queue_log records are written behind: the registrar answers from memory and
 finished calls queue their record; the store writes everything queued in one
 transaction every FLUSH_INTERVAL, on shutdown, and before reading. A burst of
 REGISTERs or short calls thus costs one commit per interval, not one per
@@ -55,6 +56,16 @@ CREATE TABLE IF NOT EXISTS astdb (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS queue_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    callid TEXT NOT NULL,
+    queuename TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_log_time ON queue_log(time);
 """
 
 # Columns added to `cdr` after its first release: a database made before them
@@ -76,6 +87,9 @@ CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "c
 _JSON_FIELDS = ("rtp", "vars")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
+QUEUE_LOG_FIELDS = ("time", "callid", "queuename", "agent", "event", "data")
+_INSERT_QUEUE_LOG = (f"INSERT INTO queue_log({', '.join(QUEUE_LOG_FIELDS)}) "
+                     f"VALUES ({', '.join('?' * len(QUEUE_LOG_FIELDS))})")
 
 
 class Store:
@@ -86,6 +100,7 @@ class Store:
         self.path = path  # the database file (the AstDB opens its own reader on it)
         self._pending: dict[tuple[str, str], StoredBinding | None] = {}
         self._cdrs: list[list[Any]] = []
+        self._queue_log: list[tuple[Any, ...]] = []
         self._flush_task: asyncio.Task[None] | None = None
         self._schemas: list[str] = []
 
@@ -140,10 +155,11 @@ class Store:
 
     async def flush(self) -> None:
         """Write every queued binding change and CDR in one transaction."""
-        if not self._pending and not self._cdrs:
+        if not self._pending and not self._cdrs and not self._queue_log:
             return
         pending, self._pending = self._pending, {}
         cdrs, self._cdrs = self._cdrs, []
+        qlog, self._queue_log = self._queue_log, []
         upserts = [(b.aor, b.contact, b.expires_at, json.dumps(b.data))
                    for b in pending.values() if b is not None]
         deletes = [key for key, b in pending.items() if b is None]
@@ -157,12 +173,15 @@ class Store:
                     "VALUES (?,?,?,?)", upserts)
             if cdrs:
                 await self.db.executemany(_INSERT_CDR, cdrs)
+            if qlog:
+                await self.db.executemany(_INSERT_QUEUE_LOG, qlog)
             await self.db.commit()
         except Exception:
-            log.exception("could not save registrations and CDRs; will retry")
+            log.exception("could not save registrations, CDRs and queue_log; will retry")
             pending.update(self._pending)
             self._pending = pending
             self._cdrs[:0] = cdrs
+            self._queue_log[:0] = qlog
             raise
 
     async def load_bindings(self, now: float) -> list[StoredBinding]:
@@ -198,6 +217,21 @@ class Store:
                     d[name] = json.loads(d[name])
             out.append(d)
         return out
+
+    # --- queue_log ---------------------------------------------------------------
+    async def add_queue_log(self, row: dict[str, Any]) -> None:
+        """Queue one queue_log record (written within FLUSH_INTERVAL, as CDRs)."""
+        self._queue_log.append(tuple(row[f] for f in QUEUE_LOG_FIELDS))
+        self._schedule()
+
+    async def queue_log(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """queue_log records at or after `since`, oldest first."""
+        await self.flush()
+        async with self.db.execute(
+                f"SELECT {', '.join(QUEUE_LOG_FIELDS)} FROM queue_log WHERE time >= ? "
+                "ORDER BY id", (since,)) as cur:
+            rows = await cur.fetchall()
+        return [dict(zip(QUEUE_LOG_FIELDS, r, strict=True)) for r in rows]
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         """Run one statement and commit (for small writers such as voicemail)."""

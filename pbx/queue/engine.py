@@ -551,6 +551,10 @@ class QueueEngine:
         if c.played_periodic and c.queue.spec.relative_periodic_announce:
             c.ann.last_periodic = now
         c.played_periodic = False
+        if c.expire is not None and now >= c.expire:
+            c.try_after_announce = False
+            self._exit_timeout(c, now, out)
+            return out
         if c.try_after_announce:
             c.try_after_announce = False
             self._try(c, now, out)
@@ -1011,12 +1015,15 @@ class QueueEngine:
     # --- leaving ------------------------------------------------------------------
     def _expire(self, c: Caller, now: float, out: list[Any]) -> None:
         """Queue()'s timeout: an attempt in progress ends as at its own timeout (its
-        time was cut to this moment); anyone else waiting leaves (EXITWITHTIMEOUT)."""
+        time was cut to this moment); anyone else waiting leaves (EXITWITHTIMEOUT),
+        after the announcement it hears, if any (Asterisk checks between them)."""
         if c.state in (CONNECTING, BRIDGED):
             return
         if c.state == RINGING and c.attempt is not None:
             self._ring_timeout(c, now, out)
             return
+        if c.state == ANNOUNCING:
+            return  # Asterisk looks at the time once the announcement has played
         self._exit_timeout(c, now, out)
 
     def _exit_timeout(self, c: Caller, now: float, out: list[Any]) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A headless PJSUA2 softphone for the end-to-end tests (pip: pjsua2-python).
 
-Registers USER at the PBX, then calls --call EXT or auto-answers (--answer);
+Registers USER at the PBX, then calls --call EXT or auto-answers (--answer) or only
+rings (--ring: 180 until the call is cancelled);
 plays --play WAV into the call and records what it hears into --record WAV
 (null sound device: the conference bridge's clock keeps the recording going,
 silence included). --tls registers and calls over TLS (--ca: the CA that must have
@@ -34,6 +35,8 @@ def main() -> None:
     ap.add_argument("--rtp-port", type=int, default=0, help="0: any")
     ap.add_argument("--call")
     ap.add_argument("--answer", action="store_true")
+    ap.add_argument("--ring", action="store_true",
+                    help="stay registered; incoming calls ring (180) until cancelled")
     ap.add_argument("--play")
     ap.add_argument("--record")
     ap.add_argument("--hold", default="", help="T:D,T:D seconds after confirmed")
@@ -149,7 +152,7 @@ def main() -> None:
         ep.libHandleEvents(10)
         if state["reg"] is not None and state["reg"] >= 300:
             break
-        if state["reg"] == 200 and not a.call and not a.answer:
+        if state["reg"] == 200 and not a.call and not a.answer and not a.ring:
             break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             c = Call(acc)
@@ -181,7 +184,9 @@ def main() -> None:
                     pass
             a.call = None  # hang up once, then wait for DISCONNECTED
     ok = state["reg"] == 200 and (
-        (not a.call and not a.answer) or (state["confirmed_at"] is not None and state["ended"]))
+        (not a.call and not a.answer and not a.ring)
+        or (a.ring and state["ended"])
+        or (state["confirmed_at"] is not None and state["ended"]))
     for c in calls:
         c.rec = c.player = None
     gc.collect()

@@ -451,3 +451,16 @@ def test_member_lines(tmp_path: Path, member_line: str) -> None:
     m = c.engine.queues["q"].members[0]
     assert m.penalty == 0 and m.name == "SIP/a"
     assert m.ringinuse is (member_line != "SIP/a,,,,no")
+
+
+def test_queue_timeout_during_an_announcement_waits_for_its_end(tmp_path: Path) -> None:
+    states = {m: UNAVAILABLE for m in ("SIP/a", "SIP/b", "SIP/c")}
+    c = clock(tmp_path, extra="periodic-announce-frequency=5", states=states)
+    caller = c.join("q", timeout=7)
+    c.advance(5)
+    assert c.announced[-1][1:] == (caller, ["queue-periodic-announce"])
+    c.advance(3)  # the timeout passes while it plays
+    assert caller not in c.exits
+    c.announced_done(caller)
+    assert c.exits[caller].status == "TIMEOUT"
+    assert c.logs("EXITWITHTIMEOUT")[0].data == ("1", "1", "8")

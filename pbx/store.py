@@ -219,8 +219,9 @@ class Store:
         return out
 
     # --- queue_log ---------------------------------------------------------------
-    async def add_queue_log(self, row: dict[str, Any]) -> None:
-        """Queue one queue_log record (written within FLUSH_INTERVAL, as CDRs)."""
+    def add_queue_log(self, row: dict[str, Any]) -> None:
+        """Queue one queue_log record (written within FLUSH_INTERVAL, as CDRs); not a
+        coroutine: the queue engine logs from synchronous code."""
         self._queue_log.append(tuple(row[f] for f in QUEUE_LOG_FIELDS))
         self._schedule()
 

@@ -243,8 +243,8 @@ def _load_queue(section: Section, diags: list[Diagnostic]) -> QueueSpec:
     seen: dict[str, Entry] = {}
     for entry in member_entries:
         spec, problems = parse_member(entry.value)
-        for problem in problems:
-            diags.append(Diagnostic(entry.file, entry.line, entry.value_col, problem,
+        for offset, problem in problems:
+            diags.append(Diagnostic(entry.file, entry.line, entry.value_col + offset, problem,
                                     loadable=True))
         if spec is None:
             continue

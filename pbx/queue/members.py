@@ -59,8 +59,14 @@ class MemberSpec:
 def split_args(text: str) -> list[str]:
     """Split at commas as AST_STANDARD_APP_ARGS does: double quotes group (and are
     removed), a backslash escapes the next character."""
-    out: list[str] = []
+    return [field for field, _ in split_args_at(text)]
+
+
+def split_args_at(text: str) -> list[tuple[str, int]]:
+    """split_args with the offset in `text` where each field's text starts."""
+    out: list[tuple[str, int]] = []
     cur: list[str] = []
+    start = 0
     quoted = False
     i = 0
     while i < len(text):
@@ -72,51 +78,61 @@ def split_args(text: str) -> list[str]:
         if c == '"':
             quoted = not quoted
         elif c == "," and not quoted:
-            out.append("".join(cur).strip())
+            out.append(_field(cur, text, start))
             cur = []
+            start = i + 1
         else:
             cur.append(c)
         i += 1
-    out.append("".join(cur).strip())
+    out.append(_field(cur, text, start))
     return out
 
 
-def parse_member(text: str) -> tuple[MemberSpec | None, list[str]]:
-    """A `member =>` value -> (spec, problems). Problems are what Asterisk logs and
-    then loads anyway (a bad number is taken as atoi would)."""
-    problems: list[str] = []
-    parts = split_args(text)
-    interface = parts[0] if parts else ""
+def _field(chars: list[str], text: str, start: int) -> tuple[str, int]:
+    raw = "".join(chars)
+    lead = len(text[start:]) - len(text[start:].lstrip())
+    return raw.strip(), start + lead
+
+
+def parse_member(text: str) -> tuple[MemberSpec | None, list[tuple[int, str]]]:
+    """A `member =>` value -> (spec, problems as (offset in text, message)). Problems
+    are what Asterisk logs and then loads anyway (a bad number is taken as atoi would)."""
+    problems: list[tuple[int, str]] = []
+    parts = split_args_at(text)
+    interface = parts[0][0] if parts else ""
     if not interface:
-        return None, ["empty queue member definition"]
+        return None, [(0, "empty queue member definition")]
     if "/" not in interface and not interface.lower().startswith(("local", "agent")):
-        problems.append(f"member {interface!r} is not an interface such as PJSIP/1101")
+        problems.append((0, f"member {interface!r} is not an interface such as PJSIP/1101"))
     spec = MemberSpec(interface=interface)
-    fields = parts[1:] + [""] * (6 - len(parts[1:]))
-    penalty, name, state_if, ringinuse, wrapup, paused = fields[:6]
+    fields = parts[1:] + [("", len(text))] * max(0, 6 - len(parts[1:]))
+    (penalty, p_at), (name, _), (state_if, _), (ringinuse, r_at), (wrapup, w_at), \
+        (paused, pa_at) = fields[:6]
     if len(parts) > 7:
-        problems.append(f"member {interface}: too many fields (interface, penalty, membername, "
-                        "state_interface, ringinuse, wrapuptime, paused)")
+        problems.append((parts[7][1], f"member {interface}: too many fields (interface, "
+                         "penalty, membername, state_interface, ringinuse, wrapuptime, paused)"))
     if penalty:
         value = atoi(penalty)
         if value is None:
-            problems.append(f"member {interface}: penalty {penalty!r} is not a number")
+            problems.append((p_at, f"member {interface}: penalty {penalty!r} is not a number"))
         spec.penalty = max(0, value or 0)
     spec.name = name
     spec.state_interface = state_if
     if ringinuse:
         spec.ringinuse = parse_bool(ringinuse)
         if spec.ringinuse is None:
-            problems.append(f"member {interface}: ringinuse {ringinuse!r} is not yes or no")
+            problems.append((r_at, f"member {interface}: ringinuse {ringinuse!r} is not yes "
+                             "or no"))
     if wrapup:
         value = atoi(wrapup)
         if value is None:
-            problems.append(f"member {interface}: wrapuptime {wrapup!r} is not a number")
+            problems.append((w_at, f"member {interface}: wrapuptime {wrapup!r} is not a "
+                             "number"))
         spec.wrapuptime = max(0, value or 0)
     if paused:
         flag = parse_bool(paused)
         if flag is None:
-            problems.append(f"member {interface}: paused {paused!r} is not yes or no")
+            problems.append((pa_at, f"member {interface}: paused {paused!r} is not yes or no"))
         spec.paused = bool(flag)
     return spec, problems
 

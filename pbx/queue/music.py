@@ -43,8 +43,10 @@ class PromptLoopMusic:
         self._loops[id(channel)] = asyncio.ensure_future(self._loop(channel, prompt))
 
     async def _loop(self, channel: Channel, prompt: str) -> None:
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(Hangup):
             while True:
+                started = loop.time()
                 # PLAYBACKSTATUS is the dialplan's: read what this play sets, then put
                 # back what was there.
                 before = channel.variables.pop("PLAYBACKSTATUS", None)
@@ -56,6 +58,8 @@ class PromptLoopMusic:
                     channel.variables["PLAYBACKSTATUS"] = before
                 if failed:
                     return  # the prompt is missing: nothing to loop (logged once)
+                if loop.time() - started < 0.05:
+                    await asyncio.sleep(1.0)  # a channel without media plays at once
 
     async def stop(self, channel: Channel) -> None:
         task = self._loops.pop(id(channel), None)

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
 from pbx.channel import ChannelState, Hangup
@@ -60,10 +60,10 @@ BUSY_STATUSES = (486, 600, 603)
 DIGITS = "0123456789*#"
 
 
-class QueueLogSink:
-    """Where queue_log records go (pbx.store.Store implements it)."""
+class QueueLogSink(Protocol):
+    """Where queue_log records go (pbx.store.Store implements it): kept, written behind."""
 
-    async def add_queue_log(self, row: dict[str, Any]) -> None: ...
+    def add_queue_log(self, row: dict[str, Any]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -229,7 +229,7 @@ class QueueService:
             return
         row = {"time": self.wall(), "callid": record.callid, "queuename": record.queue,
                "agent": record.agent, "event": record.event, "data": record.data_text()}
-        self._keep(self.store.add_queue_log(row))
+        self.store.add_queue_log(row)
 
     def _persist(self, action: Persist) -> None:
         if self.astdb is None:

@@ -59,7 +59,7 @@ class Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    async def add_queue_log(self, row: dict[str, Any]) -> None:
+    def add_queue_log(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
 
     def events(self) -> list[str]:
@@ -119,8 +119,8 @@ async def make_pbx(tmp: Path, strategy: str = "rrmemory", options: str = "",
 
 
 @pytest.fixture
-async def pbx(tmp_path: Path) -> AsyncIterator[Pbx]:
-    async for p in make_pbx(tmp_path):
+async def pbx(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Pbx]:
+    async for p in make_pbx(tmp_path, getattr(request, "param", "rrmemory")):
         yield p
 
 
@@ -157,23 +157,23 @@ async def test_rrmemory_rings_one_member_then_the_next_after_timeout_and_retry(
     assert (ring["queuename"], ring["agent"], ring["data"]) == ("support", "SIP/m1", "15000")
 
 
-async def test_ringall_first_answer_wins_the_others_get_cancel(tmp_path: Path) -> None:
-    async for pbx in make_pbx(tmp_path, "ringall"):
-        core = pbx.core
-        await call_in(pbx)
-        await until(lambda: sorted(pbx.rung()) == ["m1", "m2", "m3"])
-        invites = {m: pbx.invites(m)[0] for m in MEMBERS}
-        for m in ("m1", "m3"):
-            invites[m].callback(reply(invites[m], 180, tag=f"t-{m}"))
-        invites["m2"].callback(reply(invites["m2"], 200, body=SDP))
-        await until(lambda: core.sent("CANCEL", MEMBERS["m1"])
-                    and core.sent("CANCEL", MEMBERS["m3"]))
-        assert core.sent("CANCEL", MEMBERS["m2"]) == []
-        # Without the C option the phones are not told "answered elsewhere" (as Asterisk).
-        assert core.sent("CANCEL", MEMBERS["m1"])[0].request.headers.get("Reason") is None
-        await until(lambda: "CONNECT" in pbx.log.events())
-        connect = next(r for r in pbx.log.rows if r["event"] == "CONNECT")
-        assert connect["agent"] == "SIP/m2"
+@pytest.mark.parametrize("pbx", ["ringall"], indirect=True)
+async def test_ringall_first_answer_wins_the_others_get_cancel(pbx: Pbx) -> None:
+    core = pbx.core
+    await call_in(pbx)
+    await until(lambda: sorted(pbx.rung()) == ["m1", "m2", "m3"])
+    invites = {m: pbx.invites(m)[0] for m in MEMBERS}
+    for m in ("m1", "m3"):
+        invites[m].callback(reply(invites[m], 180, tag=f"t-{m}"))
+    invites["m2"].callback(reply(invites["m2"], 200, body=SDP))
+    await until(lambda: core.sent("CANCEL", MEMBERS["m1"])
+                and core.sent("CANCEL", MEMBERS["m3"]))
+    assert core.sent("CANCEL", MEMBERS["m2"]) == []
+    # Without the C option the phones are not told "answered elsewhere" (as Asterisk).
+    assert core.sent("CANCEL", MEMBERS["m1"])[0].request.headers.get("Reason") is None
+    await until(lambda: "CONNECT" in pbx.log.events())
+    connect = next(r for r in pbx.log.rows if r["event"] == "CONNECT")
+    assert connect["agent"] == "SIP/m2"
 
 
 async def test_busy_member_then_caller_hangs_up(pbx: Pbx) -> None:

@@ -448,12 +448,18 @@ class QueueService:
                         started: float) -> QueueOutcome | None:
         """Music stops, the prompts play (a key may interrupt them), music again."""
         ch = waiter.channel
+        log.debug("%s: announcing %s", ch.name, command.prompts)
         await self.music.stop(ch)
         interrupt = DIGITS if waiter.caller.queue.spec.context else ""
         play = asyncio.ensure_future(ch.play(command.prompts, interrupt))
         get = asyncio.ensure_future(waiter.commands.get())
         try:
             done, _ = await asyncio.wait({play, get}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the call is torn down (PBX shutdown)
+            play.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Hangup):
+                await play
+            raise
         finally:
             if not get.done():
                 get.cancel()

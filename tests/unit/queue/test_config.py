@@ -159,3 +159,17 @@ def test_a_member_naming_no_peer_is_a_warning_and_bad_values_fail_check(tmp_path
     else:
         raise AssertionError("pbx check must refuse timeout=soon")
     assert load_config(tmp_path, strict=False).queues.queues["q"].timeout == 15
+
+
+def test_the_sample_queues_load() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    for folder in ("etc", "etc/pjsip"):
+        config = load_config(repo / folder)
+        assert sorted(config.queues.queues) == ["sales", "support"]
+        sales = config.queues.queues["sales"]
+        assert (sales.strategy, sales.maxlen, sales.wrapuptime, sales.ringinuse) == \
+            ("rrmemory", 20, 10, False)
+        assert [(m.interface, m.penalty) for m in sales.members] == [("SIP/6002", 0),
+                                                                    ("SIP/6001", 1)]
+        assert config.queues.general.persistentmembers
+        assert not [w for w in config.warnings if "queue" in w.message.lower()]

@@ -236,8 +236,9 @@ def system(args: argparse.Namespace) -> None:
     (tmp / "uas.xml").write_text(UAS)
     procs: list[subprocess.Popen] = []
     try:
+        verbose = ["-vv"] if args.keep else []  # --keep: a log worth keeping
         pbx = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "pbx.cli", "run",
-                                "--config-dir", str(tmp), *(["-vv"] if args.keep else [])], cwd=REPO,
+                                "--config-dir", str(tmp), *verbose], cwd=REPO,
                                stdout=open(tmp / "pbx.log", "wb"),  # noqa: SIM115
                                stderr=subprocess.STDOUT)
         procs.append(pbx)

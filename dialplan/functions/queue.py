@@ -96,7 +96,7 @@ def _waiting_count(scope: Scope, args: str) -> str:
     if q is None:
         log.warning("queue %s was not found", name)
         return "0"
-    return str(sum(1 for c in q.callers if c.member is None))
+    return str(len(q.callers))  # as Asterisk's q->count: until a caller is bridged
 
 
 @function("QUEUE_MEMBER_COUNT")
@@ -149,8 +149,7 @@ def _get_channel(scope: Scope, args: str) -> str:
         pos = int(a[1]) if a[1] else 1
     except ValueError as exc:
         raise DialplanError(f"QUEUE_GET_CHANNEL: position {a[1]!r} is not a number") from exc
-    waiting = [c for c in q.callers if c.member is None]
-    return waiting[pos - 1].channel if 1 <= pos <= len(waiting) else ""
+    return q.callers[pos - 1].channel if 1 <= pos <= len(q.callers) else ""
 
 
 @function("QUEUE_VARIABLES")

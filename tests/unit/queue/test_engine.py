@@ -464,3 +464,42 @@ def test_queue_timeout_during_an_announcement_waits_for_its_end(tmp_path: Path) 
     c.announced_done(caller)
     assert c.exits[caller].status == "TIMEOUT"
     assert c.logs("EXITWITHTIMEOUT")[0].data == ("1", "1", "8")
+
+
+def test_a_key_of_the_queue_context_takes_the_caller_out(tmp_path: Path) -> None:
+    c = clock(tmp_path, extra="context=qoutcon")
+    caller = c.join("q")
+    c.advance(2)
+    c.run(c.engine.exit_key(caller, "5", c.t))
+    assert c.ringing_for(caller) == set()
+    exit_ = c.exits[caller]
+    assert (exit_.status, exit_.key, exit_.context, exit_.abandoned) == \
+        (None, "5", "qoutcon", False)
+    assert c.events() == ["ENTERQUEUE", "RINGCANCELED", "RINGCANCELED", "RINGCANCELED",
+                          "EXITWITHKEY"]
+    assert c.logs("EXITWITHKEY")[0].data == ("5", "1", "1", "2")
+
+
+def test_member_hangs_up_during_its_announcement_agentdump(tmp_path: Path) -> None:
+    c = clock(tmp_path, "rrmemory", "announce=queue-markq")
+    caller = c.join("q")
+    c.answer(caller, "SIP/a", bridge=False)
+    assert c.connects[caller].member_prompts == ["queue-markq"]
+    c.run(c.engine.agent_dump(caller, c.t))
+    assert c.events()[-1] == "AGENTDUMP"
+    c.advance(5)  # retry: the next member rings for the same caller
+    assert c.ringing_for(caller) == {"SIP/b"}
+
+
+def test_reload_keeps_dynamic_members_and_history(tmp_path: Path) -> None:
+    c = clock(tmp_path, "rrmemory")
+    c.run(c.engine.add_member("q", MemberSpec("SIP/d"), c.t)[1])
+    caller = c.join("q")
+    serve(c, caller, "SIP/a")
+    c.run(c.engine.set_paused("q", "SIP/b", True, c.t)[1])
+    conf = "[q]\nstrategy=rrmemory\ntimeout=20\nmember => SIP/a\nmember => SIP/b\n"
+    c.run(c.engine.configure(load(tmp_path, conf), c.t))
+    q = c.engine.queues["q"]
+    assert [m.interface for m in q.members] == ["SIP/a", "SIP/b", "SIP/d"]
+    a, b, _ = q.members
+    assert a.calls == 1 and b.paused and q.spec.timeout == 20

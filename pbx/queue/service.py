@@ -279,6 +279,11 @@ class QueueService:
                       ring.interface, exc)
             self._fork_failed(waiter, ring, 503)
             return
+        except Exception:
+            log.exception("queue %s: calling %s failed", waiter.caller.queue.name,
+                          ring.interface)
+            self._fork_failed(waiter, ring, 500)
+            return
         ring.legs.append(leg)
         if ring.stopped or (ring.answered is not None and ring.answered is not leg):
             leg.dial_events = None
@@ -361,8 +366,10 @@ class QueueService:
             await self._hold(waiter)
             return await self._wait(waiter, started)
         finally:
-            if caller.id in self.engine.callers and caller.state != BRIDGED:
-                self._run(self.engine.caller_gone(caller.id, self.now()))  # e.g. shutdown
+            if caller.id in self.engine.callers:  # left without the engine knowing: shutdown
+                self._run(self.engine.call_ended(caller.id, self.now(), caller_hung_up=True)
+                          if caller.state == BRIDGED else
+                          self.engine.caller_gone(caller.id, self.now()))
             self._waiters.pop(caller.id, None)
             for ring in list(waiter.rings.values()):
                 self._stop_ring(StopRing(caller.id, ring.interface))
@@ -530,9 +537,12 @@ class QueueService:
             await leg.hangup(q850.NORMAL_CLEARING)
             raise
         bridged_at = self.now()
-        callee_hungup = await bridge(ch, leg)
-        end = self.now()
-        self._run(self.engine.call_ended(cid, end, caller_hung_up=not callee_hungup))
+        callee_hungup = False
+        try:
+            callee_hungup = await bridge(ch, leg)
+        finally:
+            end = self.now()
+            self._run(self.engine.call_ended(cid, end, caller_hung_up=not callee_hungup))
         return QueueOutcome(answered=True, callee_hungup=callee_hungup,
                             wait=answered_at - started, talk=end - bridged_at,
                             total=end - started, member=command.interface,

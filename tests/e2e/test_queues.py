@@ -25,7 +25,7 @@ from pbx.media.prompts import DEBIAN_SOUNDS
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.harness import PbxProcess, free_port, make_config
 from tests.e2e.media import RtpEndpoint, chirp, g711_roundtrip, tone, tone_present, windows_found
-from tests.e2e.test_calls import Sipp, caller, wait_log
+from tests.e2e.test_calls import Sipp, _wait_bound, caller, wait_log
 
 pytestmark = pytest.mark.e2e
 
@@ -223,7 +223,7 @@ def test_rrmemory_rings_members_in_turn_across_calls(pbx: PbxProcess, tmp_path: 
         members[peer] = _member(pbx, tmp_path, peer, calls)
     for i in range(4):
         with RtpEndpoint() as rtp:
-            call = caller(pbx, tmp_path, "501", "caller_bye", rtp, pause_ms=3000,
+            call = caller(pbx, tmp_path, "501", "caller_bye", rtp, pause_ms=5000,
                           tag=f"caller{i}")
             call.finish(pbx)
         wait_queue_log(pbx, "COMPLETECALLER", n=i + 1)
@@ -247,6 +247,7 @@ def _member(pbx: PbxProcess, tmp: Path, peer: str, calls: int) -> Sipp:
                           "dtmf_pt": "101"}, calls=calls, timeout_s=60,
                     extra=["-p", str(port), "-trace_msg", "-message_file",
                            str(tmp / f"m{peer}-messages.log")], background=True)
+    _wait_bound(port)
     return Sipp(proc, f"m{peer}", tmp, port)  # type: ignore[arg-type]
 
 

@@ -160,7 +160,7 @@ class Pbx:
                                     unreachable=self.qualifier.unreachable,
                                     call_soon=asyncio.get_running_loop().call_soon)
         # HOOK (music on hold): a prompt loop stands in for musiconhold.conf classes;
-        # wire the MOH service here (a WaitingMusic calling channel.start_moh/stop_moh).
+        # with the MOH service on main, use pbx.queue.music.ChannelMusic() here.
         music = PromptLoopMusic()
         self.queues = QueueService(legs=calls.legs, timers=self.core.timers, now=self.core.now,
                                    devstate=devstate, music=music,

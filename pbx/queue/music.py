@@ -5,9 +5,9 @@ option first, CHANNEL(musicclass) before both). Until the music-on-hold service
 (musiconhold.conf, the `moh` work: `Channel.start_moh(klass)` / `stop_moh()`) is
 on main, :class:`PromptLoopMusic` stands in: it loops one prompt (by default
 `silence/1`, so a caller hears quiet with RTP flowing, as for a class with no
-files) through the channel's own player. The lead wires the real service in
-pbx/server.py (`_start_queues`): a WaitingMusic whose start() calls
-`channel.start_moh(klass)` and whose stop() calls `channel.stop_moh()`.
+files) through the channel's own player. Once that service is on main, pbx/server.py
+(`_start_queues`) takes :class:`ChannelMusic` instead: the channel's own music on
+hold, with CHANNEL(musicclass) and musiconhold.conf's classes.
 """
 
 from __future__ import annotations
@@ -72,3 +72,14 @@ class PromptLoopMusic:
         if not channel.hungup.is_set():
             with contextlib.suppress(Hangup):
                 await channel.play([])
+
+
+class ChannelMusic:
+    """HOOK (music on hold): the MOH service's music, through the channel methods the
+    `moh` work adds (`start_moh(klass)`, `stop_moh()`); not used until they exist."""
+
+    async def start(self, channel: Channel, klass: str) -> None:
+        await channel.start_moh(klass or None)  # type: ignore[attr-defined]
+
+    async def stop(self, channel: Channel) -> None:
+        channel.stop_moh()  # type: ignore[attr-defined]

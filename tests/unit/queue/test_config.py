@@ -169,7 +169,6 @@ def test_the_sample_queues_load() -> None:
         sales = config.queues.queues["sales"]
         assert (sales.strategy, sales.maxlen, sales.wrapuptime, sales.ringinuse) == \
             ("rrmemory", 20, 10, False)
-        assert [(m.interface, m.penalty) for m in sales.members] == [("SIP/6002", 0),
-                                                                    ("SIP/6001", 1)]
+        assert [(m.interface, m.name) for m in sales.members] == [("SIP/6002", "Bob")]
         assert config.queues.general.persistentmembers
         assert not [w for w in config.warnings if "queue" in w.message.lower()]

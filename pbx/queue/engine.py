@@ -730,12 +730,10 @@ class QueueEngine:
         if q.spec.autopausedelay and m.lastcall is not None and \
                 now - m.lastcall < q.spec.autopausedelay:
             return
-        targets = [x for x in self.queues.values() if m.interface in x.by_iface] \
-            if q.spec.autopause == "all" else [q]
-        for x in targets:
-            mm = x.by_iface[m.interface]
-            if not mm.paused:
-                self._pause(x, mm, True, "Auto-Pause", now, out)
+        if q.spec.autopause == "all":  # as set_member_paused with no queue: PAUSEALL too
+            out += self.set_paused("", m.interface, True, now, "Auto-Pause")[1]
+        else:
+            self._pause(q, m, True, "Auto-Pause", now, out)
 
     def _persist(self, q: QueueState, out: list[Any]) -> None:
         if self.general.persistentmembers:

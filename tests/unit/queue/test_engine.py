@@ -503,3 +503,24 @@ def test_reload_keeps_dynamic_members_and_history(tmp_path: Path) -> None:
     assert [m.interface for m in q.members] == ["SIP/a", "SIP/b", "SIP/d"]
     a, b, _ = q.members
     assert a.calls == 1 and b.paused and q.spec.timeout == 20
+
+
+def test_autopause_pauses_a_member_that_did_not_answer(tmp_path: Path) -> None:
+    conf = ("[q]\nstrategy=rrmemory\ntimeout=10\nretry=1\nautopause=yes\n"
+            "member => SIP/a\nmember => SIP/b\n[other]\nmember => SIP/a\n")
+    c = Clock(load(tmp_path, conf))
+    caller = c.join("q")
+    c.advance(10)  # a did not answer: paused in q (not in other)
+    assert [(r.queue, r.agent, r.event, r.data) for r in c.logs("PAUSE")] == \
+        [("q", "SIP/a", "PAUSE", ("Auto-Pause",))]
+    assert not c.engine.queues["other"].by_iface["SIP/a"].paused
+    c.advance(1)
+    assert c.ringing_for(caller) == {"SIP/b"}
+    c.fail(caller, "SIP/b", busy=True)  # busy: only with autopausebusy=yes
+    assert not c.engine.queues["q"].by_iface["SIP/b"].paused
+    conf_all = conf.replace("autopause=yes", "autopause=all")
+    c2 = Clock(load(tmp_path, conf_all))
+    c2.join("q")
+    c2.advance(10)
+    assert [(r.queue, r.event) for r in c2.logs() if "PAUSE" in r.event] == \
+        [("NONE", "PAUSEALL"), ("q", "PAUSE"), ("other", "PAUSE")]

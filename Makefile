@@ -7,11 +7,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= etc
 SUDO   := $(shell [ "$$(id -u)" = 0 ] && echo root)
-APT_RUN  := asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722
-APT_TEST := sip-tester baresip sox kamailio openssl asterisk-core-sounds-en-wav
+APT_RUN  := asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 asterisk-moh-opsound-wav
+APT_TEST := sip-tester baresip sox kamailio openssl sipvicious asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
 CERT_DIR ?= $(CONFIG)/tls
 
-.PHONY: run test check lint sounds bench venv sysdeps-run sysdeps-test cert clean
+.PHONY: run test check lint sounds bench fuzz venv sysdeps-run sysdeps-test cert clean
 
 run: venv sysdeps-run
 	$(BIN)/pbx run --config-dir $(CONFIG)
@@ -56,13 +56,15 @@ sysdeps-test:
 	$(call apt_install,$(APT_TEST))
 
 # Without root: unpack the Asterisk prompts (8 kHz .wav, 16 kHz .g722 for G.722
-# calls) into sounds/asterisk (ignored by git).
+# calls) into sounds/asterisk and the music on hold into sounds/asterisk/moh
+# (ignored by git; musiconhold.conf's directory=moh finds it there).
 sounds:
 	@set -e; tmp=$$(mktemp -d); cd $$tmp && \
-	  apt-get download asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 && \
-	  for deb in asterisk-core-sounds-en-*.deb; do dpkg -x $$deb root; done; \
+	  apt-get download asterisk-core-sounds-en-wav asterisk-core-sounds-en-g722 asterisk-moh-opsound-wav && \
+	  for deb in asterisk-*.deb; do dpkg -x $$deb root; done; \
 	  mkdir -p $(CURDIR)/sounds/asterisk && cp -r root/usr/share/asterisk/sounds/en_US_f_Allison/. $(CURDIR)/sounds/asterisk/; \
-	  rm -rf $$tmp; echo "prompts unpacked into sounds/asterisk"
+	  cp -r root/usr/share/asterisk/moh $(CURDIR)/sounds/asterisk/; \
+	  rm -rf $$tmp; echo "prompts and music on hold unpacked into sounds/asterisk"
 
 # A self-signed certificate for the TLS listener: $(CERT_DIR)/pbx.crt and pbx.key
 # (names: CERT_NAMES="pbx.example.com 203.0.113.5"; default 127.0.0.1 ::1 localhost).
@@ -72,6 +74,12 @@ cert: venv
 
 bench: venv
 	@echo "see bench/README.md: each benchmark is run on demand"
+
+# The long fuzz run (make test runs a short one): atheris when it installs, else hypothesis.
+FUZZ_MINUTES ?= 10
+fuzz: venv
+	@$(BIN)/pip install -q -e '.[fuzz]' 2>/dev/null || echo "atheris did not install: fuzzing with hypothesis"
+	$(BIN)/python -m tests.fuzz.run_fuzz --minutes $(FUZZ_MINUTES)
 
 clean:
 	rm -rf $(VENV) var etc/var .pytest_cache

@@ -41,7 +41,8 @@ def write_config(conf: Path, users: int, sip_port: int, http_port: int) -> None:
     (conf / "pbx.yaml").write_text(
         f'sip:\n  listen: ["udp:127.0.0.1:{sip_port}"]\n  realm: pbx\n  user_agent: PBX-bench\n'
         f"rtp:\n  ports: [10000, 30000]\nstorage:\n  dir: var\n"
-        f"http:\n  listen: 127.0.0.1:{http_port}\n")
+        f"http:\n  listen: 127.0.0.1:{http_port}\n"
+        "security:\n  trusted: [127.0.0.0/8]\n")  # SIPp floods from loopback by design
     lines = ["[general]", "context=bench", "allowguest=yes", "minexpiry=60", "maxexpiry=3600",
              "", "[benchuser](!)", "type=friend", "host=dynamic", "context=bench", ""]
     for i in range(users):

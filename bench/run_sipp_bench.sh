@@ -3,7 +3,8 @@
 # against this PBX: one group at a time, the PBX restarted before each, pinned
 # to core 0 (SIPp runs on core 1). Figures land in bench/out/<group>-<date>/.
 #
-# usage: bench/run_sipp_bench.sh [GROUP...]     (default: cps reg play echo bridge dialcps)
+# usage: bench/run_sipp_bench.sh [GROUP...]     (default: cps reg play echo bridge dialcps;
+#        also: moh, 998 MusicOnHold measured as play)
 #   env: any of run.sh's (CPS_RATES, REG_RATES, PLAY_LEVELS, ...), PBX_CORE [0]
 # Needs: sipp, tshark (play group), taskset; traffic stays on 127.0.0.1.
 set -u

@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, NoReturn
 from dialplan import patterns
 from dialplan.apps import AppContext
 from dialplan.services import DialplanServices
-from dialplan.substitute import DialplanError, Scope, split_args, substitute
+from dialplan.substitute import (
+    DialplanError,
+    Scope,
+    split_args,
+    substitute,
+    substitute_awaiting,
+)
 from pbx import q850
 from pbx.channel import AppError, ChannelState, Hangup
 
@@ -238,11 +244,14 @@ class Interpreter:
                 return self._result(ch, "caller-hangup")
 
     async def _execute(self, ch: Channel, scope: Scope, step: Step) -> AppContext:
+        services = self.services
         try:
-            data = substitute(step.args, scope)
+            if services.functions.may_await(step.args):  # ENUMLOOKUP...: DNS
+                data = await substitute_awaiting(step.args, scope)
+            else:
+                data = substitute(step.args, scope)
         except DialplanError as e:
             self._fail(ch, step, f"{e.message} in {step.app}({step.args})")
-        services = self.services
         app = services.apps.get(step.app)
         if self.tracer is not None:
             self.tracer(f"[{ch.context},{ch.exten},{ch.priority}] {step.app}({data})")

@@ -3,7 +3,8 @@
 One `DialplanServices` per PBX (the server builds it; the tracer and the
 tests build their own): the application and function registries, the
 global variables ([globals], GLOBAL()), the clock, the AstDB, the
-voicemail service and the call queues. The interpreter hands it to every application
+voicemail service, the tones of indications.conf, the conferences and the call
+queues. The interpreter hands it to every application
 (`AppContext.services`) and function (`Scope.services`), so two PBX objects
 in one process share nothing, and a test can give the interpreter a fake
 clock or a fake voicemail service.
@@ -82,8 +83,40 @@ class DialplanServices:
     clock: Clock = field(default_factory=SystemClock)
     astdb: AstDbPort | None = None
     voicemail: Any = None  # voicemail.service.VoicemailService (dialplan does not import it)
+    # Office features (the dialplan does not import pbx): DEVICE_STATE(), EXTENSION_STATE(),
+    # Pickup()/PickupChan(), MessageSend().
+    devices: Any = None  # pbx.devstate.DeviceStates
+    custom_devices: Any = None  # pbx.devstate.CustomDevices (Set(DEVICE_STATE(Custom:x)=...))
+    hints: Any = None  # pbx.hints.HintStates
+    pickup: Any = None  # pbx.pickup.Pickups
+    messages: Any = None  # pbx.messaging.Messaging
+    # indications.conf (pbx.indications.Indications); None: the built-in [us] zone.
+    indications: Any = None
+    # ChanIsAvail's view of the devices (pbx.chan_avail.ChannelAvailability); None:
+    # no PBX (traces, tests): nothing is available.
+    availability: Any = None
+    # ENUMLOOKUP's DNS (pbx.enum_dns.NaptrSource); None: the system's resolver, made
+    # on first use.
+    naptr: Any = None
+    conferences: Any = None  # pbx.conference.service.ConferenceService (ConfBridge, Page)
     queues: Any = None  # pbx.queue.service.QueueService: Queue(), AddQueueMember, QUEUE_*()
     _globals_from: Dialplan | None = field(default=None, repr=False)
+
+    def tone_zones(self) -> Any:
+        """The tones PlayTones and Read play (pbx.indications.Indications)."""
+        if self.indications is None:
+            from pbx.indications import BUILTIN
+
+            return BUILTIN
+        return self.indications
+
+    def naptr_source(self) -> Any:
+        """Where ENUM's NAPTR records come from (pbx.enum_dns.NaptrSource)."""
+        if self.naptr is None:
+            from pbx.enum_dns import NaptrResolver
+
+            self.naptr = NaptrResolver()
+        return self.naptr
 
     def load_globals(self, dialplan: Dialplan) -> None:
         """Take a dialplan's [globals] the first time a call runs on it (start-up

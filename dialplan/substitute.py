@@ -40,6 +40,17 @@ class DialplanError(Exception):
         super().__init__(f"{pos}: {message}" if pos is not None else message)
 
 
+class Replay:
+    """The values the functions of one step returned, in call order (see
+    dialplan.functions: async functions)."""
+
+    __slots__ = ("pos", "values")
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.pos = 0
+
+
 @dataclass
 class Frame:
     """One Gosub level: where Return goes, and the variables to restore then."""
@@ -73,6 +84,11 @@ class Scope:
     # Variables when there is no channel (evaluating outside a call).
     local_vars: dict[str, str] = field(default_factory=dict)
     services: DialplanServices = field(default_factory=_services)
+    # Per-call state of functions (ENUMQUERY's results...), by function: Asterisk's
+    # channel datastores.
+    datastores: dict[str, Any] = field(default_factory=dict)
+    # Set while substitute_awaiting runs: the function values of this step so far.
+    replay: Replay | None = None
 
     @property
     def variables(self) -> dict[str, str]:
@@ -314,6 +330,28 @@ def substitute(text: str, scope: Scope) -> str:
     if "$" not in text:
         return text  # the common case: nothing to do
     return _run(_compile(text), scope)
+
+
+MAX_AWAITS = 16  # async functions awaited in one step's arguments
+
+
+async def substitute_awaiting(text: str, scope: Scope) -> str:
+    """substitute() for text that names a function that awaits (ENUMLOOKUP): each
+    time one is reached its coroutine is awaited and the text substituted again,
+    the values already computed replayed in order (dialplan.functions)."""
+    from dialplan.functions import AwaitNeeded
+
+    replay = scope.replay = Replay()
+    try:
+        for _ in range(MAX_AWAITS + 1):
+            replay.pos = 0
+            try:
+                return substitute(text, scope)
+            except AwaitNeeded as need:
+                replay.values.append(await need.value)
+        raise DialplanError(f"more than {MAX_AWAITS} network lookups in one step")
+    finally:
+        scope.replay = None
 
 
 def check_condition(value: str) -> bool:

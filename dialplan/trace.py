@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dialplan.apps import AppContext, AppFunc, AppRegistry
 from dialplan.interpreter import Interpreter, exists
@@ -125,25 +125,50 @@ async def _queue_standin(ctx: AppContext, args: list[str]) -> None:
     ch.variables["QUEUESTATUS"] = status
 
 
+async def _directory_standin(ctx: AppContext, args: list[str]) -> None:
+    """`--result Directory=6002` selects that extension; OPERATOR goes to `o`;
+    anything else is the DIRECTORY_RESULT (TIMEOUT by default)."""
+    ch = ctx.channel
+    assert isinstance(ch, TraceChannel)
+    await ch.answer()
+    result = ch.results.get("directory", "TIMEOUT")
+    vm_context = args[0].strip() if args else ""
+    dial_context = args[1].strip() if len(args) > 1 and args[1].strip() else ""
+    if result.isdigit():
+        target = dial_context or vm_context or "default"
+        if ctx.exists(target, result, 1):
+            ctx.jump(target, result, 1)
+        ch.variables["DIRECTORY_RESULT"] = "SELECTED"
+    elif result.upper() == "OPERATOR":
+        target = dial_context or ch.context
+        if ctx.exists(target, "o", 1):
+            ctx.jump(target, "o", 1)
+        ch.variables["DIRECTORY_RESULT"] = "OPERATOR"
+    else:
+        ch.variables["DIRECTORY_RESULT"] = result.upper()
+
+
 _STANDINS: dict[str, AppFunc] = {
     "dial": _dial_standin,
     "voicemail": _voicemail_standin,
     "voicemailmain": _vmmain_standin,
     "queue": _queue_standin,
+    "directory": _directory_standin,
 }
 
 
 def trace_call(dialplan: Dialplan, exten: str, *, context: str = "default",
                callerid: str | None = None, variables: dict[str, str] | None = None,
                results: dict[str, str] | None = None, max_steps: int = MAX_STEPS,
-               astdb_path: Path | None = None) -> list[str]:
+               astdb_path: Path | None = None, indications: Any = None) -> list[str]:
     """Dry-run a call to `exten` in `context`; return the trace lines.
 
     DB() reads the AstDB at `astdb_path` (the PBX's store) when given; what
     the dry run writes there is never saved."""
     return asyncio.run(trace_call_async(dialplan, exten, context=context, callerid=callerid,
                                         variables=variables, results=results,
-                                        max_steps=max_steps, astdb_path=astdb_path))
+                                        max_steps=max_steps, astdb_path=astdb_path,
+                                        indications=indications))
 
 
 async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "default",
@@ -151,7 +176,8 @@ async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "de
                            variables: dict[str, str] | None = None,
                            results: dict[str, str] | None = None,
                            max_steps: int = MAX_STEPS,
-                           astdb_path: Path | None = None) -> list[str]:
+                           astdb_path: Path | None = None,
+                           indications: Any = None) -> list[str]:
     """The coroutine behind trace_call (for callers already in an event loop)."""
     from pbx.astdb import AstDb
 
@@ -183,7 +209,7 @@ async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "de
     apps = AppRegistry.builtin()
     apps = apps.with_apps({k: v for k, v in _STANDINS.items() if k != "dial" or k not in apps})
     astdb = AstDb.dry_run(astdb_path)
-    services = DialplanServices(apps=apps, astdb=astdb)
+    services = DialplanServices(apps=apps, astdb=astdb, indications=indications)
     interp = Interpreter(dialplan, services, max_steps=max_steps, tracer=tracer,
                          on_step=on_step)
     if not exists(dialplan, context, exten, callerid, services.clock.time()):

@@ -13,10 +13,13 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
+from pbx.call_limits import CallLimits
 from pbx.cdr import cdr_row
-from pbx.channel import CallerId
+from pbx.channel_media import FeatureServices
+from pbx.identify import LineLookup, caller_id, identify
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
+from pbx.media.moh import MusicOnHold
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
 from pbx.sip.address import Address
@@ -41,7 +44,9 @@ class CallManager:
     def __init__(self, *, core: SipCore, config: Config, location: Location,
                  auth: DigestAuthenticator, store: Store | None,
                  unreachable: Callable[[Peer], bool] = lambda peer: False,
-                 dialplan_services: Any = None) -> None:
+                 dialplan_services: Any = None,
+                 line_endpoint: LineLookup | None = None, devices: Any = None,
+                 pickups: Any = None) -> None:
         self.core = core
         self.config = config
         self.location = location
@@ -53,18 +58,30 @@ class CallManager:
         self.tasks: set[asyncio.Task] = set()
         self.prompts = _prompt_library(config)
         self.legs: LegMaker | None = None
+        self.moh: MusicOnHold | None = None  # the music-on-hold classes playing
+        self.features: FeatureServices | None = None
         self.unreachable = unreachable  # qualify's verdict on a static peer
         # What the dialplan runs with (dialplan.services.DialplanServices: apps,
         # functions, globals, clock, AstDB, voicemail), one per PBX.
         self.dialplan_services = dialplan_services
+        self.line_endpoint = line_endpoint  # pjsip line=yes: token -> endpoint
+        self.limits = CallLimits(config.settings.max_calls)
+        self.devices = devices  # pbx.sip_devstate.SipDevices: legs report to it (busy lamps)
+        self.pickups = pickups  # pbx.pickup.Pickups: features.conf pickupexten (*8)
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
+        clock = MediaClock(asyncio.get_running_loop())
+        self.moh = MusicOnHold(clock, self.config.moh or _no_moh())
+        self.features = FeatureServices(moh=self.moh, clock=clock,
+                                        monitor_dir=_monitor_dir(self.config))
         self.legs = LegMaker(signalling=self.core, config=lambda: self.config,
                              location=self.location, ports=PortAllocator(lo, hi),
-                             media_clock=MediaClock(asyncio.get_running_loop()),
+                             media_clock=clock,
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
-                             unreachable=self.unreachable)
+                             unreachable=self.unreachable, limits=self.limits,
+                             devices=self.devices, features=self.features,
+                             run_local=self._local_call)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
         for method in ("BYE", "INFO", "UPDATE"):
@@ -87,6 +104,11 @@ class CallManager:
         self.config = config
         self.auth = auth
         self.prompts = _prompt_library(config)
+        self.limits.max_calls = config.settings.max_calls
+        if self.moh is not None and config.moh is not None:
+            self.moh.reload(config.moh)
+        if self.features is not None:
+            self.features.monitor_dir = _monitor_dir(config)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a coroutine as a task the manager keeps (and cancels at stop)."""
@@ -149,62 +171,59 @@ class CallManager:
         if refusal is not None:
             self.core.respond(tx, refusal)
             return
+        limits = self.limits
+        if not limits.take_call():
+            log.warning("call from %s refused: sip.max_calls (%d) calls in progress", source,
+                        limits.max_calls)
+            self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
+            return
+        if not limits.take_peer(peer):
+            limits.end_call()
+            assert peer is not None
+            log.warning("call from %s refused: it has its call-limit of %d calls", peer.name,
+                        peer.call_limit)
+            self.core.respond(tx, make_response(req, 480, "Temporarily Unavailable (Call limit)"))
+            return
         self.spawn(self._inbound_call(req, tx, source, peer))
 
     def identify(self, req: Request, source: Address) -> tuple[Peer | None, Response | None]:
-        """Who is calling: (peer, None) to go on, or (None, response) to refuse.
-
-        A static `host=` peer matches by source address; a registered peer
-        must pass digest authentication (407); anyone else is a guest, who
-        only gets in with allowguest=yes. Unknown names get the same 407 and
-        the same 403 as a wrong password (alwaysauthreject)."""
-        sip = self.config.sip
-        # chan_sip's order: the From user names a peer; else a host= peer by address.
-        user = req.from_addr.uri.user or ""
-        named = sip.peers.get(user)
-        if named is not None and named.can_call and not named.secret:
-            return named, None
-        if named is None:
-            by_address = sip.peer_by_address(source.host, source.port)
-            if by_address is not None and not by_address.secret:
-                return by_address, None
-            if by_address is None and sip.general.allowguest:
-                return None, None
-        header = req.headers.get("Proxy-Authorization")
-        now = self.core.now()
-        if header is None:
-            return None, self._challenge(req, now, stale=False)
-        result = self.auth.check(header, "INVITE", now)
-        if result.challenge_again:
-            return None, self._challenge(req, now, stale=result.stale)
-        caller = sip.peers.get(result.username or "") if result.ok else None
-        if caller is None or not caller.can_call:
-            return None, make_response(req, 403, "Forbidden")
-        return caller, None
-
-    def _challenge(self, req: Request, now: float, *, stale: bool) -> Response:
-        return make_response(req, 407, "Proxy Authentication Required", headers=[
-            ("Proxy-Authenticate", v) for v in self.auth.challenge(now, stale=stale)])
+        """Who is calling: (peer, None) to go on, or (None, response) to refuse
+        (pbx/identify.py: line, source address, From user, 407 digest, guests)."""
+        return identify(req, source, self.config.sip, self.auth, self.core.now(),
+                        self.line_endpoint)
 
     async def _inbound_call(self, req: Request, tx: ServerTransaction, source: Address,
                             peer: Peer | None) -> None:
         config = self.config  # the snapshot this call keeps
+        try:
+            await self._run_call(req, tx, source, peer, config)
+        finally:
+            self.limits.end_call()
+            self.limits.end_peer(peer)
+
+    async def _run_call(self, req: Request, tx: ServerTransaction, source: Address,
+                        peer: Peer | None, config: Config) -> None:
         dialplan = config.dialplan
         context = peer.context if peer else config.sip.general.context
+        # A provider sends its DID, or the user of the contact it registered
+        # (sip.conf register => .../extension, pjsip contact_user).
         exten = req.uri.user or "s"
-        callerid = _caller_id(req, peer)
+        callerid = caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
         clock = getattr(self.dialplan_services, "clock", None)
         now = clock.time() if clock is not None else None
-        if not exists(dialplan, context, exten, callerid.num, now=now):
+        # features.conf pickupexten: a group pickup before any dialplan (chan_pjsip).
+        pickup = self.pickups is not None and exten == config.features.pickupexten
+        if not pickup and not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
         assert self.legs is not None
         try:
             leg = await self.legs.new_leg(peer.name if peer else source.host, inbound=True,
-                                          peer=peer, local=self.legs.local_for(source))
+                                          peer=peer, local=self.legs.local_for(source),
+                                          remote_host=source.host)
         except (PortsExhausted, OSError) as exc:
             log.error("call to %s refused: %s", exten, exc)
             self.core.respond(tx, make_response(req, 503, "Service Unavailable"))
@@ -215,6 +234,7 @@ class CallManager:
             leg.context, leg.exten, leg.priority = context, exten, 1
             leg.callerid = callerid
             leg.language = peer.language if peer and peer.language else config.settings.language
+            leg.tonezone = (peer.tonezone if peer else None) or ""  # indications.conf zone
             if req.body:
                 try:
                     leg.take_offer(req.body)
@@ -227,8 +247,13 @@ class CallManager:
                     return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
-                result = await Interpreter(dialplan, self.dialplan_services).run(leg)
-                cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+                if pickup:
+                    features = config.features
+                    cause = await self.pickups.pickup_call(
+                        leg, sound=features.pickupsound, fail_sound=features.pickupfailsound)
+                else:
+                    result = await Interpreter(dialplan, self.dialplan_services).run(leg)
+                    cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
             except Exception:
                 log.exception("%s: dialplan failed", leg.name)
                 cause = q850.TEMPORARY_FAILURE
@@ -236,6 +261,26 @@ class CallManager:
             await self.write_cdr(leg)
         finally:
             self.by_invite_tx.pop(id(tx), None)
+
+    async def _local_call(self, leg: Any) -> None:
+        """The `;2` half of a Local channel runs the dialplan like an inbound call."""
+        from dialplan.interpreter import Interpreter
+
+        halves = [leg, leg.other] if leg.other is not None else [leg]
+        for half in halves:  # `pbx channels` lists both halves while the call lasts
+            self.channels[half.name] = half
+        try:
+            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(leg)
+            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+        except Exception:
+            log.exception("%s: dialplan failed", leg.name)
+            cause = q850.TEMPORARY_FAILURE
+        finally:
+            for half in halves:
+                if self.channels.get(half.name) is half:
+                    del self.channels[half.name]
+        await leg.hangup(cause)
+        await self.write_cdr(leg)
 
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:
@@ -251,11 +296,15 @@ class CallManager:
             log.exception("could not write the CDR of %s", ch.name)
 
 
-def _caller_id(req: Request, peer: Peer | None) -> CallerId:
-    if peer is not None and (peer.callerid.num or peer.callerid.name):
-        return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
-    frm = req.from_addr
-    return CallerId(num=frm.uri.user or "", name=frm.display or "")
+def _monitor_dir(config: Config) -> str:
+    """Where MixMonitor puts relative file names (Asterisk: /var/spool/asterisk/monitor)."""
+    return str(config.settings.storage_dir / "monitor")
+
+
+def _no_moh() -> Any:
+    from pbx.moh_conf import MohConfig
+
+    return MohConfig()
 
 
 def _prompt_library(config: Config) -> PromptLibrary:

@@ -161,4 +161,15 @@ def cdr_row(ch: Any, now: float) -> dict[str, Any] | None:
         "disposition": disposition(ch), "hangupcause": ch.hangup_cause, "rtp": rtp,
         "accountcode": cdr.accountcode, "peeraccount": cdr.peeraccount,
         "amaflags": cdr.amaflags, "userfield": cdr.userfield, "vars": dict(cdr.custom),
+        "recordings": recordings(ch),
     }
+
+
+def recordings(ch: Any) -> list[str]:
+    """The MixMonitor files of the call: the calling leg's, then the dialed leg's."""
+    out = list(getattr(ch, "recordings", ()))
+    dst = getattr(ch, "dst_channel", None)
+    for path in getattr(dst, "recordings", ()) if dst is not None else ():
+        if path not in out:
+            out.append(path)
+    return out

@@ -14,9 +14,12 @@ import enum
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pbx.cdr import CdrVars
+
+if TYPE_CHECKING:
+    from pbx.indications import ToneList
 
 
 class ChannelState(enum.Enum):
@@ -85,6 +88,7 @@ class Channel:
     variables: dict[str, str] = field(default_factory=dict)
     hangup_cause: int = 0  # Q.850 cause once hung up
     language: str = "en"
+    tonezone: str = ""  # indications.conf country of this call's tones; "": [general] country
     # Digits arrive here from RFC 4733, SIP INFO or a fake; one queue per channel.
     digits: DigitQueue = field(default_factory=DigitQueue)
     hungup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -97,6 +101,26 @@ class Channel:
     answered_at: float | None = None
     # What CDR()/CDR_PROP() set on this call's record (pbx.cdr builds the row).
     cdr: CdrVars = field(default_factory=CdrVars)
+    # The text message MESSAGE()/MessageSend() work on (pbx.messaging.TextMessage):
+    # the one being routed on a message channel, or one built with Set(MESSAGE(..)).
+    message: Any = None
+    # PJSIP_HEADER(add,...): headers for the INVITEs of a following Dial (pbx.added_headers).
+    added_headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        """The (name, value) headers of the INVITE that started this call, for
+        PJSIP_HEADER(read); none on a leg the PBX called."""
+        return []
+    # CHANNEL(musicclass): the music-on-hold class this channel hears ("" = default).
+    musicclass: str = ""
+    # Files MixMonitor wrote for this channel (listed in the CDR).
+    recordings: list[str] = field(default_factory=list)
+    # The leg's RTP endpoint (pbx.media.session.MediaSession) for what takes its
+    # audio whole (a conference); None for channels without media (test fakes).
+    media: Any = None
+    # Per-call state of applications, by name (Asterisk's channel datastores), e.g.
+    # the profiles Set(CONFBRIDGE(user,quiet)=yes) builds for ConfBridge().
+    datastores: dict[str, Any] = field(default_factory=dict)
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -142,6 +166,15 @@ class Channel:
         self.check_hangup()
         return ""
 
+    async def start_tones(self, tones: ToneList) -> None:
+        """Start a tone list (PlayTones, Read's `i`) and return at once: it plays
+        until stop_tones(), the next prompt, a bridge or the hangup. Before the
+        answer it opens early media (183), as prompts do."""
+        self.check_hangup()
+
+    def stop_tones(self) -> None:
+        """Stop the tone list started by start_tones (nothing else)."""
+
     async def wait_digit(self, timeout: float) -> str | None:
         """Wait up to `timeout` seconds for one DTMF digit; None on timeout."""
         self.check_hangup()
@@ -183,6 +216,34 @@ class Channel:
         """Ring the targets; bridge with the first to answer (see Dial)."""
         return DialResult(status="CHANUNAVAIL")
 
+    # --- music on hold, recording (pbx/channel_media.py on real legs) ----------
+    async def start_moh(self, klass: str | None = None, *, force: bool = False) -> str | None:
+        """Start music on hold; returns the class playing (None: none could). The class
+        is Asterisk's choice: CHANNEL(musicclass), then `klass`, then `default`
+        (`force`: `klass` first, as Dial's m(class))."""
+        self.check_hangup()
+        return None
+
+    def stop_moh(self) -> None:
+        """Stop the music on hold this channel hears, whoever started it."""
+
+    def peer_hold(self, held: bool, holder: Channel) -> None:
+        """The other party of our bridge holds (`held`) or resumes: we hear music
+        on hold meanwhile (or pass the hold on, pjsip's moh_passthrough)."""
+
+    async def start_mixmonitor(self, spec: Any) -> str:
+        """Record this channel's two directions (pbx.channel_media.MixMonitorSpec);
+        returns the monitor's id. Raises AppError when a file cannot be opened."""
+        self.check_hangup()
+        raise AppError("this channel cannot record")
+
+    def stop_mixmonitor(self, monitor_id: str | None = None) -> bool:
+        """Stop one MixMonitor (by id) or all of them; False when none was running."""
+        return False
+
+    def bridge_changed(self, bridged: bool) -> None:
+        """Dial's bridge started or ended (MixMonitor's `b` option records only inside)."""
+
 
 @dataclass(slots=True)
 class RecordResult:
@@ -193,9 +254,10 @@ class RecordResult:
 
 @dataclass(slots=True)
 class DialTarget:
-    tech: str  # "SIP" (PJSIP is an alias)
-    peer: str
-    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer
+    tech: str  # "SIP" (PJSIP is an alias), "LOCAL"
+    peer: str  # the peer; for Local/exten@context: the context
+    exten: str | None = None  # SIP/peer/EXTEN or SIP/EXTEN@peer; Local's exten
+    options: str = ""  # Local/exten@context/n: the letters after the last slash
 
 
 @dataclass(slots=True)

@@ -1,5 +1,5 @@
-"""The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, reload, cdr,
-database, queue, mail."""
+"""The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, hints,
+reload, bans, cdr, database, queue, mail, confbridge."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("peers", "list peers with registrations and reachability"),
                             ("registry", "list the PBX's registrations to providers"),
                             ("channels", "list active channels"),
+                            ("hints", "list hints with their state and watchers (busy lamps)"),
                             ("reload", "reload configuration in the running PBX")):
         p = sub.add_parser(name, help=help_text)
         _add_config_dir(p, top=False)
+
+    bans = sub.add_parser("bans", help="list banned addresses, or lift bans")
+    _add_config_dir(bans, top=False)
+    bans.add_argument("action", nargs="?", choices=("list", "lift"), default="list",
+                      help="list (default) or lift")
+    bans.add_argument("sources", nargs="*", metavar="ADDRESS",
+                      help="with lift: the addresses (or IPv6 /64s) to let back in; 'all' for all")
 
     cdr = sub.add_parser("cdr", help="print call detail records")
     _add_config_dir(cdr, top=False)
@@ -101,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     queue_cli.add_parser(sub, lambda p: _add_config_dir(p, top=False))
 
+    from pbx.conference import cli as confbridge_cli
+
+    confbridge_cli.add_parser(sub, _add_config_dir)
+
     mail = sub.add_parser("mail", help="voicemail email outbox")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     queue = mail_sub.add_parser("queue", help="show mail waiting to be sent and why")
@@ -113,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
-        "channels": cmd_channels, "reload": cmd_reload, "cdr": cmd_cdr, "mail": cmd_mail,
-        "registry": cmd_registry,
-        "database": cmd_database, "queue": cmd_queue,
+        "channels": cmd_channels, "reload": cmd_reload, "bans": cmd_bans, "cdr": cmd_cdr,
+        "mail": cmd_mail, "registry": cmd_registry, "hints": cmd_hints,
+        "database": cmd_database, "queue": cmd_queue, "confbridge": cmd_confbridge,
     }[args.command]
     try:
         return handler(args) or 0
@@ -204,7 +217,8 @@ def cmd_dialplan(args: argparse.Namespace) -> int:
     context = args.context or config.sip.general.context
     for line in trace_call(config.dialplan, args.exten, context=context,
                            callerid=args.callerid, variables=variables, results=results,
-                           astdb_path=config.settings.db_path):
+                           astdb_path=config.settings.db_path,
+                           indications=config.indications):
         print(line)
     return 0
 
@@ -219,15 +233,28 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 def _mgmt(args: argparse.Namespace, path: str, method: str = "GET") -> dict:
     """Ask the running PBX's management endpoint (http.listen of pbx.yaml)."""
     from pbx.config import load_settings
+    from pbx.security.token import TokenError, read_token
 
     settings = load_settings(Path(args.config_dir), [])
     url = f"http://{settings.http_listen}{path}"
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        token = read_token(settings.storage_dir)
+    except TokenError as exc:
+        raise SystemExit(f"pbx: {exc}") from exc
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        return json.loads(exc.read() or b"{}") or {"error": str(exc)}
+        if exc.code == 401:
+            raise SystemExit(f"pbx: the PBX at {url} refused the token of "
+                             f"{settings.storage_dir}: it is another PBX, or it was started "
+                             "with another config dir") from exc
+        try:
+            return json.loads(exc.read() or b"{}") or {"error": str(exc)}
+        except ValueError:
+            return {"error": str(exc)}
     except OSError as exc:
         raise SystemExit(f"pbx: cannot reach the running PBX at {url}: {exc}. "
                          "Is `pbx run` running with this --config-dir?") from exc
@@ -287,6 +314,23 @@ def cmd_channels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hints(args: argparse.Namespace) -> int:
+    """Like Asterisk's `core show hints`."""
+    rows = _mgmt(args, "/hints").get("hints", [])
+    print("    -= Registered Asterisk Dial Plan Hints =-")
+    for r in rows:
+        where = f"{r['exten']}@{r['context']}"
+        print(f"{where:>30}: {r['hint']:<22} State:{r['state']:<15} "
+              f"Watchers {r['watchers']:>2}")
+    print("----------------")
+    print(f"- {len(rows)} hint{'s' if len(rows) != 1 else ''} registered")
+    return 0
+def cmd_confbridge(args: argparse.Namespace) -> int:
+    from pbx.conference import cli as confbridge_cli
+
+    return confbridge_cli.run(args, lambda a, path, method: _mgmt(a, path, method))
+
+
 def cmd_reload(args: argparse.Namespace) -> int:
     data = _mgmt(args, "/reload", method="POST")
     if data.get("ok"):
@@ -296,6 +340,32 @@ def cmd_reload(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print("reload failed: nothing was changed", file=sys.stderr)
     return 1
+
+
+def cmd_bans(args: argparse.Namespace) -> int:
+    if args.action == "lift":
+        if not args.sources:
+            print("pbx bans lift: name the addresses to let back in (or 'all')",
+                  file=sys.stderr)
+            return 2
+        lifted = 0
+        for source in args.sources:
+            data = _mgmt(args, "/bans/lift/" + urllib.parse.quote(source, safe=""),
+                         method="POST")
+            count = int(data.get("lifted", 0))
+            lifted += count
+            if not count:
+                print(f"{source}: not banned", file=sys.stderr)
+        print(f"{lifted} ban{'s' if lifted != 1 else ''} lifted")
+        return 0 if lifted else 1
+    rows = _mgmt(args, "/bans").get("bans", [])
+    print(f"{'Address':<28} {'Reason':<8} {'Count':>6} {'Left':>6} {'Dropped':>8}  Since")
+    for b in rows:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b["since"]))
+        print(f"{b['source']:<28} {b['reason']:<8} {b['count']:>6} {b['remaining']:>5}s "
+              f"{b['dropped']:>8}  {since}")
+    print(f"{len(rows)} banned")
+    return 0
 
 
 def parse_since(text: str | None, now: float | None = None) -> float:
@@ -353,7 +423,8 @@ def cmd_cdr(args: argparse.Namespace) -> int:
         print(f"{start} {row['src'] or '':>10} -> {row['dst'] or '':<10} "
               f"{row['disposition']:<10} {row['duration']:>4}s billsec={row['billsec']:<4} "
               f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})"
-              + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k)))
+              + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k))
+              + "".join(f" recording={path}" for path in row.get("recordings") or ()))
     print(f"{len(rows)} call{'s' if len(rows) != 1 else ''}")
     return 0
 

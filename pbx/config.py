@@ -15,11 +15,15 @@ from typing import Any
 
 import yaml
 
+from pbx import office_conf as office
 from pbx import sip_conf_trunk as trunk
 from pbx.channel import CallerId
 from pbx.codec_prefs import DEFAULT_CODECS, update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.diagnostics import ConfigError, Diagnostic, tolerate
+from pbx.features_conf import FeaturesConfig, load_features_conf
+from pbx.security.acl import Acl
+from pbx.security.settings import SecuritySettings
 from pbx.sip_model import IpNetwork, NatSettings, OutboundAuth, Registration, TransportSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +86,10 @@ class Settings:
     min_se: int = 90
     tls: Any = None  # pbx.transport.tls.TlsFiles from sip.tls, None when not set
     log_file: Path | None = None  # log.file: the log also goes there (stdout always)
+    # Calls in progress at once (Asterisk's maxcalls in asterisk.conf); 0: no limit.
+    # A new call over it gets 503, as Asterisk answers it.
+    max_calls: int = 0
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def db_path(self) -> Path:
@@ -103,22 +111,56 @@ def parse_listen(text: str) -> ListenSpec:
     return ListenSpec(transport, host, port)
 
 
-class _YamlDoc:
-    """A YAML document with the position of every node, for file:line:col errors."""
+class YamlDoc:
+    """A YAML document with the position of every node, for file:line:col errors.
+
+    Whatever the file holds (bytes that are not UTF-8, control characters, YAML
+    errors, tags such as !!python/object, absurd nesting or alias bombs), the
+    result is a diagnostic with a position, never an exception.
+    """
+
+    MAX_NODES = 10_000  # with aliases expanded: bounds the work an alias bomb can cause
 
     def __init__(self, path: Path, diagnostics: list[Diagnostic]) -> None:
         self.path = str(path)
         self.diagnostics = diagnostics
         self.root: yaml.Node | None = None
         try:
-            self.root = yaml.compose(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+        except OSError as exc:
+            diagnostics.append(Diagnostic(self.path, 1, 1, f"cannot read: {exc.strerror}"))
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            diagnostics.append(Diagnostic(self.path, line, col,
+                                          f"not UTF-8 text: byte 0x{raw[exc.start]:02x}"))
+            return
+        try:
+            root = yaml.compose(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             diagnostics.append(Diagnostic(self.path, line, col,
                                           f"YAML syntax: {exc.problem or exc}"))
-        except OSError as exc:
-            diagnostics.append(Diagnostic(self.path, 1, 1, f"cannot read: {exc.strerror}"))
+            return
+        except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
+            position = getattr(exc, "position", 0) or 0
+            line = text.count("\n", 0, position) + 1
+            col = position - (text.rfind("\n", 0, position) + 1) + 1
+            reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+            diagnostics.append(Diagnostic(self.path, line, col, f"YAML: {reason}"))
+            return
+        except RecursionError:
+            diagnostics.append(Diagnostic(self.path, 1, 1, "YAML nested too deeply"))
+            return
+        if root is not None and _count_nodes(root, self.MAX_NODES) > self.MAX_NODES:
+            self.error(root, f"pbx.yaml holds more than {self.MAX_NODES} values "
+                             "(with aliases expanded)")
+            return
+        self.root = root
 
     def error(self, node: yaml.Node, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.path, node.start_mark.line + 1,
@@ -131,15 +173,46 @@ class _YamlDoc:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{where} must be a mapping")
             return {}
-        return {str(k.value): (k, v) for k, v in node.value}
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                self.error(k, f"{where}: a key must be a plain name")
+                continue
+            out[str(k.value)] = (k, v)
+        return out
 
     def value(self, node: yaml.Node) -> Any:
-        return yaml.safe_load(yaml.serialize(node))
+        """The Python value of a node; INVALID (after a diagnostic) if YAML cannot build it."""
+        try:
+            return yaml.safe_load(yaml.serialize(node))
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            self.error(node, f"cannot read this value: {problem}")
+            return INVALID
+
+
+INVALID: Any = object()  # YamlDoc.value of a node YAML cannot turn into a value
+
+
+def _count_nodes(root: yaml.Node, limit: int) -> int:
+    """Nodes reachable from ``root``, aliases counted every time (stops past ``limit``)."""
+    count = 0
+    stack = [root]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.append(k)
+                stack.append(v)
+    return count
 
 
 _KNOWN_YAML = {
     "sip": {"listen", "realm", "user_agent", "external_ip", "digest_algorithms", "t1", "t2",
-            "session_expires", "min_se", "tls"},
+            "session_expires", "min_se", "tls", "max_calls"},
     "rtp": {"ports", "timeout"},
     "storage": {"dir"},
     "smtp": {"host", "port", "tls", "starttls", "username", "password", "timeout"},
@@ -148,6 +221,7 @@ _KNOWN_YAML = {
     "voicemail": {"retry_min", "retry_max"},
     "log": {"file"},
 }
+_NESTED_YAML = {"security"}  # sections read by their own module
 
 
 def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
@@ -157,11 +231,12 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
     path = config_dir / "pbx.yaml"
     if not path.exists():
         return settings
-    doc = _YamlDoc(path, diagnostics)
+    doc = YamlDoc(path, diagnostics)
     top = doc.mapping(doc.root, "pbx.yaml")
     for name, (key_node, _) in top.items():
-        if name not in _KNOWN_YAML:
-            doc.error(key_node, f"unknown section '{name}' (known: {', '.join(_KNOWN_YAML)})")
+        if name not in _KNOWN_YAML and name not in _NESTED_YAML:
+            known = ", ".join([*_KNOWN_YAML, *_NESTED_YAML])
+            doc.error(key_node, f"unknown section '{name}' (known: {known})")
     sections = {name: doc.mapping(top[name][1], name) if name in top else {}
                 for name in _KNOWN_YAML}
     for name, keys in sections.items():
@@ -175,7 +250,7 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
             return None
         node = sections[section][key][1]
         value = doc.value(node)
-        if value is None:
+        if value is None or value is INVALID:
             return None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             kinds = (kind,) if isinstance(kind, type) else kind
@@ -232,6 +307,10 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
         if v is not None:
             setattr(settings, key, v)
 
+    max_calls = get("sip", "max_calls", int, lambda v: None if v >= 0 else "must be >= 0")
+    if max_calls is not None:
+        settings.max_calls = max_calls
+
     def port_range(value: list) -> str | None:
         if (len(value) != 2 or not all(isinstance(v, int) for v in value)
                 or not 1024 <= value[0] < value[1] <= 65535):
@@ -274,7 +353,7 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
     v = get("smtp", "timeout", (int, float))
     if v is not None:
         smtp.timeout = float(v)
-    http = get("http", "listen", str)
+    http = get("http", "listen", str, _check_hostport)
     if http is not None:
         settings.http_listen = http
     sounds = get("sounds", "path", (list, str))
@@ -291,13 +370,17 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
     log_file = get("log", "file", str, lambda v: _log_file_problem(config_dir, v))
     if log_file is not None:
         settings.log_file = _relative(config_dir, log_file)
+    if "security" in top:
+        from pbx.security.settings import load_security
+
+        settings.security = load_security(doc, top["security"][1], config_dir)
     return settings
 
 
 _TLS_KEYS = ("cert", "key", "ca", "verify_server")
 
 
-def _load_tls(doc: _YamlDoc, node: yaml.Node, config_dir: Path) -> Any:
+def _load_tls(doc: YamlDoc, node: yaml.Node, config_dir: Path) -> Any:
     """`sip.tls: {cert, key, ca, verify_server}` -> TlsFiles (None on any error)."""
     from pbx.transport.tls import TlsFiles, check_files
 
@@ -366,6 +449,20 @@ def _log_file_problem(config_dir: Path, text: str) -> str | None:
     return None
 
 
+def _check_hostport(value: str) -> str | None:
+    """`host:port` for the management endpoint ([::1]:8088 for IPv6)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"{value!r} is not host:port (e.g. 127.0.0.1:8088)"
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+            return f"{host!r} is not an address or host name"
+    return None
+
+
 # --- sip.conf ---------------------------------------------------------------
 
 def _yes(value: str) -> bool:
@@ -396,6 +493,16 @@ class SipGeneral:
     outboundproxy: str | None = None
     # allow=/disallow= of [general]: what peers start from (pbx/codec_prefs.py)
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
+    # [general] nat=: (force_rport, rewrite_contact, rtp_symmetric) every peer starts from
+    nat_flags: tuple[bool, bool, bool] | None = None
+    # office features (pbx/office_conf.py): peers start from these
+    subscribecontext: str | None = None
+    allowsubscribe: bool = True
+    accept_outofcall_message: bool = True
+    outofcall_message_context: str | None = None
+    # permit/deny/acl in [general]: who may send SIP at all (pjsip's type=acl); others
+    # are dropped unread. Empty: everyone.
+    acls: tuple[Acl, ...] = ()
 
 
 @dataclass(slots=True)
@@ -422,6 +529,7 @@ class Peer:
     codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     dtmfmode: str = "rfc2833"
     language: str | None = None
+    tonezone: str | None = None  # indications.conf country of its calls' tones (tonezone=)
     # --- trunks (issue 11): both loaders fill these; types in pbx/sip_model.py ---
     tech: str = "SIP"  # SIP (sip.conf) or PJSIP (pjsip.conf)
     auth_username: str | None = None  # username of its inbound digest; None: the name
@@ -445,11 +553,34 @@ class Peer:
     qualify_frequency: int | None = None  # seconds; None: [general] qualifyfreq
     call_group: str | None = None
     pickup_group: str | None = None
+    # --- office features (pbx/office_conf.py reads these keys) ---
+    named_call_group: str | None = None  # namedcallgroup / named_call_group
+    named_pickup_group: str | None = None
+    subscribe_context: str | None = None  # where SUBSCRIBE finds hints; None: context
+    allow_subscribe: bool = True
+    message_context: str | None = None  # where MESSAGE runs; None: context
+    busy_level: int | None = None  # busylevel / device_state_busy_at
+    # Music on hold: the class the other party hears when this peer holds
+    # (mohsuggest, pjsip moh_suggest), the class this peer hears by default
+    # (mohinterpret), and pjsip's moh_passthrough (pass the hold on instead).
+    mohsuggest: str | None = None
+    mohinterpret: str | None = None
+    moh_passthrough: bool = False
     # "sdes": SRTP required on this peer's calls (sip.conf encryption=yes,
     # pjsip.conf media_encryption=sdes); "no": plain RTP offered, SRTP accepted.
     media_encryption: str = "no"
     file: str = ""
     line: int = 0
+    # permit/deny/acl: addresses this peer may register and call from (Asterisk's
+    # per-peer ACL); every list must allow. Empty: anywhere.
+    acls: tuple[Acl, ...] = ()
+    file: str = ""
+    line: int = 0
+    col: int = 1
+    # qualify results for a static host= peer (dynamic peers keep them per binding)
+    reachable: bool | None = None
+    rtt_ms: float | None = None
+    last_qualify: float = 0.0
 
     @property
     def dynamic(self) -> bool:
@@ -463,6 +594,11 @@ class Peer:
     @property
     def can_be_called(self) -> bool:
         return self.type in ("friend", "peer")
+
+    @property
+    def busy_at(self) -> int | None:
+        """In-use calls that make the device BUSY (busylevel, else call-limit)."""
+        return self.busy_level or self.call_limit
 
     @property
     def requires_srtp(self) -> bool:
@@ -560,15 +696,17 @@ _PEER_KEYS = {
     "useclientcode", "registertrying", "regexten", "rfc2833compensate", "ignoresdpversion",
     "allowsubscribe", "auth", "autoframing", "directrtpsetup", "g726nonstandard", "parkinglot",
     "subscribemwi", "timert1", "timerb", "maxcallbitrate", "supportpath", "qualifygap",
-    "qualifypeers", "lang",
+    "qualifypeers", "lang", "tonezone",
 }
 
 _GENERAL_INT = {"defaultexpiry", "minexpiry", "maxexpiry", "qualifyfreq", "rtptimeout"}
 _GENERAL_BOOL = {"allowguest", "alwaysauthreject", "qualify"}
 
 
-def load_sip_conf(path: Path, diagnostics: list[Diagnostic]) -> SipConfig:
-    """Read sip.conf as chan_sip users write it."""
+def load_sip_conf(path: Path, diagnostics: list[Diagnostic],
+                  named_acls: dict[str, Acl] | None = None) -> SipConfig:
+    """Read sip.conf as chan_sip users write it (`acl=` names come from acl.conf)."""
+    named_acls = named_acls or {}
     config = SipConfig()
     if not path.exists():
         diagnostics.append(Diagnostic(str(path), 1, 1, "sip.conf not found", "warning"))
@@ -576,14 +714,14 @@ def load_sip_conf(path: Path, diagnostics: list[Diagnostic]) -> SipConfig:
     conf = read_conf(path, diagnostics)
     general = conf.section("general")
     if general is not None:
-        _load_general(general, config.general, diagnostics)
+        _load_general(general, config.general, diagnostics, named_acls)
         trunk.load_general_trunk_keys(general, config, diagnostics)
     for section in conf.sections:
         if section.name == "general" or section.is_template:
             continue
         if section.name in ("authentication",):
             continue
-        peer = _load_peer(section, config.general, diagnostics)
+        peer = _load_peer(section, config.general, diagnostics, named_acls)
         if peer is None:
             continue
         if peer.name in config.peers:
@@ -596,10 +734,16 @@ def load_sip_conf(path: Path, diagnostics: list[Diagnostic]) -> SipConfig:
     return config
 
 
-def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagnostic]) -> None:
+def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagnostic],
+                  named_acls: dict[str, Acl]) -> None:
+    from pbx.security.aclconf import AclBuilder
+
+    acl = AclBuilder(named_acls, diagnostics)
     for entry in section.entries:
         key = entry.key
-        if key in _GENERAL_INT:
+        if key in ("permit", "deny", "acl"):
+            acl.add(entry)
+        elif key in _GENERAL_INT:
             value = _int(entry, diagnostics)
             if value is not None:
                 setattr(general, key, value)
@@ -614,6 +758,9 @@ def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagn
             general.useragent = entry.value
         elif key in ("allow", "disallow"):
             update_codecs(general.codecs, entry, diagnostics)
+        elif key in office.SIP_GENERAL_KEYS:
+            office.apply_sip_general_key(general, entry, diagnostics)
+    general.acls = acl.result()
     if general.minexpiry > general.maxexpiry:
         entry = section.entry("minexpiry")
         if entry:
@@ -640,13 +787,24 @@ def _bool_ok(entry: Entry, diagnostics: list[Diagnostic]) -> bool:
     return True
 
 
-def _load_peer(section: Section, general: SipGeneral,
-               diagnostics: list[Diagnostic]) -> Peer | None:
+def _load_peer(section: Section, general: SipGeneral, diagnostics: list[Diagnostic],
+               named_acls: dict[str, Acl]) -> Peer | None:
+    from pbx.security.aclconf import AclBuilder
+
     peer = Peer(name=section.name, context=general.context, qualify=general.qualify,
-                file=section.file, line=section.line, codecs=list(general.codecs))
+                file=section.file, line=section.line, col=section.col,
+                codecs=list(general.codecs))
     trunk.start_peer(peer, general)
+    office.start_sip_peer(peer, general)
+    acl = AclBuilder(named_acls, diagnostics)
     for entry in section.entries:
         key, value = entry.key, entry.value
+        if key in ("permit", "deny", "acl"):
+            acl.add(entry)
+            continue
+        if key in office.SIP_PEER_KEYS:  # groups, subscriptions, messages: pbx/office_conf.py
+            office.apply_sip_peer_key(peer, entry, diagnostics)
+            continue
         if key not in _PEER_KEYS:
             diagnostics.append(entry.diag(f"unknown option '{key}' in [{section.name}]",
                                           on_value=False, severity="warning"))
@@ -708,6 +866,10 @@ def _load_peer(section: Section, general: SipGeneral,
             update_codecs(peer.codecs, entry, diagnostics)
         elif key == "language":
             peer.language = value
+        elif key == "tonezone":
+            peer.tonezone = value.strip().lower() or None
+        elif key in ("mohsuggest", "mohinterpret"):
+            setattr(peer, key, value or None)
         elif key == "encryption" and _bool_ok(entry, diagnostics):
             peer.media_encryption = "sdes" if _yes(value) else "no"
     if peer.transport == "tls" and section.entry("port") is None:
@@ -718,6 +880,7 @@ def _load_peer(section: Section, general: SipGeneral,
         diagnostics.append(Diagnostic(section.file, *where,
                                       f"[{peer.name}] allows no codec this PBX supports: every "
                                       "call to or from it fails with 488", "warning"))
+    peer.acls = acl.result()
     trunk.finish_peer(peer)
     if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
         # Asterisk accepts this too (anyone may register as this name); say so.
@@ -754,9 +917,15 @@ class Config:
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
     queues: Any = None  # pbx.queue.config.QueuesConfig (None without queues.conf)
+    indications: Any = None  # pbx.indications.Indications; None: no indications.conf
+    confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)  # features.conf
+    moh: Any = None  # pbx.moh_conf.MohConfig: musiconhold.conf's classes
+    acls: dict[str, Acl] = field(default_factory=dict)  # acl.conf's named ACLs
+    trusted: tuple[Acl, ...] = ()  # security.trusted: never banned nor rate-limited
 
     @property
     def realm(self) -> str:
@@ -784,18 +953,31 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
     if not config_dir.is_dir():
         raise ConfigError([Diagnostic(str(config_dir), 1, 1, "configuration folder not found")])
     settings = load_settings(config_dir, diagnostics)
+    from pbx.security.aclconf import load_acl_conf
+
+    acls = load_acl_conf(config_dir / "acl.conf", diagnostics)
     pjsip_path = config_dir / "pjsip.conf"
     if pjsip_path.exists() and not (config_dir / "sip.conf").exists():
         sip = SipConfig()  # pjsip.conf alone is a whole configuration
     else:
-        sip = load_sip_conf(config_dir / "sip.conf", diagnostics)
+        sip = load_sip_conf(config_dir / "sip.conf", diagnostics, acls)
     if pjsip_path.exists():
         from pbx.pjsip_conf import load_pjsip_conf, merge_into
 
         merge_into(sip, load_pjsip_conf(pjsip_path, diagnostics),
                    [str(s) for s in settings.listen], diagnostics)
     _check_registrations(sip, diagnostics)
-    config = Config(settings=settings, sip=sip)
+    config = Config(settings=settings, sip=sip, acls=acls,
+                    trusted=_trusted_acls(settings, acls, config_dir, diagnostics))
+    config.features = load_features_conf(config_dir / "features.conf", diagnostics)
+    if (config_dir / "indications.conf").exists():
+        from pbx.indications import load_indications
+
+        config.indications = load_indications(config_dir / "indications.conf", diagnostics)
+    from pbx.moh_conf import check_peer_classes, load_moh_conf
+
+    config.moh = load_moh_conf(config_dir / "musiconhold.conf", diagnostics)
+    diagnostics.extend(check_peer_classes(config.moh, sip.peers))
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)
@@ -809,11 +991,45 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
     _load_queues(config_dir, config, diagnostics)
+    if config.dialplan is not None:
+        from pbx.ivr_checks import check_ivr_apps
+
+        diagnostics.extend(check_ivr_apps(config))
+    from pbx.security.exposure import insecure_problems, stored_pins, toll_fraud_warnings
+
+    diagnostics.extend(insecure_problems(config, stored_pins(settings.db_path)))
+    diagnostics.extend(toll_fraud_warnings(config))
+    from pbx.conference.config import load_confbridge
+
+    config.confbridge = load_confbridge(config_dir, config.dialplan, diagnostics)
     if not strict:
         diagnostics = tolerate(diagnostics)
+    # A template's line is checked once for each section built from it: say it once.
+    diagnostics = list({str(d): d for d in diagnostics}.values())
     errors = [d for d in diagnostics if d.severity == "error"]
     config.warnings = [d for d in diagnostics if d.severity != "error"]
     config.strict = strict
     if errors:
         raise ConfigError(diagnostics)
     return config
+
+
+def _trusted_acls(settings: Settings, acls: dict[str, Acl], config_dir: Path,
+                  diagnostics: list[Diagnostic]) -> tuple[Acl, ...]:
+    """security.trusted as ACLs: its networks as one list, each acl.conf name as another."""
+    from pbx.security.acl import AclRule, parse_network
+
+    path = str(config_dir / "pbx.yaml")
+    rules: list[AclRule] = []
+    lists: list[Acl] = []
+    for entry in settings.security.trusted:
+        if entry.acl_name is None:
+            rules.append(AclRule(True, parse_network(entry.text)))
+        elif entry.acl_name in acls:
+            lists.append(acls[entry.acl_name])
+        else:
+            known = ", ".join(sorted(acls)) or "acl.conf defines none"
+            diagnostics.append(Diagnostic(path, entry.line, entry.col,
+                                          f"security.trusted: {entry.text!r} is neither a "
+                                          f"network nor an ACL of acl.conf ({known})"))
+    return ((Acl(rules, "security.trusted"),) if rules else ()) + tuple(lists)

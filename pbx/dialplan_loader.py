@@ -43,6 +43,7 @@ def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) 
                                           loadable=True))
     diagnostics.extend(_missing_prompts(dialplan, config))
     diagnostics.extend(_unknown_sip_targets(dialplan, config.sip.peers))
+    diagnostics.extend(_local_and_moh_references(dialplan, getattr(config, "moh", None)))
     return dialplan
 
 
@@ -87,6 +88,50 @@ def _unknown_sip_targets(dialplan: Any, peers: dict[str, Any]) -> list[Diagnosti
     return out
 
 
+def _local_and_moh_references(dialplan: Any, moh: Any) -> list[Diagnostic]:
+    """Dial(Local/exten@context) naming no extension, and music-on-hold classes
+    (MusicOnHold, StartMusicOnHold, Dial's m(class)) musiconhold.conf does not
+    define: warnings (Asterisk fails that Local leg, or plays `default`)."""
+    from dialplan.interpreter import exists
+    from dialplan.options import parse_options
+    from pbx.local_channel import parse_local
+
+    out = []
+    classes = set(moh.classes) if moh is not None else None
+
+    def fixed(text: str) -> bool:
+        return bool(text) and "${" not in text and "$[" not in text
+
+    def check_class(name: str, pos: Any, where: str) -> None:
+        if classes is not None and fixed(name) and name not in classes:
+            out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                  f"{where}: no music-on-hold class '{name}' in "
+                                  "musiconhold.conf (default plays instead)", "warning"))
+
+    for context in dialplan.contexts.values():
+        for extension in context.extensions.values():
+            for step in extension.steps.values():
+                app, pos = step.app.lower(), step.app_pos
+                if app in ("musiconhold", "startmusiconhold"):
+                    check_class(_arg(step.args, 0).strip(), pos, step.app)
+                if app != "dial":
+                    continue
+                m = parse_options(_arg(step.args, 2)).get("m")
+                if m:
+                    check_class(m.strip(), pos, "Dial option m")
+                for part in _arg(step.args, 0).split("&"):
+                    tech, _, rest = part.strip().partition("/")
+                    if tech.lower() != "local" or not fixed(rest):
+                        continue
+                    dest = parse_local(rest)
+                    if not exists(dialplan, dest.context, dest.exten):
+                        out.append(Diagnostic(pos.file, pos.line, pos.col,
+                                              f"Dial target {part.strip()}: no extension "
+                                              f"'{dest.exten}' in context '{dest.context}'",
+                                              "warning"))
+    return out
+
+
 def _missing_prompts(dialplan: Any, config: Any) -> list[Diagnostic]:
     """Every prompt the dialplan names must be found and decodable (a WAV with
     random bytes or an MP3 renamed .wav is an error naming the file, not a
@@ -106,6 +151,8 @@ def _missing_prompts(dialplan: Any, config: Any) -> list[Diagnostic]:
                 app = step.app.lower()
                 if app not in _PROMPT_APPS:
                     continue
+                if app == "read" and "i" in _arg(step.args, 3):
+                    continue  # a tone of indications.conf (pbx.ivr_checks looks at it)
                 names = _arg(step.args, _PROMPT_APPS[app])
                 for name in names.split("&"):
                     name = name.strip()

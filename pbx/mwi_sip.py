@@ -1,26 +1,32 @@
-"""MWI over SIP (RFC 3842): SUBSCRIBE dialogs and NOTIFY for message-summary.
+"""MWI over SIP (RFC 3842): the `message-summary` event package, and unsolicited NOTIFY.
 
 voicemail.mwi decides *when* and *what* to notify; this module is how: an
 unsolicited NOTIFY to every contact of a peer with `mailbox=`, or a NOTIFY
-inside the peer's SUBSCRIBE dialog.
+inside the peer's SUBSCRIBE dialog. The dialog itself (digest, 200 with
+Expires, refresh, unsubscribe, expiry, a subscriber that is gone) is the
+generic subscription layer's (pbx.subscriptions, pbx.sip.subscription), as
+for busy lamps; this package says who may subscribe (a peer with a mailbox)
+and what each NOTIFY carries (the counts, read from the voicemail store).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx.sip.address import Address
-from pbx.sip.dialog import Dialog, new_via
-from pbx.sip.message import Request, make_response
-from pbx.sip.requests import host_port, new_request, new_tag
-from pbx.sip.transaction import ServerTransaction
+from pbx.sip.requests import new_request
 
 if TYPE_CHECKING:
-    from pbx.server import Pbx
-    from voicemail.mwi import MwiNotifier, Subscription
+    from pbx.config import Config, Peer
+    from pbx.location import Location
+    from pbx.signalling import Signalling
+    from pbx.sip.message import Request
+    from pbx.subscriptions import Subscription
+    from voicemail.mwi import MwiNotifier
+    from voicemail.mwi import Subscription as MwiSubscription
 
 log = logging.getLogger("pbx.mwi")
 
@@ -28,126 +34,87 @@ EVENT = "message-summary"
 CONTENT_TYPE = "application/simple-message-summary"
 
 
-@dataclass(slots=True)
-class SubscriptionDialog:
-    """What send_notify needs to reach a subscriber."""
-
-    dialog: Dialog
-    local: Address
-    destination: Address
-
-
 class MwiSip:
-    def __init__(self, pbx: Pbx, mwi: MwiNotifier) -> None:
-        self.pbx = pbx
+    """The message-summary package (see the module docstring)."""
+
+    def __init__(self, *, signalling: Signalling, config: Callable[[], Config],
+                 location: Location, mwi: MwiNotifier,
+                 spawn: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
+        self.signalling = signalling
+        self.config = config
+        self.location = location
         self.mwi = mwi
-        self.by_dialog: dict[tuple[str, str], int] = {}  # (call-id, our tag) -> sub id
+        self.spawn = spawn
 
     # --- NOTIFY ------------------------------------------------------------------
-    def send_notify(self, peer: str | None, body: bytes, sub: Subscription | None) -> None:
+    def send_notify(self, peer: str | None, body: bytes, sub: MwiSubscription | None) -> None:
         """The hook voicemail.mwi calls when there is something to tell."""
-        core = self.pbx.core
-        headers = [("Event", EVENT)]
         if sub is not None:
-            handle: SubscriptionDialog = sub.dialog
-            req = handle.dialog.request(
-                "NOTIFY", new_via(handle.local.transport, host_port(handle.local)),
-                contact=f"<sip:pbx@{host_port(handle.local)}>",
-                extra=[*headers, ("Subscription-State", sub.state_header())], body=body,
-                content_type=CONTENT_TYPE)
-            core.send_request(req, handle.destination, self._notify_answered(sub.id))
-            if sub.terminated:
-                self._forget(sub.id)
+            handle: Subscription = sub.dialog
+            handle.notify(CONTENT_TYPE, body)
             return
         if peer is None:
             return
-        for binding in self.pbx.location.lookup(peer, time.time()):
+        sig = self.signalling
+        for binding in self.location.lookup(peer, time.time()):
             dest = Address(binding.transport, binding.source_host, binding.source_port)
-            local = core.local_address(dest.transport, 6 if ":" in dest.host else 4)
+            local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
             if local is None:
                 continue
+            host = f"[{local.host}]" if ":" in local.host else local.host
             req = new_request("NOTIFY", binding.contact, local=local, from_user=peer,
-                              to_uri=f"sip:{peer}@{host_port(local)}",
-                              extra=[*headers, ("Subscription-State", "active")], body=body,
-                              content_type=CONTENT_TYPE)
-            core.send_request(req, dest, lambda resp: None)
+                              to_uri=f"sip:{peer}@{host}:{local.port}",
+                              extra=[("Event", EVENT), ("Subscription-State", "active")],
+                              body=body, content_type=CONTENT_TYPE)
+            sig.send_request(req, dest, lambda resp: None)
 
-    def _notify_answered(self, sub_id: int) -> Any:
-        def done(resp: Any) -> None:
-            # 481 (or no answer at all): the subscriber forgot the dialog.
-            if resp is None or resp.status == 481:
-                self.mwi.unsubscribe(sub_id)
-                self._forget(sub_id)
-        return done
+    # --- EventPackage ----------------------------------------------------------------
+    def check(self, req: Request, peer: Peer | None) -> tuple[int, str] | None:
+        if peer is None or not peer.mailbox:
+            return 404, "Not Found"
+        return None
 
-    def _forget(self, sub_id: int) -> None:
-        for key, value in list(self.by_dialog.items()):
-            if value == sub_id:
-                del self.by_dialog[key]
+    def start(self, sub: Subscription) -> None:
+        sub.data = None  # the voicemail side's subscription, once it exists
+        peer = sub.peer.name if sub.peer is not None else None
+        self.spawn(self._subscribed(sub, peer))
 
-    # --- SUBSCRIBE ---------------------------------------------------------------
-    def on_subscribe(self, req: Request, tx: ServerTransaction, source: Address) -> None:
-        core = self.pbx.core
-        event = (req.headers.get("Event") or "").split(";")[0].strip().lower()
-        if event != EVENT:
-            core.respond(tx, make_response(req, 489, "Bad Event",
-                                           headers=[("Allow-Events", EVENT)]))
+    async def _subscribed(self, sub: Subscription, peer: str | None) -> None:
+        # The counts come from the store: the first NOTIFY follows this await.
+        remaining = sub.machine.remaining(self.signalling.now())
+        mwi_sub = await self.mwi.subscribe(peer, sub, remaining)
+        if mwi_sub is not None and not mwi_sub.terminated:
+            sub.data = mwi_sub
+            if sub.machine.state.value == "terminated":  # it ended while we read
+                self.mwi.unsubscribe(mwi_sub.id)
+
+    def refresh(self, sub: Subscription) -> None:
+        """After a refresh, an unsubscribe or the expiry: the counts now, with the
+        new expiry (0 ends the voicemail side's subscription too)."""
+        if sub.data is None:  # the first NOTIFY is still on its way (and says it all)
             return
-        expires = req.expires if req.expires is not None else 3600
-        if req.to_addr.tag:  # refresh or unsubscribe within the dialog
-            sub_id = self.by_dialog.get((req.call_id, req.to_addr.tag))
-            if sub_id is None:
-                core.respond(tx, make_response(req, 481, "Call/Transaction Does Not Exist"))
-                return
-            core.respond(tx, make_response(req, 200, "OK", headers=[
-                ("Expires", str(min(expires, self.mwi.max_expires)))]))
-            self.pbx.spawn(self.mwi.refresh(sub_id, expires))
-            return
-        peer, refusal = self._authenticate(req)
-        if refusal is not None:
-            core.respond(tx, refusal)
-            return
-        boxes = self.pbx.config.sip.peers[peer].mailbox if peer else None
-        if not boxes:
-            core.respond(tx, make_response(req, 404, "Not Found"))
-            return
-        tag = new_tag()
-        local = core.local_address(source.transport, 6 if ":" in source.host else 4)
-        assert local is not None
-        dialog = Dialog.as_uas(req, tag)
-        handle = SubscriptionDialog(dialog, local, source)
-        granted = min(expires, self.mwi.max_expires)
-        core.respond(tx, make_response(req, 200, "OK", to_tag=tag, headers=[
-            ("Expires", str(granted)), ("Contact", f"<sip:pbx@{host_port(local)}>")]))
-        self.pbx.spawn(self._subscribed(peer, handle, expires, (req.call_id, tag)))
+        self.spawn(self._refresh(sub))
 
-    async def _subscribed(self, peer: str | None, handle: SubscriptionDialog, expires: int,
-                          key: tuple[str, str]) -> None:
-        sub = await self.mwi.subscribe(peer, handle, expires)
-        if sub is not None and not sub.terminated:
-            self.by_dialog[key] = sub.id
+    async def _refresh(self, sub: Subscription) -> None:
+        remaining = sub.machine.remaining(self.signalling.now())
+        mwi_sub: MwiSubscription = sub.data
+        if self.mwi.find(mwi_sub.id) is not None:
+            await self.mwi.refresh(mwi_sub.id, remaining)
+            return
+        # The voicemail side let it lapse first (it keeps its own clock): the
+        # subscription's machine decides, so start that side again.
+        again = await self.mwi.subscribe(sub.peer.name if sub.peer else None, sub, remaining)
+        sub.data = again if again is not None and not again.terminated else None
 
-    def _authenticate(self, req: Request) -> tuple[str | None, Any]:
-        """The subscribing peer (From user), digest-checked like REGISTER (401)."""
-        user = req.from_addr.uri.user or ""
-        peer = self.pbx.config.sip.peers.get(user)
-        if peer is not None and not peer.secret:
-            return peer.name, None
-        auth = self.pbx.auth
-        now = self.pbx.core.now()
-        header = req.headers.get("Authorization")
-        result = auth.check(header, "SUBSCRIBE", now) if header else None
-        if result is None or result.challenge_again:
-            return None, make_response(req, 401, "Unauthorized", headers=[
-                ("WWW-Authenticate", v) for v in auth.challenge(now, stale=bool(
-                    result and result.stale))])
-        if not result.ok or result.username != user or peer is None:
-            return None, make_response(req, 403, "Forbidden")
-        return peer.name, None
+    def stop(self, sub: Subscription) -> None:
+        mwi_sub: MwiSubscription | None = sub.data
+        if mwi_sub is not None:
+            self.mwi.unsubscribe(mwi_sub.id)
+            sub.data = None
 
     # --- registrations -----------------------------------------------------------
     def on_registered(self, aor: str) -> None:
         """A phone (re)registered: tell it its mailbox state at once."""
-        peer = self.pbx.config.sip.peers.get(aor)
+        peer = self.config().sip.peers.get(aor)
         if peer is not None and peer.mailbox:
-            self.pbx.spawn(self.mwi.notify_peer(aor))
+            self.spawn(self.mwi.notify_peer(aor))

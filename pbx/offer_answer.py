@@ -8,6 +8,7 @@ negotiated result, and it applies that result to the leg's media session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pbx import leg_codecs, srtp_policy
@@ -51,6 +52,8 @@ class LegSdp:
         self.local: bytes = b""  # the last SDP we sent
         self.offered: SessionDescription | None = None  # ours, waiting for an answer
         self.negotiated: Answer | None = None
+        self.telephone_event = True  # offer RFC 4733 (not for dtmfmode=info/inband)
+        self.applied: Callable[[], None] | None = None  # after each negotiation
 
     @property
     def remote_direction(self) -> str:
@@ -125,7 +128,9 @@ class LegSdp:
         key = srtp_policy.offer_key(self.peer, self.negotiated)
 
         def build(version: int) -> SessionDescription:
-            sdp = make_offer(self.address, port, codecs=codecs, dtmf_pt=dtmf_pt,
+            # dtmfmode=info/inband: no telephone-event offered (pbx/dtmf_mode.py).
+            sdp = make_offer(self.address, port, codecs=codecs,
+                             dtmf_pt=dtmf_pt if self.telephone_event else None,
                              direction=direction, session_id=self.session_id,
                              version=version, srtp_key=key)
             offered.append(sdp)
@@ -148,3 +153,5 @@ class LegSdp:
     def _apply(self, answer: Answer) -> None:
         leg_codecs.apply_answer(self.media, answer)
         srtp_policy.apply(self.media, answer, self.label, self.transport)
+        if self.applied is not None:
+            self.applied()

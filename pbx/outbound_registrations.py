@@ -120,6 +120,13 @@ class OutboundRegistrations:
                               contact_host=self._contact_host(target[1], local))
         return client.start(now)
 
+    def endpoint_for_line(self, token: str) -> str | None:
+        """The peer whose calls arrive with ``;line=token`` (pjsip line=yes + endpoint=)."""
+        for client in self.set.clients.values():
+            if client.line_token == token:
+                return client.spec.endpoint
+        return None
+
     # --- state for `pbx registry` ----------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         now = self.clock()
@@ -229,14 +236,7 @@ class OutboundRegistrations:
     def _contact_host(self, dest_host: str, local: Address) -> str | None:
         """externaddr in our Contact when the provider is outside localnet."""
         external = self.nat.external_signaling
-        if not external:
-            return None
-        try:
-            if ipaddress.ip_address(dest_host).is_loopback:
-                return None
-        except ValueError:
-            pass
-        if self.nat.is_local(dest_host):
+        if not external or not self.nat.remaps(dest_host):
             return None
         has_port = external.rsplit("]", 1)[-1].count(":") == 1
         return external if has_port else f"{external}:{local.port}"

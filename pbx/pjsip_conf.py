@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pbx import office_conf as office
 from pbx.codec_prefs import update_codecs
 from pbx.conffile import Entry, Section, read_conf
 from pbx.config import Peer, SipConfig, parse_callerid
@@ -44,7 +45,9 @@ USED: dict[str, frozenset[str]] = {
                            "force_rport", "rewrite_contact", "dtmf_mode", "from_user",
                            "from_domain", "send_pai", "send_rpid", "trust_id_inbound",
                            "call_group", "pickup_group", "language", "media_encryption",
-                           "transport", "outbound_proxy"}),
+                           "transport", "outbound_proxy", "tone_zone", "moh_suggest",
+                           "moh_passthrough"})
+                | office.PJSIP_ENDPOINT_KEYS,
     "auth": frozenset({"type", "auth_type", "username", "password", "realm"}),
     "aor": frozenset({"type", "max_contacts", "remove_existing", "qualify_frequency",
                       "contact", "mailboxes"}),
@@ -69,7 +72,7 @@ UNUSED: dict[str, frozenset[str]] = {
         "tcp_keepalive_idle_time tcp_keepalive_interval_time tcp_keepalive_probe_count "
         "cipher tos cos websocket_write_timeout allow_reload symmetric_transport"),
     "endpoint": _names(
-        "rtp_ipv6 ice_support use_ptime moh_suggest 100rel timers timers_min_se "
+        "rtp_ipv6 ice_support use_ptime 100rel timers timers_min_se "
         "timers_sess_expires media_address bind_rtp_to_media_address identify_by "
         "direct_media_method trust_connected_line send_connected_line "
         "connected_line_method direct_media_glare_mitigation disable_direct_media_on_nat "
@@ -77,17 +80,17 @@ UNUSED: dict[str, frozenset[str]] = {
         "send_history_info voicemail_extension aggregate_mwi "
         "mwi_subscribe_replaces_unsolicited use_avpf force_avp "
         "media_use_received_transport rtp_keepalive rtp_timeout rtp_timeout_hold "
-        "rtp_port_start rtp_port_end one_touch_recording inband_progress named_call_group "
-        "named_pickup_group device_state_busy_at t38_udptl t38_udptl_ec "
+        "rtp_port_start rtp_port_end one_touch_recording inband_progress "
+        "t38_udptl t38_udptl_ec "
         "t38_udptl_maxdatagram fax_detect fax_detect_timeout t38_udptl_nat t38_udptl_ipv6 "
-        "t38_bind_udptl_to_media_address tone_zone record_on_feature record_off_feature "
-        "allow_transfer user_eq_phone moh_passthrough sdp_owner sdp_session tos_audio "
-        "tos_video cos_audio cos_video allow_subscribe sub_min_expiry mwi_from_user "
+        "t38_bind_udptl_to_media_address record_on_feature record_off_feature "
+        "allow_transfer user_eq_phone sdp_owner sdp_session tos_audio "
+        "tos_video cos_audio cos_video sub_min_expiry mwi_from_user "
         "rtp_engine dtls_verify dtls_rekey dtls_auto_generate_cert dtls_cert_file "
         "dtls_private_key dtls_cipher dtls_ca_file dtls_ca_path dtls_setup "
         "dtls_fingerprint srtp_tag_32 media_encryption_optimistic g726_non_standard "
-        "redirect_method follow_redirect_methods set_var message_context accountcode deny "
-        "permit acl contact_deny contact_permit contact_acl subscribe_context "
+        "redirect_method follow_redirect_methods set_var accountcode deny "
+        "permit acl contact_deny contact_permit contact_acl "
         "contact_user preferred_codec_only asymmetric_rtp_codec rtcp_mux allow_overlap "
         "overlap_context refer_blind_progress notify_early_inuse_ringing "
         "max_audio_streams max_video_streams bundle webrtc incoming_mwi_mailbox "
@@ -111,8 +114,9 @@ UNUSED: dict[str, frozenset[str]] = {
         "security_negotiation security_mechanisms user_agent"),
 }
 
+# pjsip's dtmf_mode -> the model's dtmfmode (sip.conf's words; pbx/dtmf_mode.py).
 _DTMF = {"rfc4733": "rfc2833", "inband": "inband", "info": "info", "auto": "auto",
-         "auto_info": "auto"}
+         "auto_info": "auto_info"}
 
 
 @dataclass(slots=True)
@@ -337,8 +341,18 @@ class _Loader:
                 peer.fromdomain = value or None
             elif key in ("call_group", "pickup_group"):
                 setattr(peer, key, value or None)
+            elif key in office.PJSIP_ENDPOINT_KEYS:  # pbx/office_conf.py
+                office.apply_pjsip_endpoint_key(peer, entry, self.diagnostics)
             elif key == "language":
                 peer.language = value or None
+            elif key == "tone_zone":
+                peer.tonezone = low or None
+            elif key == "moh_suggest":
+                peer.mohsuggest = value or None
+            elif key == "moh_passthrough":
+                b = self.boolean(entry)
+                if b is not None:
+                    peer.moh_passthrough = b
             elif key == "media_encryption":
                 if low not in ("no", "sdes", "dtls"):
                     self.error(entry, f"media_encryption must be no, sdes or dtls, "

@@ -1,6 +1,10 @@
-"""Q.850 hangup causes <-> SIP status codes (RFC 3398 sec. 7.2.4.1 and 8.2.6.1)."""
+"""Q.850 hangup causes <-> SIP status codes (RFC 3398 sec. 7.2.4.1 and 8.2.6.1),
+the Reason header (RFC 3326) and Dial()'s DIALSTATUS from its legs' causes."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 UNALLOCATED = 1
 NO_ROUTE_DESTINATION = 3
@@ -53,11 +57,13 @@ def cause_from_name(name: str) -> int | None:
     """The cause for `USER_BUSY`, `AST_CAUSE_USER_BUSY` or `busy`; None if unknown."""
     return CAUSE_NAMES.get(name.strip().upper().removeprefix("AST_CAUSE_"))
 
-# RFC 3398 7.2.4.1: SIP status received -> cause.
+
+# RFC 3398 7.2.4.1: SIP status received -> cause; 480 is NO_ANSWER (19) as in
+# Asterisk (chan_sip and chan_pjsip), so a provider's 480 gives DIALSTATUS=NOANSWER.
 _SIP_TO_CAUSE = {
     400: 41, 401: 21, 402: 21, 403: 21, 404: 1, 405: 63, 406: 79, 407: 21, 408: 102,
     410: 22, 413: 127, 414: 127, 415: 79, 416: 127, 420: 127, 421: 127, 423: 127,
-    480: 18, 481: 41, 482: 25, 483: 25, 484: 28, 485: 1, 486: 17, 487: 16, 488: 88,
+    480: 19, 481: 41, 482: 25, 483: 25, 484: 28, 485: 1, 486: 17, 487: 16, 488: 88,
     500: 41, 501: 79, 502: 38, 503: 34, 504: 102, 505: 127, 580: 47,
     600: 17, 603: 21, 604: 1, 606: 58,
 }
@@ -97,14 +103,45 @@ def sip_from_cause(cause: int) -> tuple[int, str]:
     return _CAUSE_TO_SIP.get(cause, (480, "Temporarily Unavailable"))
 
 
-def dialstatus_from_cause(cause: int) -> str:
-    """Dial()'s DIALSTATUS for a failed attempt."""
-    if cause == USER_BUSY:
-        return "BUSY"
-    if cause in (NO_ANSWER, NO_USER_RESPONSE):
-        return "NOANSWER"
-    if cause in (CONGESTION, 42, TEMPORARY_FAILURE, 38, 102, 127, 47):
-        return "CONGESTION"
-    if cause in (SUBSCRIBER_ABSENT, UNALLOCATED, 3, 27):
-        return "CHANUNAVAIL"
-    return "CONGESTION"
+_REASON_RE = re.compile(r"^\s*(Q\.850|SIP)\s*;(?:.*;)?\s*cause\s*=\s*(\d{1,3})\b",
+                        re.IGNORECASE)
+
+
+def reason_cause(values: Iterable[str]) -> int | None:
+    """The cause a Reason header (RFC 3326) gives, as Asterisk reads it: a Q.850
+    cause wins over a SIP one (mapped like a status); None when there is none."""
+    q850 = sip = None
+    for value in values:
+        m = _REASON_RE.match(value)
+        if m is None:
+            continue
+        if m.group(1).upper() == "SIP":
+            sip = int(m.group(2))
+        else:
+            q850 = int(m.group(2)) & 0x7F
+    if q850:
+        return q850
+    return cause_from_sip(sip) if sip and sip >= 300 else None
+
+
+def cause_of_response(status: int, reasons: Iterable[str] = ()) -> int:
+    """The hangup cause of a failed INVITE: its Reason header's, else the status's."""
+    return reason_cause(reasons) or cause_from_sip(status)
+
+
+def dialstatus(causes: list[int]) -> str:
+    """DIALSTATUS when every leg of a Dial failed with ``causes``, as Asterisk's
+    app_dial counts them: busy (17), congestion (34), and "no channel" for any
+    other cause but normal clearing (16) and no answer (19). When every leg
+    counts: BUSY, else CONGESTION, else CHANUNAVAIL; otherwise NOANSWER."""
+    busy = congestion = nochan = 0
+    for cause in causes:
+        if cause == USER_BUSY:
+            busy += 1
+        elif cause == CONGESTION:
+            congestion += 1
+        elif cause not in (NORMAL_CLEARING, NO_ANSWER):
+            nochan += 1
+    if causes and busy + congestion + nochan == len(causes):
+        return "BUSY" if busy else "CONGESTION" if congestion else "CHANUNAVAIL"
+    return "NOANSWER" if causes else "CHANUNAVAIL"

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pbx.nat import binding_destination
+from pbx.peer_invite import is_address, resolve, static_hop
 from pbx.sip.address import Address
 from pbx.sip.requests import new_request
 
@@ -52,21 +54,24 @@ def qualify_status(target: Any, limit_ms: int) -> str:
 class _Probe:
     """One OPTIONS in flight; its timer on the core's heap marks it UNREACHABLE."""
 
-    __slots__ = ("answered", "label", "limit_ms", "sent", "target")
+    __slots__ = ("answered", "label", "limit_ms", "on_change", "sent", "target")
 
-    def __init__(self, target: Any, label: str, limit_ms: int, sent: float) -> None:
+    def __init__(self, target: Any, label: str, limit_ms: int, sent: float,
+                 on_change: Callable[[str], None] | None = None) -> None:
         self.target = target
         self.label = label
         self.limit_ms = limit_ms
         self.sent = sent
         self.answered = False
+        self.on_change = on_change
 
     def on_timer(self, kind: str, now: float) -> None:
         if not self.answered:
-            _set(self.target, self.label, False, None, self.limit_ms)
+            _set(self.target, self.label, False, None, self.limit_ms, self.on_change)
 
 
-def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_ms: int) -> None:
+def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_ms: int,
+         on_change: Callable[[str], None] | None = None) -> None:
     before = target.reachable
     target.reachable = reachable
     target.rtt_ms = rtt_ms
@@ -77,17 +82,30 @@ def _set(target: Any, label: str, reachable: bool, rtt_ms: float | None, limit_m
                      limit_ms)
         else:
             log.warning("Peer '%s' is now UNREACHABLE! (no answer in %d ms)", label, limit_ms)
+        if on_change is not None:  # device state: the busy lamp shows unavailable
+            on_change(label)
 
 
 class Qualifier:
-    """Sends the OPTIONS pings and keeps what they found."""
+    """Sends the OPTIONS pings and keeps what they found.
+
+    Each peer is pinged every qualifyfreq seconds ([general]; per peer with
+    sip.conf qualifyfreq= or a pjsip aor's qualify_frequency=). A registered
+    phone is pinged where requests to it go (its NAT binding, unless nat=no):
+    the pings keep that binding open. A provider is pinged through its
+    outbound proxy when it has one."""
 
     def __init__(self, signalling: Signalling, location: Location,
-                 config: Callable[[], Config]) -> None:
+                 config: Callable[[], Config],
+                 spawn: Callable[[Any], Any] | None = None) -> None:
         self.signalling = signalling
         self.location = location
         self.config = config
         self.static: dict[str, QualifyState] = {}
+        self._due: dict[str, float] = {}  # peer name -> monotonic time of its next ping
+        self._spawn = spawn  # runs a host-name lookup (static peers named by host)
+        # Called with the peer name when reachability flips (device state listens).
+        self.on_change: Callable[[str], None] | None = None
 
     def state_of(self, peer: Peer) -> QualifyState | None:
         """The qualify result of a static peer (None: never qualified)."""
@@ -98,10 +116,21 @@ class Qualifier:
         return state is not None and state.reachable is False
 
     async def run(self) -> None:
-        """Qualify every qualify=yes peer every qualifyfreq seconds."""
+        """Qualify every qualify=yes peer at its frequency (looked at every second)."""
         while True:
-            self.qualify_all()
-            await asyncio.sleep(max(5, self.config().sip.general.qualifyfreq))
+            self.qualify_due(time.monotonic())
+            await asyncio.sleep(1.0)
+
+    def qualify_due(self, now: float) -> None:
+        """Ping the qualify=yes peers whose time has come."""
+        sip = self.config().sip
+        default = max(5, sip.general.qualifyfreq)
+        for peer in sip.peers.values():
+            if not peer.qualify or self._due.get(peer.name, 0.0) > now:
+                continue
+            self._due[peer.name] = now + (max(1, peer.qualify_frequency)
+                                          if peer.qualify_frequency else default)
+            self.qualify_peer(peer)
 
     def qualify_all(self) -> None:
         for peer in self.config().sip.peers.values():
@@ -112,39 +141,57 @@ class Qualifier:
         """OPTIONS to each contact of one peer."""
         if peer.dynamic:
             for binding in self.location.lookup(peer.name, time.time()):
-                dest = Address(binding.transport, binding.source_host, binding.source_port)
+                dest = binding_destination(peer, binding)
                 self._ping(binding, peer, binding.contact, dest)
         else:
             state = self.static.setdefault(peer.name, QualifyState())
-            self._ping(state, peer, f"sip:{_host(peer.host)}:{peer.port}",
-                       Address(peer.transport, peer.host, peer.port))
+            uri = f"sip:{_host(peer.host)}:{peer.port}"
+            hop = static_hop(peer)
+            extra = [("Route", hop.route)] if hop.route else []
+            if self._spawn is not None and not is_address(hop.address.host):
+                self._spawn(self._ping_named(state, peer, uri, hop.address, extra))
+            else:
+                self._ping(state, peer, uri, hop.address, extra)
 
-    def _ping(self, target: Any, peer: Peer, uri: str, dest: Address) -> None:
+    async def _ping_named(self, state: QualifyState, peer: Peer, uri: str, dest: Address,
+                          extra: list[tuple[str, str]]) -> None:
+        try:
+            dest = await resolve(dest)
+        except OSError as exc:
+            log.warning("qualify %s: %s", peer.name, exc)
+            _set(state, peer.name, False, None, peer.qualify_ms)
+            return
+        self._ping(state, peer, uri, dest, extra)
+
+    def _ping(self, target: Any, peer: Peer, uri: str, dest: Address,
+              extra: list[tuple[str, str]] = ()) -> None:
         sig = self.signalling
         local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
         if local is None:
             return
         req = new_request("OPTIONS", uri, local=local, from_user="pbx", to_uri=uri,
-                          realm_host=local.host)
+                          realm_host=local.host, extra=list(extra))
         now = sig.now()
-        probe = _Probe(target, peer.name, peer.qualify_ms, now)
+        probe = _Probe(target, peer.name, peer.qualify_ms, now, self.on_change)
         handle = sig.timers.schedule(now + peer.qualify_ms / 1000, probe, "qualify")
 
         def answered(resp: Any) -> None:
             if resp is None:  # the transaction gave up (32 s): nothing more to learn
                 if not probe.answered:
                     probe.answered = True
-                    _set(target, peer.name, False, None, peer.qualify_ms)
+                    _set(target, peer.name, False, None, peer.qualify_ms, self.on_change)
                 return
             if resp.status < 200 or probe.answered:
                 return
             probe.answered = True
             sig.timers.cancel(handle)
             # Any final answer, even 404 or 501, proves the phone is there.
-            _set(target, peer.name, True, (sig.now() - probe.sent) * 1000, peer.qualify_ms)
+            _set(target, peer.name, True, (sig.now() - probe.sent) * 1000, peer.qualify_ms,
+                 self.on_change)
 
         sig.send_request(req, dest, answered)
 
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+

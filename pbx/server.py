@@ -18,12 +18,14 @@ from pbx.diagnostics import ConfigError
 from pbx.location import Location
 from pbx.qualify import Qualifier
 from pbx.registrar import Registrar, Source
+from pbx.security.service import SecurityService
+from pbx.security.token import TokenError, ensure_token
 from pbx.sip.address import Address
 from pbx.sip.auth import DigestAuthenticator
-from pbx.sip.message import Request, make_response
+from pbx.sip.message import Request, Response, make_response
 from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
-from pbx.store import Store
+from pbx.store import Store, StoreError
 from pbx.transport.tcp import TcpTransport
 from pbx.transport.tls import TlsTransport
 from pbx.transport.udp import UdpTransport
@@ -43,15 +45,20 @@ class Pbx:
         self.store: Store | None = None
         self.core = SipCore(user_agent=config.settings.user_agent, sip_trace=sip_trace,
                             t1=config.settings.t1, t2=config.settings.t2)
+        # Bans, ACLs, input limits: transports talk to its guard, not to the core.
+        self.security = SecurityService(config, self.core)
         self.location = Location()
         self.auth = self._make_auth(config)
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
-        self.qualifier = Qualifier(self.core, self.location, lambda: self.config)
+        self.qualifier = Qualifier(self.core, self.location, lambda: self.config,
+                                   spawn=self.spawn)
+        self._make_device_states()
         self.calls: Any = None  # pbx.calls.CallManager
         self.voicemail: Any = None  # voicemail.service.VoicemailService
         self.mwi: Any = None  # pbx.mwi_sip.MwiSip
         self.mgmt: Any = None
+        self.conferences: Any = None  # pbx.conference.service.ConferenceService
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
         self.queues: Any = None  # pbx.queue.service.QueueService
         # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
@@ -61,12 +68,31 @@ class Pbx:
         self._spawned: set[asyncio.Task] = set()
         self._stopped = asyncio.Event()
         self.binding_listeners: list[Any] = []  # e.g. MWI: called with the AOR
+        self.binding_listeners.append(self.sip_devices.peer_changed)
+        self.subscriptions: Any = None  # pbx.subscriptions.SubscriptionServer
+        self.pickups: Any = None  # pbx.pickup.Pickups
+        self.messaging: Any = None  # pbx.messaging.Messaging
+
+    def _make_device_states(self) -> None:
+        """Device state, hints and busy lamps (pbx.devstate, pbx.hints)."""
+        from pbx.devstate import DeviceStates
+        from pbx.hints import HintStates
+        from pbx.sip_devstate import SipDevices
+
+        self.devstates = DeviceStates()
+        self.sip_devices = SipDevices(self.devstates, lambda: self.config, self.location,
+                                      self.qualifier.unreachable)
+        self.sip_devices.install()
+        self.qualifier.on_change = self.sip_devices.peer_changed
+        self.hints = HintStates(self.devstates, lambda: self.config.dialplan, clock=time.time)
 
     def _make_auth(self, config: Config) -> DigestAuthenticator:
         def password(user: str) -> str | None:
             # Reads the current config, so a reload changes passwords at once.
             peer = self.config.sip.peer_by_auth_user(user)  # trunk-config: auth username
-            return peer.secret if peer is not None and peer.dynamic else None
+            # A host= peer's secret too: it is challenged when it calls without
+            # insecure=invite (the registrar still takes REGISTERs of dynamic peers only).
+            return peer.secret if peer is not None else None
 
         # A fresh secret per start: nonces from a previous run are stale, which
         # phones handle by re-authenticating (stale=true).
@@ -89,37 +115,75 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         self._start_dialplan_services()
         await self._start_calls()
+        self._start_availability()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
+        self._start_subscriptions()
+        self._start_conferences()
         await self._start_queues()
-        for spec in settings.listen:
-            if spec.transport == "udp":
-                t = await UdpTransport.listen(self.core, spec.host, spec.port)
-            elif spec.transport == "tcp":
-                t = await TcpTransport.listen(self.core, spec.host, spec.port)
-            elif spec.transport == "tls" and settings.tls is not None:
-                t = await TlsTransport.listen_tls(self.core, spec.host, spec.port, settings.tls)
-            else:
-                log.warning("transport %s is not supported yet; %s ignored", spec.transport, spec)
-                continue
-            self.core.add_transport(spec.transport, t)
-            log.info("listening on %s", t.local)
-        self._start_registrations()
+        # The management endpoint listens before SIP does: whoever sees the PBX
+        # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
         from pbx.management import ManagementServer
 
-        self.mgmt = ManagementServer(self)
+        self.mgmt = ManagementServer(self, ensure_token(settings.storage_dir))
         await self.mgmt.start(settings.http_listen)
+        # Transports talk to the security guard (bans, ACLs, rate limits), not to the core.
+        guard = self.security.guard
+        limits = settings.security.limits
+        for spec in settings.listen:
+            try:
+                if spec.transport == "udp":
+                    t = await UdpTransport.listen(guard, spec.host, spec.port)
+                elif spec.transport == "tcp":
+                    t = await TcpTransport.listen(guard, spec.host, spec.port,
+                                                  limits=limits, gate=guard)
+                    self.security.stream_transports.append(t)
+                elif spec.transport == "tls" and settings.tls is not None:
+                    t = await TlsTransport.listen_tls(guard, spec.host, spec.port, settings.tls,
+                                                      limits=limits, gate=guard)
+                    self.security.stream_transports.append(t)
+                else:
+                    log.warning("transport %s is not supported yet; %s ignored",
+                                spec.transport, spec)
+                    continue
+            except OSError as exc:  # say which sip.listen entry: "address in use" alone is a puzzle
+                raise OSError(exc.errno, f"sip.listen {spec}: {exc.strerror or exc}"
+                              " (another program, or another PBX, uses it?)") from exc
+            self.core.add_transport(spec.transport, t)
+            log.info("listening on %s", t.local)
+        self.security.start()
+        self._start_registrations()
         self._tasks.append(loop.create_task(self._sweep()))
         self._tasks.append(loop.create_task(self.qualifier.run()))
 
     async def _start_calls(self) -> None:
         from pbx.calls import CallManager
+        from pbx.pickup import Pickups
+
+        # Call pickup looks among the calls' legs (Pickup(), PickupChan(), *8).
+        self.pickups = Pickups(lambda: self.calls.channels.values())
+        self.dialplan_services.pickup = self.pickups
 
         self.calls = CallManager(core=self.core, config=self.config, location=self.location,
                                  auth=self.auth, store=self.store,
                                  unreachable=self.qualifier.unreachable,
-                                 dialplan_services=self.dialplan_services)
+                                 dialplan_services=self.dialplan_services,
+                                 line_endpoint=self._line_endpoint,
+                                 devices=self.sip_devices, pickups=self.pickups)
         await self.calls.start()
+        self._start_messaging()
+
+    def _start_messaging(self) -> None:
+        """MESSAGE between extensions, through the dialplan (pbx.messaging)."""
+        from pbx.messaging import Messaging
+
+        calls = self.calls
+        self.messaging = Messaging(signalling=self.core, config=lambda: self.config,
+                                   location=self.location, identify=calls.identify,
+                                   spawn=calls.spawn, dialplan_services=self.dialplan_services,
+                                   in_dialog=calls.on_in_dialog)
+        self.dialplan_services.messages = self.messaging
+        self.core.handlers["MESSAGE"] = self.messaging.on_message
 
     async def _start_voicemail(self) -> None:
         from pbx.mwi_sip import MwiSip
@@ -128,14 +192,60 @@ class Pbx:
 
         assert self.store is not None
         notifier = MwiNotifier(realm=self.config.realm)
-        self.mwi = MwiSip(self, notifier)
+        self.mwi = MwiSip(signalling=self.core, config=lambda: self.config,
+                          location=self.location, mwi=notifier, spawn=self.spawn)
         notifier.send_notify = self.mwi.send_notify
         notifier.set_peers({n: p.mailbox for n, p in self.config.sip.peers.items()})
         self.voicemail = VoicemailService(self.store, self.config.settings,
                                           self.config.voicemail, notifier)
         await self.voicemail.start()
-        self.core.handlers["SUBSCRIBE"] = self.mwi.on_subscribe
         self.binding_listeners.append(self.mwi.on_registered)
+
+    def _start_subscriptions(self) -> None:
+        """SUBSCRIBE: dialog and presence (busy lamps), message-summary (MWI)."""
+        from pbx.presence import PresencePackage
+        from pbx.subscriptions import SubscriptionServer
+
+        server = SubscriptionServer(self.core, lambda: self.config, lambda: self.auth)
+        presence = PresencePackage(self.hints)
+        server.add_package("dialog", presence)
+        server.add_package("presence", presence)
+        if self.mwi is not None:
+            server.add_package("message-summary", self.mwi)
+        self.subscriptions = server
+        self.core.handlers["SUBSCRIBE"] = server.on_subscribe
+    def _start_availability(self) -> None:
+        """ChanIsAvail's answers: Dial's own resolution of targets and the live legs."""
+        from pbx.chan_avail import ChannelAvailability
+
+        legs = self.calls.legs
+        self.dialplan_services.availability = ChannelAvailability(
+            resolve=legs.resolve, channels=lambda: self.calls.channels.values(),
+            peers=lambda: self.config.sip.peers,
+            devices=self.devstates)
+    def _start_conferences(self) -> None:
+        """ConfBridge() and Page() (pbx/conference): rooms, and paging through the legs."""
+        from pbx.conference.config import ConfBridgeConfig
+        from pbx.conference.moh import SilenceHold
+        from pbx.conference.paging import Pager
+        from pbx.conference.service import ConferenceService
+
+        calls = self.calls
+        def music(session: Any, klass: str) -> Any:
+            # A member alone hears the class's shared stream (music_on_hold_when_empty).
+            listener = calls.moh.start(session, klass) if calls.moh is not None else None
+            return listener if listener is not None else SilenceHold(session, klass)
+
+        self.conferences = ConferenceService(
+            config=lambda: self.config.confbridge or ConfBridgeConfig(),
+            prompts=lambda: calls.prompts, storage_dir=self.config.settings.storage_dir,
+            moh=music)
+        self.conferences.pager = Pager(self.conferences, calls.legs, in_use=lambda peer: any(
+            c.peer is not None and c.peer.name == peer for c in calls.channels.values()))
+        self.dialplan_services.conferences = self.conferences
+        from pbx.conference.recording import recover
+
+        recover(self.config.settings.storage_dir / "monitor")  # what a crash cut short
 
     async def _start_queues(self) -> None:
         """Call queues (queues.conf): the engine's timers on the SIP core's heap, members
@@ -180,10 +290,21 @@ class Pbx:
     def _start_dialplan_services(self) -> None:
         from dialplan.services import DialplanServices
         from pbx.astdb import AstDb
+        from pbx.devstate import CustomDevices
 
         assert self.store is not None
-        self.dialplan_services = DialplanServices(astdb=AstDb.open(self.store),
-                                                  clock=_PbxClock(self.core))
+        astdb = AstDb.open(self.store)
+        custom = CustomDevices(self.devstates, astdb)
+        self.devstates.add_provider("Custom", custom)
+        self.dialplan_services = DialplanServices(astdb=astdb, clock=_PbxClock(self.core),
+                                                  devices=self.devstates,
+                                                  custom_devices=custom, hints=self.hints,
+                                                  indications=self.config.indications)
+
+    def _line_endpoint(self, token: str) -> str | None:
+        """pjsip line=yes: the endpoint of the registration whose Contact had ``token``."""
+        regs = self.registrations
+        return regs.endpoint_for_line(token) if regs is not None else None
 
     def spawn(self, coro: Any) -> asyncio.Task:
         """A background task the PBX keeps a reference to until it ends."""
@@ -214,6 +335,7 @@ class Pbx:
             task.cancel()
         if self.mgmt is not None:
             self.mgmt.close()
+        self.security.stop()
         self.core.close()
         if self.dialplan_services is not None and self.dialplan_services.astdb is not None:
             await self.dialplan_services.astdb.settle()
@@ -226,6 +348,17 @@ class Pbx:
     def _on_register(self, req: Request, tx: ServerTransaction, source: Address) -> None:
         response = self.registrar.handle(req, Source(source.transport, source.host, source.port),
                                          self.core.now(), time.time())
+        if response.status >= 300 or self.store is None:
+            self.core.respond(tx, response)
+            return
+        # Nothing lost: the 200 OK goes out once the bindings are committed.
+        self.store.when_committed(lambda ok: self._answer_register(req, tx, response, ok))
+
+    def _answer_register(self, req: Request, tx: ServerTransaction, response: Response,
+                         committed: bool) -> None:
+        if not committed:
+            response = make_response(req, 500, "Server Internal Error",
+                                     headers=[("Retry-After", "5")])
         self.core.respond(tx, response)
 
     def _on_options(self, req: Request, tx: ServerTransaction, source: Address) -> None:
@@ -234,8 +367,13 @@ class Pbx:
             ("Supported", "replaces, timer"), ("Accept-Language", "en")]))
 
     def _bindings_changed(self, aor: str) -> None:
-        # Called from inside the registrar: let the 200 OK go out first.
-        asyncio.get_running_loop().call_soon(self._after_registration, aor)
+        # Called from inside the registrar: let the 200 OK go out first (it waits
+        # for the commit; this waiter is answered just before it, so defer once more).
+        loop = asyncio.get_running_loop()
+        if self.store is None:
+            loop.call_soon(self._after_registration, aor)
+        else:
+            self.store.when_committed(lambda ok: loop.call_soon(self._after_registration, aor))
 
     def _after_registration(self, aor: str) -> None:
         peer = self.config.sip.peers.get(aor)
@@ -254,6 +392,9 @@ class Pbx:
             gone = self.location.expire(time.time())
             if gone:
                 log.info("%d registrations expired", gone)
+            # Busy lamps: what no event announces (an expired registration, an AstDB
+            # value changed from the shell) shows within one sweep.
+            self.hints.refresh()
 
     # --- reload --------------------------------------------------------------
     async def reload(self) -> tuple[bool, list[str], str]:
@@ -269,11 +410,14 @@ class Pbx:
         if [str(s) for s in config.settings.listen] != [str(s) for s in old.settings.listen]:
             log.warning("sip.listen changed: takes effect at the next restart")
         self.config = config
+        self.security.configure(config)
         self.registrar.reload(config)
         if config.realm != old.realm:
             self.auth = self.registrar.auth = self._make_auth(config)
         if self.calls is not None:
             self.calls.reload(config, self.auth)
+        if self.dialplan_services is not None:
+            self.dialplan_services.indications = config.indications
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)
@@ -281,6 +425,7 @@ class Pbx:
             from pbx.queue.config import QueuesConfig
 
             self.queues.reload(config.queues or QueuesConfig())
+        self.hints.refresh()  # hints added, changed or removed by the new dialplan
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)
             self.mwi.mwi.set_peers({n: p.mailbox for n, p in config.sip.peers.items()})
@@ -318,7 +463,7 @@ async def _serve(config: Config, sip_trace: bool) -> int:
     pbx = Pbx(config, sip_trace=sip_trace)
     try:
         await pbx.start()
-    except OSError as exc:
+    except (OSError, StoreError, TokenError) as exc:
         log.error("cannot start: %s", exc)
         await pbx.stop()
         return 1

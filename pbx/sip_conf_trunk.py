@@ -32,13 +32,13 @@ TRUNK_PEER_KEYS = frozenset({
 
 # chan_sip peer keys the PBX accepts but does not act on: a warning, never silence.
 UNUSED_PEER_KEYS = frozenset({
-    "callcounter", "busylevel", "subscribecontext", "videosupport", "defaultip", "deny",
-    "permit", "acl", "accountcode", "amaflags", "namedcallgroup", "namedpickupgroup",
+    "videosupport", "defaultip", "deny",
+    "permit", "acl", "accountcode", "amaflags",
     "allowtransfer", "description", "avpf", "icesupport", "force_avp",
     "dtlsenable", "rtptimeout", "rtpholdtimeout", "session-timers", "t38pt_udptl", "setvar",
-    "cid_number", "fullname", "hasvoicemail", "vmexten", "mohsuggest", "mohinterpret",
-    "progressinband", "promiscredir", "useclientcode", "registertrying", "regexten",
-    "rfc2833compensate", "ignoresdpversion", "allowsubscribe", "auth", "autoframing",
+    "cid_number", "fullname", "hasvoicemail", "vmexten", "progressinband", "promiscredir",
+    "useclientcode", "registertrying", "regexten",
+    "rfc2833compensate", "ignoresdpversion", "auth", "autoframing",
     "directrtpsetup", "g726nonstandard", "parkinglot", "subscribemwi", "timert1", "timerb",
     "maxcallbitrate", "supportpath", "qualifygap", "qualifypeers", "lang",
 })
@@ -155,6 +155,10 @@ def start_peer(peer: Peer, general: SipGeneral) -> None:
     """Defaults a peer takes from [general] before its own keys are read."""
     if general.outboundproxy:
         peer.outbound_proxy = general.outboundproxy
+    # chan_sip's default is nat=force_rport: a registered peer is reached where its
+    # REGISTER came from; [general] nat= changes the default of every peer.
+    peer.force_rport, peer.rewrite_contact, peer.rtp_symmetric = \
+        general.nat_flags or (True, True, False)
 
 
 def apply_peer_key(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> None:
@@ -228,6 +232,13 @@ def apply_peer_key(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> N
 
 
 def _apply_nat(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> None:
+    flags = nat_flags(entry, diagnostics)
+    if flags is not None:
+        peer.force_rport, peer.rewrite_contact, peer.rtp_symmetric = flags
+
+
+def nat_flags(entry: Entry, diagnostics: list[Diagnostic]) -> tuple[bool, bool, bool] | None:
+    """sip.conf nat= as (force_rport, rewrite_contact, rtp_symmetric); None if wrong."""
     words = {w.strip() for w in entry.value.lower().split(",") if w.strip()}
     known = {"yes", "no", "never", "route", "force_rport", "comedia", "auto_force_rport",
              "auto_comedia"}
@@ -235,16 +246,13 @@ def _apply_nat(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> None:
         diagnostics.append(entry.diag(
             "nat must be no, force_rport, comedia, auto_force_rport, auto_comedia or yes "
             f"(comma-separated), got {entry.value!r}"))
-        return
-    peer.force_rport = peer.rewrite_contact = peer.rtp_symmetric = False
+        return None
     if words & {"no", "never"}:
-        return
-    if words & {"yes", "route", "force_rport", "auto_force_rport"}:
-        # chan_sip answers to the source address and port of a NATed peer, which
-        # is what rewrite_contact does for pjsip.
-        peer.force_rport = peer.rewrite_contact = True
-    if words & {"yes", "comedia", "auto_comedia"}:
-        peer.rtp_symmetric = True
+        return False, False, False
+    # chan_sip answers to the source address and port of a NATed peer and sends
+    # its requests there, which is what force_rport + rewrite_contact do for pjsip.
+    rport = bool(words & {"yes", "route", "force_rport", "auto_force_rport"})
+    return rport, rport, bool(words & {"yes", "comedia", "auto_comedia"})
 
 
 def finish_peer(peer: Peer) -> None:
@@ -304,9 +312,7 @@ def load_general_trunk_keys(section: Section, config: SipConfig,
             except ValueError as exc:
                 diagnostics.append(entry.diag(f"outboundproxy: {exc}"))
         elif key == "nat":
-            diagnostics.append(entry.diag(
-                "nat in [general] is not applied to peers here: set nat= on each peer "
-                "(or in its template)", severity="warning"))
+            general.nat_flags = nat_flags(entry, diagnostics)  # every peer's default
     for entry in section.entries:
         if entry.key == "register":
             reg = parse_register(entry, general, diagnostics)

@@ -50,6 +50,19 @@ class NatSettings:
             return False
         return any(ip in net for net in self.local_nets)
 
+    def remaps(self, host: str) -> bool:
+        """True when the PBX shows ``host`` its external address: one is set and
+        ``host`` is outside every local_net (none set: every host is outside, as
+        in Asterisk). Loopback is always local: a proxy or SBC on this machine."""
+        if not (self.external_signaling or self.external_media):
+            return False
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return False
+        except ValueError:
+            pass  # a host name: outside unless a local_net says otherwise (it cannot)
+        return not self.is_local(host)
+
 
 @dataclass(slots=True)
 class TransportSpec:

@@ -17,12 +17,14 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pbx import q850
-from pbx.channel import Channel, ChannelState, DialResult, DialTarget, Hangup, RecordResult
+from pbx import dtmf_mode, q850
+from pbx.channel import Channel, ChannelState, DialResult, DialTarget
+from pbx.channel_media import ChannelMedia, FeatureServices, MediaFeatures
+from pbx.leg_media import LegMedia
 from pbx.media.dtmf import parse_dtmf_info
-from pbx.media.echo import Echo
+from pbx.media.inband import DtmfDetector, InbandSender
 from pbx.media.player import Player
-from pbx.media.recorder import Recorder
+from pbx.media.tones import tone_audio
 from pbx.offer_answer import LegSdp
 from pbx.sip.address import Address
 from pbx.sip.invite import (
@@ -30,6 +32,7 @@ from pbx.sip.invite import (
     AckReceived,
     AckTimeout,
     Cancelled,
+    Challenged,
     Failed,
     InviteSettings,
     OfferAnswered,
@@ -49,6 +52,7 @@ from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
     from pbx.config import Peer
+    from pbx.indications import ToneList
     from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
     from pbx.media.session import MediaSession
@@ -68,6 +72,14 @@ class DialogIndex(Protocol):
     def remove(self, call_id: str, local_tag: str) -> None: ...
 
 
+class LegWatcher(Protocol):
+    """Who hears that a leg changed what busy lamps show: created, ringing, answered,
+    held or resumed, ended (pbx.sip_devstate.SipDevices reads the leg's peer,
+    inbound, state, held, callerid and created_at)."""
+
+    def leg_changed(self, leg: SipChannel) -> None: ...
+
+
 class Dialer(Protocol):
     """What Dial() needs from the PBX (pbx.dial)."""
 
@@ -85,9 +97,11 @@ class LegServices:
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
     settings: InviteSettings
     dialer: Dialer
+    devices: LegWatcher | None = None  # device state (busy lamps); None: nobody watches
+    features: FeatureServices | None = None  # music on hold, MixMonitor (pbx.channel_media)
 
 
-class SipChannel(Channel):
+class SipChannel(MediaFeatures, LegMedia, Channel):
     """A call leg on SIP. Inbound legs come from pbx.calls, outbound ones from pbx.dial."""
 
     # Legs are identities, not values: Dial keeps them in sets and dicts, and the
@@ -107,6 +121,7 @@ class SipChannel(Channel):
         self.sdp = LegSdp(media, sdp_address, session_id, codec_names=codec_names, peer=peer,
                           transport=local.transport, label=name)
         self.usage: InviteUsage | None = None
+        self.held = False  # the phone of this leg put the call on hold (device ONHOLD)
         self.call_id = ""
         self.local_tag = ""
         self.ended_at: float | None = None
@@ -119,10 +134,45 @@ class SipChannel(Channel):
         # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
         self._offer_in_2xx = False  # our offer went in a 2xx: the ACK brings the answer
+        self._invite_headers: Any = None  # the inbound INVITE's Headers (PJSIP_HEADER(read))
         self._indexed = False
         self._invites: list[Any] = []  # our INVITEs' client transactions
+        self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
+        # DTMF: dtmfmode= / dtmf_mode= of the peer (pbx/dtmf_mode.py).
+        self.dtmf_mode = peer.dtmfmode if peer is not None else "rfc2833"
+        self.sdp.telephone_event = dtmf_mode.offers_telephone_event(self.dtmf_mode)
+        self.sdp.applied = self._dtmf_setup
+        self._detector: DtmfDetector | None = None
+        self._tones: InbandSender | None = None
+        self.features = ChannelMedia(self, media, services.features)
         media.on_dtmf = self.on_digit
         media.on_timeout = self._rtp_timeout
+
+    # --- device state: every change of state is reported (busy lamps) ----------
+    # A property, so a state set anywhere (Channel's answer()/ringing(), Dial,
+    # transfer, parking) reaches the device-state registry without each place
+    # having to remember it.
+    @property  # type: ignore[override]
+    def state(self) -> ChannelState:
+        return self._state
+
+    @state.setter
+    def state(self, value: ChannelState) -> None:
+        if getattr(self, "_state", None) is value:
+            return
+        self._state = value
+        self._report()
+
+    def set_held(self, held: bool) -> None:
+        """This leg's phone held (True) or resumed (False) the call."""
+        if held != self.held:
+            self.held = held
+            self._report()
+
+    def _report(self) -> None:
+        services = getattr(self, "services", None)  # unset while Channel.__init__ runs
+        if services is not None and services.devices is not None:
+            services.devices.leg_changed(self)
 
     # --- the edge: the usage's actions out, its events in ----------------------
     def attach(self, usage: InviteUsage, call_id: str, local_tag: str) -> None:
@@ -132,6 +182,7 @@ class SipChannel(Channel):
         self.local_tag = local_tag
         self.services.dialogs.add(call_id, local_tag, self)
         self._indexed = True
+        self._report()  # the device has a new call
 
     def now(self) -> float:
         return self.services.signalling.now()
@@ -205,7 +256,11 @@ class SipChannel(Channel):
             self._offer_answered(ev.response)
         elif kind is OfferFailed:
             log.info("%s: our re-INVITE failed (%d)", self.name, ev.status)
-        elif kind is RemoteBye or kind is Cancelled:
+        elif kind is RemoteBye:
+            # RFC 3326: the cause in the remote's Reason header, if any (as chan_pjsip).
+            self._gone(q850.reason_cause(ev.request.headers.get_all("Reason"))
+                       or q850.NORMAL_CLEARING)
+        elif kind is Cancelled:
             self._gone(q850.NORMAL_CLEARING)
         elif kind is AckTimeout:
             log.warning("%s: no ACK for our 200 OK, hanging up", self.name)
@@ -220,9 +275,19 @@ class SipChannel(Channel):
         elif kind is Accepted:
             self._accepted(ev.response)
         elif kind is Failed:
-            self._failed(ev.status)
+            self._failed(ev.status, ev.response)
+        elif kind is Challenged:
+            log.info("%s: answered the %d challenge of realm %r with %s's credentials",
+                     self.name, ev.status, ev.realm, self.peer.name if self.peer else "?")
 
     # --- inbound: the INVITE we answer -----------------------------------------
+    def keep_invite_headers(self, headers: Any) -> None:
+        """Keep the inbound INVITE's headers (the parsed list, not the request)."""
+        self._invite_headers = headers
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        return self._invite_headers.items() if self._invite_headers is not None else []
+
     def take_offer(self, body: bytes) -> None:
         """The initial INVITE's offer; raises NoCommonCodec/SdpError."""
         self.sdp.answer(body)
@@ -298,9 +363,10 @@ class SipChannel(Channel):
         self.answered_at = time.time()
         self._tell_dial(Accepted(resp))
 
-    def _failed(self, status: int) -> None:
-        self._gone(q850.cause_from_sip(status))
-        self._tell_dial(Failed(status, None))
+    def _failed(self, status: int, resp: Response | None) -> None:
+        reasons = resp.headers.get_all("Reason") if resp is not None else ()
+        self._gone(q850.cause_of_response(status, reasons))
+        self._tell_dial(Failed(status, resp))
 
     def _tell_dial(self, ev: Any) -> None:
         if self.dial_events is not None:
@@ -323,7 +389,7 @@ class SipChannel(Channel):
             self._offer_in_2xx = req.method == "INVITE"
             self.run(usage.answer_offer(200, now, body=body))
             return
-        previous = self.sdp.remote_direction
+        was_holding = self.holding
         try:
             body = self.sdp.answer(req.body)
         except NoCommonCodec:
@@ -334,15 +400,28 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
         self.run(usage.answer_offer(200, now, body=body))
-        direction = self.sdp.remote_direction
-        if direction != previous and self.bridged_to is not None:
-            log.info("%s: %s; reflecting to %s", self.name,
-                     "on hold" if direction != "sendrecv" else "resumed", self.bridged_to.name)
-            self.bridged_to.reflect_hold(direction)
+        self._hold_changed(was_holding)
+
+    def _hold_changed(self, was_holding: bool) -> None:
+        # moh: a hold (sendonly/inactive or c=0.0.0.0) gives the other party music on
+        # hold, Asterisk's default; resuming stops it (pbx.channel_media).
+        self.set_held(self.holding)  # the device shows ONHOLD (busy lamps)
+        if self.holding != was_holding and self.bridged_to is not None:
+            log.info("%s: %s; %s", self.name, "on hold" if self.holding else "resumed",
+                     self.bridged_to.name)
+            self.bridged_to.peer_hold(self.holding, self)
+
+    @property
+    def holding(self) -> bool:
+        """The phone of this leg holds the call (it does not want our media)."""
+        negotiated = self.sdp.negotiated
+        return negotiated is not None and negotiated.on_hold
 
     def reflect_hold(self, direction: str) -> None:
-        """The other leg of our bridge holds or resumes: offer the same direction."""
+        """The other leg of our bridge holds or resumes: offer the same direction
+        (pjsip.conf moh_passthrough=yes, instead of music on hold)."""
         if self.usage is None or self.state is not ChannelState.UP:
             return
         self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
@@ -352,6 +431,7 @@ class SipChannel(Channel):
             self._take_answer(resp.body)
 
     def _take_answer(self, body: bytes) -> None:
+        was_holding = self.holding
         try:
             self.sdp.take_answer(body)
         except SdpError as exc:
@@ -359,6 +439,8 @@ class SipChannel(Channel):
             return
         if self.relay is not None:
             self.relay.refresh()
+        self.features.media_changed()
+        self._hold_changed(was_holding)  # a hold or resume by a re-INVITE without SDP
 
     def _other_request(self, req: Request, tx: Any) -> None:
         sig = self.services.signalling
@@ -370,7 +452,7 @@ class SipChannel(Channel):
                 return
             sig.respond(tx, make_response(req, 200, "OK"))
             if digit:
-                self.media.digit_received(digit)
+                self.media.digit_detected(digit)
             return
         sig.respond(tx, make_response(req, 405, "Method Not Allowed",
                                       headers=[("Allow", IN_DIALOG_METHODS)]))
@@ -395,6 +477,7 @@ class SipChannel(Channel):
         self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
         self.ended_at = time.time()
         self.player.stop()
+        self.features.stop_moh()
         if self.relay is not None:
             self.relay.stop()
         self.stats = self.media.stats()
@@ -403,92 +486,87 @@ class SipChannel(Channel):
         # freed at once by reference counting, not by a later collection.
         self.media.on_dtmf = self.media.on_timeout = None
         self.hungup.set()
+        for callback in self.on_gone:
+            try:
+                callback()
+            except Exception:
+                log.exception("%s: end-of-leg callback failed", self.name)
+        self.on_gone.clear()
         self.run([])  # leaves the dialog index once the usage is over too
 
     def _rtp_timeout(self) -> None:
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)
         self.services.spawn(self.hangup(q850.TEMPORARY_FAILURE))
 
-    # --- media ---------------------------------------------------------------------
-    def on_digit(self, digit: str) -> None:
-        """A DTMF digit from RFC 4733 or SIP INFO."""
-        if self.bridged_to is None:  # in a bridge the relay passes DTMF on
-            self.digits.put_nowait(digit)
+    # --- DTMF ----------------------------------------------------------------------
+    def _dtmf_setup(self) -> None:
+        """After each negotiation: listen for tones only when this leg's mode says so."""
+        media = self.media
+        if dtmf_mode.detects_inband(self.dtmf_mode, media.dtmf_pt):
+            if self._detector is None:
+                detector = self._detector = DtmfDetector(media.codec.clock_rate)
 
-    async def play(self, prompts: list[str], interrupt: str = "") -> str:
+                def tap(payload: bytes) -> None:
+                    for digit in detector.feed(media.codec.decode(payload)):
+                        media.digit_detected(digit)
+
+                media.set_tap(tap)
+        elif self._detector is not None:
+            self._detector = None
+            media.set_tap(None)
+
+    def digit_sender(self, source: SipChannel) -> Callable[[str], None] | None:
+        """How a bridge sends ``source``'s digits to this leg: None to relay its RFC
+        4733 packets as they are, else a sender (SIP INFO, tones). Tones heard in
+        ``source``'s audio reach an in-band leg in the audio itself."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            return None
+        if method == dtmf_mode.INBAND and source._detector is not None:
+            return _ignore_digit
+        return self.send_digit
+
+    def send_digit(self, digit: str) -> None:
+        """Send one digit to this leg the way its DTMF mode says."""
+        method = dtmf_mode.send_method(self.dtmf_mode, self.media.dtmf_pt)
+        if method == dtmf_mode.RFC4733:
+            self.media.send_dtmf(digit)
+        elif method == dtmf_mode.INBAND:
+            if self._tones is None:
+                self._tones = InbandSender(self.media, on_busy=lambda: self._hear_tones(True),
+                                           on_idle=lambda: self._hear_tones(False))
+            self._tones.send(digit)
+        elif self.usage is not None:
+            ctype, body = dtmf_mode.info_body(method, digit)
+            self.run(self.usage.send_info(body, ctype, self.now()))
+
+    def _hear_tones(self, on: bool) -> None:
+        if self.relay is not None:  # the bridge's audio would mix with the tones
+            self.relay.pause_into(self.media, on)
+
+    # --- media: play, echo, record (pbx.leg_media.LegMedia) ------------------------
+    def prompts(self) -> PromptLibrary:
+        return self.services.prompts()
+
+    async def start_tones(self, tones: ToneList) -> None:
         self.check_hangup()
         if self.state is not ChannelState.UP and not self.early:
             await self.progress()
-        library = self.services.prompts()
-        payloads = []
-        for name in prompts:
-            try:
-                payload = library.get(name, self.media.codec)
-                problem = None if payload is not None else \
-                    f"not found (searched {', '.join(library.searched(name))})"
-            except ValueError as exc:  # a corrupt file (WavError names it): not a traceback
-                payload, problem = None, f"cannot be played: {exc}"
-            if problem is not None:
-                log.warning("%s: prompt '%s' %s", self.name, name, problem)
-                self.variables["PLAYBACKSTATUS"] = "FAILED"
-            payloads.append(payload)
-        done = self.player.play(payloads, prompts)
-        return await self._until(done, interrupt, stop=self.player.stop)
-
-    async def _until(self, fut: asyncio.Future, interrupt: str, stop: Any) -> str:
-        """Wait for `fut`, a hangup, or an interrupting digit (others dropped)."""
-        gone = asyncio.ensure_future(self.hungup.wait())
         try:
-            while True:
-                digit_wait = asyncio.ensure_future(self.digits.get()) if interrupt else None
-                waits = {fut, gone} | ({digit_wait} if digit_wait else set())
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if digit_wait is not None and digit_wait in done:
-                    digit = digit_wait.result()
-                    if digit in interrupt:
-                        stop()
-                        return digit
-                    continue
-                if digit_wait is not None:
-                    digit_wait.cancel()
-                if gone in done:
-                    stop()
-                    raise Hangup(self.name)
-                return ""
-        finally:
-            gone.cancel()
+            audio = tone_audio(tones, self.media.codec)
+        except ValueError as exc:  # a pass-through codec (Opus): nothing to send
+            log.warning("%s: tones not played: %s", self.name, exc)
+            return
+        self.player.play_tone(audio.intro, audio.loop)
 
-    async def echo(self) -> None:
-        self.check_hangup()
-        echo = Echo(self.media, terminators="#")
-        done = echo.start()
-        gone = asyncio.ensure_future(self.hungup.wait())
-        try:
-            await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            echo.stop()
-        if done.done() and done.result() == "dtmf":
-            self._consume_digit("#")
-        self.check_hangup()
+    def stop_tones(self) -> None:
+        self.player.stop_tone()
 
-    async def record(self, path: str, *, max_seconds: float = 0, silence_seconds: float = 0,
-                     silence_threshold: int = 256, stop_digits: str = "#") -> RecordResult:
-        self.check_hangup()
-        recorder = Recorder(self.media, path, terminators=stop_digits, max_seconds=max_seconds,
-                            silence_seconds=silence_seconds,
-                            silence_threshold=silence_threshold)
-        result = await recorder.record()
-        stopped_by = {"dtmf": f"dtmf:{result.digit}", "maxduration": "maxtime"}.get(
-            result.stopped_by, result.stopped_by)
-        if result.digit:
-            self._consume_digit(result.digit)
-        return RecordResult(path=result.path, seconds=result.seconds, stopped_by=stopped_by)
-
-    def _consume_digit(self, digit: str) -> None:
-        """A terminator that ended a recording or echo is not also a menu choice."""
-        self.digits.discard_first(digit)
 
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:
         return await self.services.dialer.dial(self, targets, timeout, options)
+
+
+def _ignore_digit(digit: str) -> None:
+    """A digit that needs no sending: it is in the audio already."""

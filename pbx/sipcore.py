@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from pbx.ratelog import RateLimitedLog
 from pbx.sip.address import Address
 from pbx.sip.message import ParseError, Request, Response, make_response, parse_message
 from pbx.sip.timers import TimerHeap
@@ -37,6 +38,8 @@ from pbx.sip.validate import check_request, check_response
 
 log = logging.getLogger("pbx.sip")
 trace_log = logging.getLogger("pbx.sip.trace")
+
+FINAL_RETRANSMITS = 1
 
 # Methods the PBX implements; others known to SIP get 405, unknown ones 501.
 ALLOWED_METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
@@ -65,7 +68,12 @@ class SipCore:
         # on_timer(kind, now).
         self.timers = TimerHeap()
         self.timers.on_earlier = self._earlier
-        self.layer = TransactionLayer(t1=t1, t2=t2, timers=self.timers)
+        # An INVITE refused at once over UDP (a 407 challenge) gets its answer re-sent
+        # once, not until timer H (10 times): a spoofed INVITE must not make us send 12
+        # answers to its victim. The real client retransmits its INVITE and gets the
+        # answer again (pbx/sip/transaction.py, max_final_retransmits).
+        self.layer = TransactionLayer(t1=t1, t2=t2, timers=self.timers,
+                                      max_final_retransmits=FINAL_RETRANSMITS)
         self.transports: dict[tuple[str, int], Any] = {}  # (transport, family 4/6) -> transport
         self.handlers: dict[str, RequestHandler] = {}
         self.ack_handler: Callable[[Request, ServerTransaction | None, Address], None] | None = None
@@ -79,6 +87,11 @@ class SipCore:
         self._clock = clock
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stats = {"received": 0, "sent": 0, "parse_errors": 0, "dropped": 0}
+        # Security (pbx/security/authwatch.py): screens each request before its handler
+        # (a Response refuses it) and sees each final response (failed authentications).
+        self.request_filter: Callable[[Request, Address], Response | None] | None = None
+        self.bad_messages = RateLimitedLog(log)  # a flood of garbage logs a few lines
+        self.response_observer: Callable[[ServerTransaction, Response], None] | None = None
 
     def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run on ``loop``; its clock is the core's unless one was injected."""
@@ -130,7 +143,8 @@ class SipCore:
             msg = parse_message(data)
         except ParseError as exc:
             self.stats["parse_errors"] += 1
-            log.info("bad message from %s: %s", source, exc.reason)
+            self.bad_messages.log("bad message", self.now(), "bad message from %s: %s",
+                                  source, exc.reason)
             answer = exc.response_bytes(self.user_agent) if exc.can_answer else None
             if answer is not None:
                 self.send_bytes(answer, self._reply_address(exc.message, source))
@@ -150,7 +164,8 @@ class SipCore:
             self._run(self.layer.receive(msg, reply_to, self.now(), source.transport != "udp"))
         self._arm_timer()
 
-    def on_framing_error(self, source: Address, reason: str) -> None:
+    def on_framing_error(self, source: Address, reason: str, head: bytes = b"",
+                         status: int = 400) -> None:
         self.stats["parse_errors"] += 1
 
     @staticmethod
@@ -236,6 +251,11 @@ class SipCore:
             status, reason, headers = problem
             self.respond(tx, make_response(req, status, reason, headers=headers))
             return
+        if self.request_filter is not None:
+            refusal = self.request_filter(req, source)
+            if refusal is not None:
+                self.respond(tx, refusal)
+                return
         handler = self.handlers.get(req.method)
         if handler is None:
             # Known to SIP but not taken by anyone here (e.g. SUBSCRIBE before MWI).
@@ -277,14 +297,25 @@ class SipCore:
         if untagged:
             # RFC 3261 8.2.6.2: a UAS tags To in every response but 100. Derived
             # from the request so every response of one transaction agrees.
-            tag = format(zlib.crc32(f"{tx.key}{call_id}".encode()), "08x")
+            tag = format(zlib.crc32(f"{tx.key}{call_id}".encode("utf-8", "surrogateescape")),
+                         "08x")
             headers.set("To", f"{to_value};tag={tag}")
+        if self.response_observer is not None and response.status >= 200:
+            self.response_observer(tx, response)
         self._run(self.layer.respond(tx, response, self.now()))
         self._arm_timer()
 
     def send_trying(self, tx: ServerTransaction) -> None:
-        """100 Trying at once, so the caller stops retransmitting the INVITE."""
-        self._run(self.layer.send_trying(tx, self.now()))
+        """100 Trying, so the caller stops retransmitting the INVITE.
+
+        Sent once the current callback is done, and only if nothing was answered by
+        then: an INVITE refused at once (a 407 challenge) gets one answer, not two.
+        """
+        (self.loop or asyncio.get_running_loop()).call_soon(self._trying_if_unanswered, tx)
+
+    def _trying_if_unanswered(self, tx: ServerTransaction) -> None:
+        if tx.last is None and tx.state is TxState.PROCEEDING:
+            self._run(self.layer.send_trying(tx, self.now()))
 
     def send_request(self, req: Request, dest: Address, callback: ResponseCallback,
                      on_failure: FailureCallback | None = None) -> ClientTransaction:

@@ -1,13 +1,20 @@
 """Persistent store (aiosqlite): registrations, CDRs, queue_log, the AstDB; voicemail adds
 its tables.
 
-Bindings, CDRs and queue_log records are written behind: the registrar answers from memory and
-finished calls queue their record; the store writes everything queued in one
-transaction every FLUSH_INTERVAL, on shutdown, and before reading. A burst of
-REGISTERs or short calls thus costs one commit per interval, not one per
-message (one commit per call took a quarter of a core at 200 calls/s).
-Voicemail and the AstDB (`astdb`, Asterisk's own table shape: one `/family/key`
-path per row) commit at once: a message or a DB() value must not wait in memory.
+Bindings, CDRs and queue_log records are queued in memory and written by one flusher
+task, many changes per transaction (one commit per call took a quarter of a core at 200
+calls/s). CDRs and queue_log records are written behind, within FLUSH_INTERVAL. A registration is
+durable before it is confirmed: the registrar's 200 OK waits for
+:meth:`Store.when_committed`, which wakes the flusher at once; REGISTERs that
+arrive while a commit runs share the next one (group commit), so the REGISTER
+rate holds while none is confirmed before it is on disk. Voicemail and the
+AstDB (`astdb`, Asterisk's own table shape: one `/family/key` path per row)
+commit at once: a message or a DB() value must not wait in memory.
+
+The database runs in WAL mode (a commit is durable against a crash of the
+process; synchronous=NORMAL leaves the last commits to the OS on power loss)
+and is checked (PRAGMA quick_check) when opened: a damaged file stops the
+start with a message, rather than losing data later.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,11 @@ import aiosqlite
 log = logging.getLogger("pbx.store")
 
 FLUSH_INTERVAL = 0.2
+RETRY_INTERVAL = 2.0  # after a failed write (disk full, locked)
+
+
+class StoreError(Exception):
+    """The database cannot be used (damaged, not a database, unreadable): say why."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bindings (
@@ -70,7 +83,7 @@ CREATE INDEX IF NOT EXISTS queue_log_time ON queue_log(time);
 
 # Columns added to `cdr` after its first release: a database made before them
 # gets them at open (ALTER TABLE), so an upgrade keeps every old record.
-_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars")
+_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars", "recordings")
 
 
 @dataclass(slots=True)
@@ -84,7 +97,7 @@ class StoredBinding:
 CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
               "hangupcause", "rtp", *_CDR_ADDED)
-_JSON_FIELDS = ("rtp", "vars")
+_JSON_FIELDS = ("rtp", "vars", "recordings")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
 QUEUE_LOG_FIELDS = ("time", "callid", "queuename", "agent", "event", "data")
@@ -101,23 +114,45 @@ class Store:
         self._pending: dict[tuple[str, str], StoredBinding | None] = {}
         self._cdrs: list[list[Any]] = []
         self._queue_log: list[tuple[Any, ...]] = []
-        self._flush_task: asyncio.Task[None] | None = None
         self._schemas: list[str] = []
+        self._waiters: list[Callable[[bool], None]] = []
+        self._lock = asyncio.Lock()  # one flush at a time: a waiter never overtakes a write
+        self._wake = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._busy = False  # the flusher is writing
+        self.commits = 0
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
-        """Open (creating) the database file."""
+        """Open (creating) the database file; StoreError if it is damaged."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.executescript(SCHEMA)
-        async with db.execute("PRAGMA table_info(cdr)") as cur:
-            have = {row[1] for row in await cur.fetchall()}
-        for column in _CDR_ADDED:
-            if column not in have:
-                await db.execute(f"ALTER TABLE cdr ADD COLUMN {column} TEXT")
-        await db.commit()
+        try:
+            db = await aiosqlite.connect(str(path))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        try:
+            async with db.execute("PRAGMA quick_check") as cur:
+                rows = [r[0] for r in await cur.fetchall()]
+            if rows != ["ok"]:
+                raise StoreError(f"{path}: the database is damaged ({'; '.join(rows[:3])}); "
+                                 "restore a backup or move it aside to start afresh")
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.executescript(SCHEMA)
+            async with db.execute("PRAGMA table_info(cdr)") as cur:
+                have = {row[1] for row in await cur.fetchall()}
+            for column in _CDR_ADDED:
+                if column not in have:
+                    await db.execute(f"ALTER TABLE cdr ADD COLUMN {column} TEXT")
+            await db.commit()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StoreError(f"{path}: the database cannot be used ({exc}); restore a "
+                             "backup or move it aside to start afresh") from exc
+        except StoreError:
+            await db.close()
+            raise
         return cls(db, Path(path))
 
     async def add_schema(self, sql: str) -> None:
@@ -126,17 +161,27 @@ class Store:
         await self.db.commit()
 
     async def close(self) -> None:
-        """Flush pending writes and close."""
-        await self.flush()
-        if self._flush_task is not None:
-            self._flush_task.cancel()
+        """Flush pending writes, answer every waiter, close."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        flusher = self._flusher
+        if flusher is not None:
+            async with self._lock:  # a write under way finishes first
+                flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._flush_task
-        await self.db.close()
+                await flusher
+        try:
+            with contextlib.suppress(Exception):
+                await self.flush()
+        finally:
+            waiters, self._waiters = self._waiters, []
+            self._answer_waiters(waiters, not self._queued)
+            await self.db.close()
 
-    # --- bindings (write-behind) -------------------------------------------
+    # --- bindings (group commit) -------------------------------------------
     def save_binding(self, binding: StoredBinding) -> None:
-        """Queue an insert/update; flushed within FLUSH_INTERVAL."""
+        """Queue an insert/update; written within FLUSH_INTERVAL, or sooner if awaited."""
         self._pending[(binding.aor, binding.contact)] = binding
         self._schedule()
 
@@ -145,17 +190,78 @@ class Store:
         self._pending[(aor, contact)] = None
         self._schedule()
 
-    def _schedule(self) -> None:
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.get_running_loop().create_task(self._flush_later())
+    def when_committed(self, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(True)`` once every change queued so far is committed.
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(FLUSH_INTERVAL)
-        await self.flush()
+        At once if nothing is queued or being written; ``callback(False)`` if the
+        write failed (the changes stay queued and are retried).
+        """
+        if not self._queued and not self._busy:
+            callback(True)
+            return
+        self._waiters.append(callback)
+        self._start_flusher()
+        self._wake.set()
+
+    @property
+    def _queued(self) -> bool:
+        """Changes wait in memory (bindings, CDRs, queue_log records)."""
+        return bool(self._pending or self._cdrs or self._queue_log)
+
+    @property
+    def has_pending(self) -> bool:
+        return self._queued or self._busy
+
+    def _schedule(self, delay: float = FLUSH_INTERVAL) -> None:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(delay, self._kick)
+
+    def _kick(self) -> None:
+        self._timer = None
+        self._start_flusher()
+        self._wake.set()
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._run_flusher())
+
+    async def _run_flusher(self) -> None:
+        while True:
+            # No commit delay: changes arriving while a commit runs share the next
+            # one anyway (waiting a few ms more made SIPp at 2,000/s retransmit).
+            await self._wake.wait()
+            self._wake.clear()
+            waiters, self._waiters = self._waiters, []
+            self._busy = True
+            ok = False
+            try:
+                await self.flush()
+                ok = True
+            except asyncio.CancelledError:
+                self._waiters[:0] = waiters  # close() answers them after its own flush
+                raise
+            except Exception:
+                self._schedule(RETRY_INTERVAL)
+            finally:
+                self._busy = False
+            self._answer_waiters(waiters, ok)
+
+    @staticmethod
+    def _answer_waiters(waiters: list[Callable[[bool], None]], ok: bool) -> None:
+        for callback in waiters:
+            try:
+                callback(ok)
+            except Exception:
+                log.exception("error after a commit")
 
     async def flush(self) -> None:
-        """Write every queued binding change and CDR in one transaction."""
-        if not self._pending and not self._cdrs and not self._queue_log:
+        """Write every queued binding change, CDR and queue_log record in one transaction."""
+        async with self._lock:
+            await self._write()
+
+    async def _write(self) -> None:
+        if not self._queued:
             return
         pending, self._pending = self._pending, {}
         cdrs, self._cdrs = self._cdrs, []
@@ -176,8 +282,11 @@ class Store:
             if qlog:
                 await self.db.executemany(_INSERT_QUEUE_LOG, qlog)
             await self.db.commit()
-        except Exception:
-            log.exception("could not save registrations, CDRs and queue_log; will retry")
+            self.commits += 1
+        except Exception as exc:
+            log.error("could not save registrations, CDRs and queue_log (%s); will retry", exc)
+            with contextlib.suppress(Exception):
+                await self.db.rollback()
             pending.update(self._pending)
             self._pending = pending
             self._cdrs[:0] = cdrs
@@ -218,10 +327,10 @@ class Store:
             out.append(d)
         return out
 
-    # --- queue_log ---------------------------------------------------------------
+    # --- queue_log (written behind, as CDRs) ------------------------------------
     def add_queue_log(self, row: dict[str, Any]) -> None:
-        """Queue one queue_log record (written within FLUSH_INTERVAL, as CDRs); not a
-        coroutine: the queue engine logs from synchronous code."""
+        """Queue one queue_log record (written within FLUSH_INTERVAL by the flusher);
+        not a coroutine: the queue engine logs from synchronous code."""
         self._queue_log.append(tuple(row[f] for f in QUEUE_LOG_FIELDS))
         self._schedule()
 

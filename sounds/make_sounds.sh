@@ -48,6 +48,18 @@ tone beep synth 0.25 sine 1000 vol 0.5 fade 0.005 0.25 0.005
 for s in 1 2; do
     tone "silence/$s" trim 0 "$s"
 done
+# ConfBridge's join and leave sounds: a rising and a falling pair of short tones.
+two_tones() {
+    local name="$1" f1="$2" f2="$3"
+    for f in "$f1" "$f2"; do
+        sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$tmp/t$f.wav" \
+            synth 0.12 sine "$f" vol 0.4 fade 0.005 0.12 0.005
+    done
+    sox -D "$tmp/t$f1.wav" "$tmp/t$f2.wav" "$tmp/out.wav"
+    mv "$tmp/out.wav" "$out/$name.wav"
+}
+two_tones confbridge-join 660 880
+two_tones confbridge-leave 880 660
 
 while IFS='|' read -r name text; do
     [[ -z "$name" || "$name" == \#* ]] && continue
@@ -235,6 +247,30 @@ vm-sorry|I'm sorry I did not understand your response.
 vm-press|press
 vm-for|for
 vm-then-pound|then press pound
+# --- conferences (ConfBridge, Page)
+conf-onlyperson|You are currently the only person in this conference.
+conf-onlyone|There is currently one other participant in the conference.
+conf-thereare|There are currently
+conf-otherinparty|other participants in the conference
+conf-hasjoin|is now in the conference.
+conf-hasleft|has left the conference.
+conf-kicked|You have been kicked from this conference
+conf-muted|You are now muted
+conf-unmuted|You are now unmuted
+conf-getpin|Please enter the conference pin number.
+conf-invalidpin|That pin is invalid for this conference.
+conf-locked|This conference is locked!
+conf-lockednow|The conference is now locked
+conf-unlockednow|The conference is now unlocked
+conf-errormenu|Invalid Choice
+conf-waitforleader|The conference will begin when the leader arrives.
+conf-leaderhasleft|The leader has left the conference.
+conf-placeintoconf|You will now be placed into the conference.
+conf-now-muted|The conference is now muted.
+conf-now-unmuted|The conference is now unmuted.
+confbridge-conf-begin|the conference will now begin
+conf-usermenu|Please press 1 to mute or unmute yourself, 4 or 6 to decrease or increase the conference volume, 7 or 9 to decrease or increase your volume, or 8 to exit.
+conf-adminmenu|Please press 1 to mute or unmute yourself, 2 to lock or unlock the conference, 3 to eject the last user, 4 or 6 to decrease or increase the conference volume, 7 or 9 to decrease or increase your volume, or 8 to exit.
 PROMPTS
 
 echo "make_sounds: wrote $(find "$out" -name '*.wav' | wc -l) prompts to $out"

@@ -41,9 +41,9 @@ _IGNORED_GENERAL = {
     "skipms", "maxgreet", "sendvoicemail", "review", "operator", "saycid", "envelope",
     "tempgreetwarn", "externnotify", "externpass", "externpassnotify", "externpasscheck",
     "smdienable", "smdiport", "minpassword", "usedirectory", "charset", "adsifdn",
-    "adsisec", "adsiver", "searchcontexts", "userscontext", "cidinternalcontexts",
+    "adsisec", "adsiver", "userscontext", "cidinternalcontexts",
     "forcename", "forcegreetings", "moveheard", "nextaftercmd", "callback", "dialout",
-    "exitcontext", "directoryintro", "volgain", "odbcstorage", "odbctable", "pagerfromstring",
+    "exitcontext", "volgain", "odbcstorage", "odbctable", "pagerfromstring",
     "pagersubject", "pagerbody", "pagerdateformat", "emailtitle", "listen-control-forward-key",
     "listen-control-reverse-key", "listen-control-pause-key", "listen-control-restart-key",
     "listen-control-stop-key", "backupdeleted", "sayduration", "saydurationm", "locale", "tz",
@@ -63,6 +63,7 @@ _MAILBOX_OPTIONS = {
     "forcegreetings", "tempgreetwarn", "nextaftercmd", "sendvoicemail", "moveheard",
     "volgain", "language", "emailsubject", "emailbody", "serveremail", "fromstring",
     "messagewrap", "imapuser", "imappassword", "imapfolder", "imapvmshareid", "maxgreet",
+    "alias",  # Directory(...,a): another name to find the mailbox by
 }
 
 
@@ -88,6 +89,8 @@ class VoicemailGeneral:
     mailcmd: str = ""
     pbxskip: bool = False
     aliasescontext: str = ""
+    directoryintro: str = ""  # Directory(): a prompt instead of "welcome ... using your keypad"
+    searchcontexts: bool = False  # Directory() without a context searches every context
 
 
 @dataclass(slots=True)
@@ -108,6 +111,7 @@ class MailboxConfig:
     options: dict[str, str] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+    pin_col: int = 0  # column of the PIN (security checks point at it)
 
     @property
     def key(self) -> str:
@@ -207,11 +211,11 @@ def _load_general(entries: list[Entry], general: VoicemailGeneral,
         if key == "format":
             _load_formats(entry, general, diagnostics)
         elif key in ("serveremail", "fromstring", "mailcmd", "emaildateformat",
-                     "aliasescontext"):
+                     "aliasescontext", "directoryintro"):
             setattr(general, key, value)
         elif key in ("emailsubject", "emailbody"):
             setattr(general, key, _unescape(value))
-        elif key in ("attach", "delete", "pbxskip"):
+        elif key in ("attach", "delete", "pbxskip", "searchcontexts"):
             b = _parse_bool(entry, value, diagnostics)
             if b is not None:
                 setattr(general, key, b)
@@ -295,7 +299,7 @@ def _load_mailbox(entry: Entry, context: str, general: VoicemailGeneral,
     mb = MailboxConfig(context=context, mailbox=box, pin=pin, fullname=name, email=email,
                        pager=pager, attach=general.attach, delete=general.delete,
                        maxmsg=general.maxmsg, maxsecs=general.maxsecs, minsecs=general.minsecs,
-                       file=entry.file, line=entry.line)
+                       file=entry.file, line=entry.line, pin_col=cols[0])
     if options:
         offset = cols[4]
         for raw in options.split("|"):

@@ -1,13 +1,17 @@
 """Dial(SIP/peer[&SIP/peer2...][,timeout[,options]]): ring, bridge, DIALSTATUS.
 
 Targets: `SIP/peer`, `SIP/peer/EXTEN` and `SIP/EXTEN@peer` (a number at a
-static host= peer); `PJSIP/` is an alias. Options: r (ring indication now),
-g (go on in the dialplan when the callee hangs up); t, T and others accepted.
+static host= peer); `PJSIP/` is an alias; `Local/exten@context[/n]` runs the
+dialplan there as a new channel (pbx.local_channel). Options (Asterisk's
+syntax, dialplan.options): r (ring indication now), m[(class)] (music on hold
+instead of ringback), g (go on in the dialplan when the callee hangs up); t,
+T and others accepted.
 """
 
 from __future__ import annotations
 
 from dialplan.apps import AppContext, register
+from dialplan.options import parse_options
 from dialplan.substitute import DialplanError
 from pbx import q850
 from pbx.channel import DialTarget
@@ -23,6 +27,11 @@ def parse_targets(text: str) -> list[DialTarget]:
         if "/" not in part:
             raise DialplanError(f"Dial: {part!r} is not TECH/resource (e.g. SIP/6001)")
         tech, rest = part.split("/", 1)
+        if tech.upper() == "LOCAL":
+            from pbx.local_channel import local_target, parse_local
+
+            targets.append(local_target(parse_local(rest)))
+            continue
         exten = None
         if "/" in rest:
             rest, exten = rest.split("/", 1)
@@ -53,5 +62,5 @@ async def dial(ctx: AppContext, args: list[str]) -> None:
     if result.peer_channel:
         ch.variables["DIALEDPEERNAME"] = result.peer_channel
     ch.check_hangup()
-    if result.status == "ANSWER" and result.callee_hungup and "g" not in options:
+    if result.status == "ANSWER" and result.callee_hungup and "g" not in parse_options(options):
         ctx.end(q850.NORMAL_CLEARING)  # Asterisk: the call is over once the bridge ends

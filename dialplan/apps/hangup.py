@@ -27,7 +27,11 @@ def parse_cause(text: str) -> int:
 @register("Hangup")
 async def hangup(ctx: AppContext, args: list[str]) -> None:
     """End the dialplan and hang up."""
-    cause = parse_cause(args[0] if args else "")
+    text = args[0].strip() if args else ""
+    known = ctx.channel.variables.get("HANGUPCAUSE", "")
+    # Asterisk: without a cause, the channel's own (e.g. a failed Dial's callee's,
+    # so a busy provider makes the caller hear 486), else normal clearing.
+    cause = parse_cause(text if text or not known.isdigit() else known)
     ctx.channel.variables["HANGUPCAUSE"] = str(cause)
     await ctx.channel.hangup(cause)
     ctx.end(cause)

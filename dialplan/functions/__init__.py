@@ -13,13 +13,21 @@ PBX has its own registry (`DialplanServices.functions`). Reading an unknown
 function raises DialplanError, which fails the call at that step with the
 step's file:line:col (Asterisk would substitute an empty string and go on:
 a silent wrong call is worse). Writing one with Set() is a warning only.
+
+A function that must wait for the network (ENUMLOOKUP: DNS) is marked with
+`@async_function`: its reader is a coroutine. Substitution itself stays
+synchronous (the hot path); the interpreter substitutes a step that names
+such a function with `substitute_awaiting`, which awaits each one and
+substitutes again, replaying the values the step's other functions already
+returned, so each function runs once per step as usual.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
@@ -31,14 +39,26 @@ from dialplan.timespec import TimeSpec
 if TYPE_CHECKING:
     from dialplan.substitute import Scope
 
-__all__ = ["Function", "FunctionRegistry", "TimeSpec", "format_callerid", "function",
-           "known_functions", "parse_callerid", "writer"]
+__all__ = ["AwaitNeeded", "Function", "FunctionRegistry", "TimeSpec", "async_function",
+           "format_callerid", "function", "known_functions", "parse_callerid", "writer"]
 
 Reader = Callable[["Scope", str], str]
+AsyncReader = Callable[["Scope", str], Awaitable[str]]
 Writer = Callable[["Scope", str, str], None]
 
 _READS = "dialplan_reads"  # attributes the decorators put on the Python functions
 _WRITES = "dialplan_writes"
+_ASYNC = "dialplan_async"
+
+
+class AwaitNeeded(Exception):  # control flow: a step must await a function's value
+    """Raised by FunctionRegistry.read for an async function whose value this
+    pass of the substitution does not have yet."""
+
+    def __init__(self, name: str, value: Awaitable[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.value = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +66,22 @@ class Function:
     name: str
     read: Reader | None
     write: Writer | None
+    is_async: bool = False  # read is a coroutine function (see the module docstring)
 
 
 def function(name: str) -> Callable[[Reader], Reader]:
     """Mark a reader as the dialplan function `name`."""
     def deco(fn: Reader) -> Reader:
         setattr(fn, _READS, (*getattr(fn, _READS, ()), name.upper()))
+        return fn
+    return deco
+
+
+def async_function(name: str) -> Callable[[AsyncReader], AsyncReader]:
+    """Mark a coroutine reader as the dialplan function `name` (one that waits for I/O)."""
+    def deco(fn: AsyncReader) -> AsyncReader:
+        setattr(fn, _READS, (*getattr(fn, _READS, ()), name.upper()))
+        setattr(fn, _ASYNC, True)
         return fn
     return deco
 
@@ -76,7 +106,8 @@ def _builtin_table() -> Mapping[str, Function]:
                 readers[name] = value
             for name in getattr(value, _WRITES, ()):
                 writers[name] = value
-    return MappingProxyType({name: Function(name, readers.get(name), writers.get(name))
+    return MappingProxyType({name: Function(name, readers.get(name), writers.get(name),
+                                            getattr(readers.get(name), _ASYNC, False))
                              for name in readers.keys() | writers.keys()})
 
 
@@ -85,6 +116,8 @@ class FunctionRegistry:
 
     def __init__(self, functions: Mapping[str, Function] | None = None) -> None:
         self._functions = dict(functions or {})
+        self._awaiting: re.Pattern[str] | None = None
+        self._awaiting_done = False
 
     @classmethod
     def builtin(cls) -> FunctionRegistry:
@@ -94,9 +127,20 @@ class FunctionRegistry:
     def get(self, name: str) -> Function | None:
         return self._functions.get(name.upper())
 
-    def add(self, name: str, read: Reader | None, write: Writer | None = None) -> None:
+    def add(self, name: str, read: Reader | None, write: Writer | None = None, *,
+            is_async: bool = False) -> None:
         """Register (or replace) a function in this registry only."""
-        self._functions[name.upper()] = Function(name.upper(), read, write)
+        self._functions[name.upper()] = Function(name.upper(), read, write, is_async)
+        self._awaiting_done = False
+
+    def may_await(self, text: str) -> bool:
+        """Whether `text` (a step's arguments) names a function that awaits."""
+        if not self._awaiting_done:
+            names = sorted(n for n, f in self._functions.items() if f.is_async)
+            self._awaiting = (re.compile(r"(?i)\b(?:" + "|".join(map(re.escape, names))
+                                         + r")\(") if names else None)
+            self._awaiting_done = True
+        return self._awaiting is not None and self._awaiting.search(text) is not None
 
     def names(self) -> set[str]:
         """Upper-case names of every function."""
@@ -104,12 +148,26 @@ class FunctionRegistry:
 
     def read(self, scope: Scope, name: str, args: str) -> str:
         """`${NAME(args)}`; DialplanError when unknown or write-only."""
+        replay = scope.replay
+        if replay is not None and replay.pos < len(replay.values):
+            value = replay.values[replay.pos]  # substitute_awaiting's second pass
+            replay.pos += 1
+            return value
         f = self._functions.get(name.upper())
         if f is None:
             raise DialplanError(f"Unknown function: {name}")
         if f.read is None:
             raise DialplanError(f"Function {name} cannot be read")
-        return f.read(scope, args)
+        if f.is_async:
+            if replay is None:
+                raise DialplanError(f"{name}() waits for the network: it can only be used "
+                                    "in an application's arguments")
+            raise AwaitNeeded(name, f.read(scope, args))  # type: ignore[arg-type]
+        value = f.read(scope, args)
+        if replay is not None:
+            replay.values.append(value)
+            replay.pos += 1
+        return value
 
     def write(self, scope: Scope, name: str, args: str, value: str) -> None:
         """`Set(NAME(args)=value)`; DialplanError when unknown or read-only."""

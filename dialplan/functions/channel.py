@@ -68,7 +68,7 @@ def _channel(scope: Scope, args: str) -> str:
     item = args.strip().lower()
     values = {"name": ch.name, "language": ch.language, "state": ch.state.value,
               "uniqueid": ch.uniqueid, "context": ch.context, "exten": ch.exten,
-              "callid": ch.uniqueid}
+              "callid": ch.uniqueid, "tonezone": ch.tonezone, "musicclass": ch.musicclass}
     if item not in values:
         raise DialplanError(f"CHANNEL: unknown item {item!r}")
     return values[item]
@@ -82,6 +82,14 @@ def _channel_w(scope: Scope, args: str, value: str) -> None:
     item = args.strip().lower()
     if item == "language":
         ch.language = value.strip()
+    elif item == "tonezone":
+        country = value.strip().lower()
+        if scope.services.tone_zones().zones.get(country) is None:
+            raise DialplanError(f"CHANNEL(tonezone): no zone [{country}] in indications.conf")
+        ch.tonezone = country
+    elif item == "musicclass":
+        # The music-on-hold class this channel hears (res_musiconhold's order).
+        ch.musicclass = value.strip()
     elif item in ("accountcode", "peeraccount", "amaflags"):
         # As in Asterisk, these set the call's record.
         try:
@@ -90,7 +98,7 @@ def _channel_w(scope: Scope, args: str, value: str) -> None:
             raise DialplanError(f"CHANNEL({item}): {e}") from e
     else:
         raise DialplanError(f"CHANNEL: item {item!r} cannot be set here "
-                            "(language, accountcode, peeraccount, amaflags)")
+                            "(language, tonezone, musicclass, accountcode, peeraccount, amaflags)")
 
 
 @function("TIMEOUT")

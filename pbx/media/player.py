@@ -4,6 +4,10 @@ The payloads are the PromptLibrary's cached bytes (one object per prompt and
 codec); frames are memoryview slices of them, so a thousand channels playing
 the same prompt share its memory. A play request owns one Future, resolved
 when the list has been played, stopped or the session closed.
+
+A tone (PlayTones, Read's tones: pbx.media.tones) is a request like any
+other, with a loop: after its items the player starts the loop payload again
+for ever, so the tone plays until it is stopped or replaced.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ class Player:
         "_frame",
         "_fut",
         "_items",
+        "_loop",
         "_mv",
         "_pos",
         "_result",
         "_send",
+        "_tone",
         "clock",
         "session",
     )
@@ -51,6 +57,8 @@ class Player:
         self._send = session.send_audio
         self._fut: asyncio.Future[PlayResult] | None = None
         self._items: list[memoryview] = []
+        self._loop: memoryview | None = None  # played again and again after the items
+        self._tone = False  # the request in progress is a tone (stop_tone ends it)
         self._mv: memoryview = memoryview(b"")
         self._pos = 0
         self._end = 0
@@ -63,13 +71,32 @@ class Player:
         """True while a request is in progress."""
         return self._fut is not None
 
+    @property
+    def playing_tone(self) -> bool:
+        """True while a tone (play_tone) is in progress."""
+        return self._fut is not None and self._tone
+
+    def play_tone(self, intro: bytes, loop: bytes) -> asyncio.Future[PlayResult]:
+        """Play `intro` once, then `loop` for ever (b"": stop after the intro);
+        the future resolves when stopped, replaced or the session closes."""
+        fut = self.play([intro] if intro else [], repeat=loop)
+        self._tone = True
+        return fut
+
+    def stop_tone(self) -> None:
+        """Stop the request in progress if it is a tone (StopPlayTones)."""
+        if self._fut is not None and self._tone:
+            self._finish(False, "stopped")
+
     def play(self, payloads: Sequence[bytes | None],
-             names: Sequence[str] | None = None) -> asyncio.Future[PlayResult]:
+             names: Sequence[str] | None = None, *,
+             repeat: bytes | None = None) -> asyncio.Future[PlayResult]:
         """Play encoded payloads (already in the session's codec) back to back.
 
         None entries (prompts not found) are skipped and listed in the
-        result's `missing` (by `names` when given). A request in progress is
-        ended with reason "replaced".
+        result's `missing` (by `names` when given). `repeat` is played after
+        them again and again until stop(). A request in progress is ended with
+        reason "replaced".
         """
         if self._fut is not None:
             self._finish(False, "replaced")
@@ -77,6 +104,8 @@ class Player:
         fut: asyncio.Future[PlayResult] = loop.create_future()
         missing = [(names[i] if names else str(i)) for i, p in enumerate(payloads) if p is None]
         self._items = [memoryview(p) for p in payloads if p]
+        self._loop = memoryview(repeat) if repeat else None
+        self._tone = False
         self._result = PlayResult(False, missing=missing)
         self._frame = self.session.samples_per_frame  # G.711, G.722: one octet per unit
         self._first = True
@@ -105,9 +134,12 @@ class Player:
             self._finish(False, "stopped")
 
     def _next_item(self) -> bool:
-        if not self._items:
+        if self._items:
+            self._mv = self._items.pop(0)
+        elif self._loop is not None:
+            self._mv = self._loop
+        else:
             return False
-        self._mv = self._items.pop(0)
         self._pos = 0
         self._end = len(self._mv)
         return True
@@ -132,7 +164,7 @@ class Player:
                 self._first = True  # on hold: mark the first frame actually sent
         elif self._send(frame):
             self._result.frames += 1
-        if self._pos >= self._end and not self._items:
+        if self._pos >= self._end and not self._items and self._loop is None:
             self._finish(True, "done")
 
     def _boundary_frame(self) -> bytes | None:
@@ -163,6 +195,7 @@ class Player:
         fut = self._fut
         self._fut = None
         self._items = []
+        self._loop = None
         self._mv = memoryview(b"")
         self._pos = self._end = 0
         res = self._result

@@ -33,9 +33,11 @@ def _untranscodable(payload: bytes) -> bytes:
 class _Leg:
     """Consumer on one session, relaying to the other."""
 
-    __slots__ = ("_forward", "_other", "bridge", "codecs", "dst", "src", "transcode")
+    __slots__ = ("_forward", "_other", "bridge", "codecs", "digit_out", "dst", "src",
+                 "transcode")
 
-    def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession) -> None:
+    def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession,
+                 digit_out: Callable[[str], None] | None = None) -> None:
         self.bridge = bridge
         self.src = src
         self.dst = dst
@@ -43,6 +45,9 @@ class _Leg:
         self._other: dict[int, Callable[[bytes], bytes] | None] = {}
         self.codecs = (src.codec, dst.codec)
         self.transcode = _pick(src, dst)
+        # How digits reach dst when it takes no RFC 4733 packets (SIP INFO, tones):
+        # None relays the source's packets as they are (pbx/dtmf_mode.py decides).
+        self.digit_out = digit_out
 
     def refresh(self) -> None:
         """A re-INVITE may have changed a codec: a new transcoder then (a stateful
@@ -95,8 +100,36 @@ class _Leg:
         """One leg hung up: the bridge ends."""
         self.bridge._leg_closed()
 
+    def dtmf(self, digit: str) -> None:
+        """A digit the source sent as RFC 4733 (its packets were relayed, or not)."""
+        out = self.digit_out
+        if out is not None:
+            out(digit)
+            self.bridge.dtmf_relayed += 1
+
+    def digit_other(self, digit: str) -> None:
+        """A digit the source sent as SIP INFO or tones: no packets of it went on."""
+        out = self.digit_out
+        if out is not None:
+            out(digit)
+        elif self.dst.dtmf_pt >= 0 and self.dst.send_dtmf(digit):
+            pass  # generated as RFC 4733 on the other leg
+        else:
+            self.bridge.dtmf_dropped += 1
+            return
+        self.bridge.dtmf_relayed += 1
+
+    def pause(self) -> None:
+        """Stop relaying audio to dst for a while (tones are being sent there)."""
+        self._forward = _held
+
+    def resume(self) -> None:
+        self._forward = self.dst.forward
+
     def dtmf_packet(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Relay an RFC 4733 packet with the other leg's payload type."""
+        if self.digit_out is not None:
+            return  # dst gets the digit otherwise, once it is complete (dtmf())
         dst = self.dst
         if dst.dtmf_pt < 0:
             self.bridge.dtmf_dropped += 1  # the other side takes no telephone-event
@@ -105,6 +138,10 @@ class _Leg:
             self.bridge.dtmf_relayed += 1
         else:
             self.bridge.held += 1
+
+
+def _held(payload: bytes, marker: int, seq: int, ts: int, src: object, pt: int = -1) -> bool:
+    return False  # counted as held: the other leg is hearing DTMF tones
 
 
 def _pick(src: MediaSession, dst: MediaSession) -> Callable[[bytes], bytes] | None:
@@ -118,7 +155,11 @@ def _pick(src: MediaSession, dst: MediaSession) -> Callable[[bytes], bytes] | No
 class Relay:
     """Bridges the media of two sessions until `stop()` or either one closes."""
 
-    def __init__(self, a: MediaSession, b: MediaSession) -> None:
+    def __init__(self, a: MediaSession, b: MediaSession, *,
+                 digits_to: tuple[Callable[[str], None] | None,
+                                  Callable[[str], None] | None] = (None, None)) -> None:
+        """``digits_to``: how digits are sent to a and to b when that leg takes no
+        RFC 4733 packets (pbx/dtmf_mode.py); None relays the packets."""
         self.a = a
         self.b = b
         self.relayed = 0  # audio packets sent on to the other leg
@@ -127,7 +168,7 @@ class Relay:
         self.dtmf_relayed = 0
         self.dtmf_dropped = 0
         self._prev = (None, None)
-        self._legs = (_Leg(self, a, b), _Leg(self, b, a))
+        self._legs = (_Leg(self, a, b, digits_to[1]), _Leg(self, b, a, digits_to[0]))
         self.active = False
         self.on_end: Callable[[], None] | None = None  # called when a leg closes
 
@@ -142,6 +183,15 @@ class Relay:
             return
         self.active = True
         self._prev = (self.a.set_consumer(self._legs[0]), self.b.set_consumer(self._legs[1]))
+
+    def pause_into(self, session: MediaSession, paused: bool) -> None:
+        """Stop (or resume) relaying audio into ``session`` while it hears tones."""
+        for leg in self._legs:
+            if leg.dst is session:
+                if paused:
+                    leg.pause()
+                else:
+                    leg.resume()
 
     def refresh(self) -> None:
         """Re-read the legs' codecs (after a re-INVITE changed one)."""

@@ -119,6 +119,13 @@ class MediaSession(asyncio.DatagramProtocol):
         self.on_timeout: Callable[[], None] | None = None
         self.consumer: Consumer | None = None
         self._consume: Callable[[bytes, int, int, int], None] | None = None
+        self._tap: Callable[[bytes], None] | None = None  # in-band DTMF detection
+        # A recorder of both directions (MixMonitor): `rx(payload, marker, seq, ts)`
+        # gets what arrives, `tx(payload, ts)` what we send (set_monitor).
+        self.monitor: Any = None
+        # True while music on hold feeds this session: forward() (the bridge, echo)
+        # sends nothing then, as Asterisk writes no bridged frames over a generator.
+        self.generating = False
         self.stream = RtpStream(PCMU.payload_type)
         self.rx = RtpReceiveStats(8000)
         self.rx_ssrc: int | None = None
@@ -130,6 +137,11 @@ class MediaSession(asyncio.DatagramProtocol):
         self._can_send = False
         self._can_recv = True
         self.probation = max(1, probation)
+        # Symmetric RTP (nat=comedia, rtp_symmetric=yes): send where the remote's RTP
+        # comes from. Off: keep sending to the SDP address; the source is still
+        # latched (and only it accepted), just not sent to. (pbx/legs.py sets it.)
+        self.symmetric = True
+        self._rx_source: tuple | None = None  # the latched source when not symmetric
         self._latched = False
         # Sources on probation: address -> [ssrc, last seq, packets in sequence].
         self._candidates: dict[Any, list[int]] = {}
@@ -277,6 +289,7 @@ class MediaSession(asyncio.DatagramProtocol):
             self.sdp_remote = self.remote = (addr[0], int(addr[1]))
             self._latched = False
             self._candidates.clear()
+            self._rx_source = None
             self.rtcp_remote = rtcp_addr or (addr[0], int(addr[1]) + 1)
         if not self._can_send:
             self.stream.mark = True  # resuming after hold starts a talkspurt
@@ -337,8 +350,41 @@ class MediaSession(asyncio.DatagramProtocol):
         """Route incoming audio to `consumer` (None: drop it); returns the previous one."""
         prev = self.consumer
         self.consumer = consumer
-        self._consume = consumer.rtp if consumer is not None else None
+        self._rebind()
         return prev
+
+    def set_tap(self, tap: Callable[[bytes], None] | None) -> None:
+        """Also give every audio payload to `tap` (e.g. an in-band DTMF detector),
+        whoever consumes it; None removes it."""
+        self._tap = tap
+        self._rebind()
+
+    def set_monitor(self, monitor: Any) -> None:
+        """Copy both directions' audio to `monitor` (None: stop); see `monitor`."""
+        self.monitor = monitor
+        self._rebind()
+
+    def _rebind(self) -> None:
+        # The tap and the monitor are folded into the one callable the receive path
+        # calls, so a session without them pays nothing for them per packet.
+        consumer = self.consumer
+        rtp = consumer.rtp if consumer is not None else None
+        monitor = self.monitor
+        monitor_rx = monitor.rx if monitor is not None and not self.closed else None
+        tap = self._tap
+        if monitor_rx is None and tap is None:
+            self._consume = rtp
+            return
+
+        def both(payload: bytes, marker: int, seq: int, ts: int) -> None:
+            if tap is not None:
+                tap(payload)
+            if rtp is not None:
+                rtp(payload, marker, seq, ts)
+            if monitor_rx is not None:
+                monitor_rx(payload, marker, seq, ts)
+
+        self._consume = both
 
     # --- receiving ------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -392,6 +438,8 @@ class MediaSession(asyncio.DatagramProtocol):
         latch on it and send there. Once latched, another source must pass the
         same probation to take over. Garbage counts for no source, and a lone
         packet from anywhere changes nothing."""
+        if addr == self._rx_source and self._latched:
+            return True  # not symmetric: the latched source is not where we send
         if not self._valid(data):
             self.errors += 1
             return False
@@ -436,6 +484,9 @@ class MediaSession(asyncio.DatagramProtocol):
         self._set_peer(addr)
 
     def _set_peer(self, addr: Any) -> None:
+        if not self.symmetric:
+            self._rx_source = addr
+            return
         if addr != self.remote:
             log.debug("RTP on port %d latched to %s", self.local_port, addr)
             was = self.remote
@@ -472,10 +523,18 @@ class MediaSession(asyncio.DatagramProtocol):
                 self.digit_received(digit)
 
     def digit_received(self, digit: str) -> None:
-        """Deliver a DTMF digit (RFC 4733 here; SIP INFO from the channel)."""
+        """Deliver a DTMF digit that came as RFC 4733 packets."""
+        self._deliver_digit(digit, "dtmf")
+
+    def digit_detected(self, digit: str) -> None:
+        """Deliver a DTMF digit that came otherwise (SIP INFO, in-band tones): a
+        bridge must send it on itself, having relayed no packets of it."""
+        self._deliver_digit(digit, "digit_other")
+
+    def _deliver_digit(self, digit: str, method: str) -> None:
         consumer = self.consumer
         if consumer is not None:
-            cb = getattr(consumer, "dtmf", None)
+            cb = getattr(consumer, method, None) or getattr(consumer, "dtmf", None)
             if cb is not None:
                 try:
                     cb(digit)
@@ -508,6 +567,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.tx(payload, st.ts)
         st.seq = (st.seq + 1) & 0xFFFF
         st.last_ts = st.ts
         st.ts = (st.ts + (samples or n)) & 0xFFFFFFFF
@@ -543,7 +605,7 @@ class MediaSession(asyncio.DatagramProtocol):
         SSRC. Its sequence number and timestamp are mapped by fixed offsets so
         the far end still sees the source's loss, reordering and timing; the
         offsets are recomputed (with the marker bit) when the source changes."""
-        if not self._can_send or self.closed:
+        if not self._can_send or self.closed or self.generating:
             return False
         st = self.stream
         if src is not self._fwd_src:
@@ -560,6 +622,9 @@ class MediaSession(asyncio.DatagramProtocol):
             self._sendto(pkt, self.remote)  # type: ignore[misc]
         except OSError as exc:
             self._send_slow(pkt, exc)
+        monitor = self.monitor
+        if monitor is not None and pt < 0:
+            monitor.tx(payload, ots)
         if (oseq - st.seq) & 0xFFFF < 0x8000:  # newest so far (not a reordered one)
             st.seq = (oseq + 1) & 0xFFFF
             st.last_ts = ots

@@ -35,6 +35,7 @@ class WavStream:
         self.rate = rate
         self.data_bytes = 0  # accepted by write()
         self._flushed = -1
+        self._header_len = HEADER_LEN  # where the samples start
         self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
         try:
             self._file.write(_header(rate, 0))
@@ -42,6 +43,37 @@ class WavStream:
         except BaseException:
             self._file.close()
             raise
+
+    @classmethod
+    def append(cls, path: str, rate: int = 8000) -> WavStream:
+        """Continue the WAV at `path` (a new one at `rate` if there is none): its
+        own rate is kept (`.rate`). It must be 16-bit mono PCM whose data chunk
+        ends the file, as this class writes; OSError otherwise (nothing changed)."""
+        if not os.path.exists(path) or os.path.getsize(path) <= HEADER_LEN:
+            return cls(path, rate)
+        from pbx.media.wav import WavError, read_wav_format
+
+        with open(path, "rb") as f:
+            head = f.read(65536)
+        try:
+            fmt = read_wav_format(path, head)
+        except WavError as exc:
+            raise OSError(f"cannot append to {path}: {exc}") from exc
+        size = os.path.getsize(path)
+        if (fmt.format_tag, fmt.channels, fmt.bits_per_sample) != (1, 1, 16) or \
+                struct.unpack_from("<I", head, fmt.data_offset - 4)[0] not in (
+                    size - fmt.data_offset, 0):
+            raise OSError(f"cannot append to {path}: not a 16-bit mono PCM WAV ending with "
+                          "its samples")
+        self = cls.__new__(cls)
+        self.path = path
+        self.rate = fmt.sample_rate
+        self._header_len = fmt.data_offset
+        self.data_bytes = size - fmt.data_offset
+        self._flushed = -1
+        self._file = open(path, "r+b")  # noqa: SIM115 - closed by close()
+        self._file.seek(0, os.SEEK_END)
+        return self
 
     def write(self, pcm: bytes) -> None:
         """Append samples (buffered: cheap enough for every packet)."""
@@ -56,8 +88,9 @@ class WavStream:
         f.flush()
         n = self.data_bytes - (self.data_bytes & 1)
         fd = f.fileno()
-        os.pwrite(fd, struct.pack("<I", 36 + n), 4)
-        os.pwrite(fd, struct.pack("<I", n), 40)
+        start = self._header_len
+        os.pwrite(fd, struct.pack("<I", start - 8 + n), 4)
+        os.pwrite(fd, struct.pack("<I", n), start - 4)
         self._flushed = self.data_bytes
 
     def truncate(self, data_bytes: int) -> None:
@@ -65,8 +98,8 @@ class WavStream:
         self._file.flush()
         data_bytes = max(0, min(data_bytes, self.data_bytes))
         data_bytes -= data_bytes & 1
-        self._file.truncate(HEADER_LEN + data_bytes)
-        self._file.seek(HEADER_LEN + data_bytes)
+        self._file.truncate(self._header_len + data_bytes)
+        self._file.seek(self._header_len + data_bytes)
         self.data_bytes = data_bytes
         self._flushed = -1
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pbx.sip.address import Address
+from pbx.sip.auth import build_authorization, choose_challenge
 from pbx.sip.dialog import Dialog
 from pbx.sip.headers import Headers, split_list
 from pbx.sip.message import Request, Response
@@ -30,6 +31,8 @@ __all__ = [
     "AckReceived",
     "AckTimeout",
     "Cancelled",
+    "Challenged",
+    "Credentials",
     "Failed",
     "InviteClient",
     "InviteServer",
@@ -58,6 +61,15 @@ class InviteSettings:
     t2: float = 4.0
     session_expires: int = 1800  # what we ask for; 0 turns session timers off
     min_se: int = 90  # the smallest interval we accept (RFC 4028 Min-SE)
+
+
+class Credentials(Protocol):
+    """What answers a 401/407 to our INVITE (pbx.sip_model.OutboundAuth has it)."""
+
+    username: str
+    password: str
+
+    def answers(self, realm: str) -> bool: ...
 
 
 # --------------------------------------------------------------------- actions
@@ -113,6 +125,14 @@ class Failed:
 
     status: int
     response: Response | None
+
+
+@dataclass(slots=True)
+class Challenged:
+    """Our initial INVITE got a 401/407 and went again with credentials (22.2)."""
+
+    status: int
+    realm: str
 
 
 @dataclass(slots=True)
@@ -282,6 +302,32 @@ class InviteClient:
             ack = dialog.request("ACK", via_value(local), cseq=self.cseq)
             data = self.acks[tag] = ack.to_bytes()
         return SendStateless(data, self.dest)
+
+    def authorized(self, resp: Response, credentials: Credentials,
+                   via: str) -> tuple[Request, str] | None:
+        """The INVITE again, answering ``resp``'s 401/407 challenge (RFC 3261 22.2,
+        8.1.3.5): the same Call-ID, From tag, To, Request-URI and body, the next
+        CSeq and a new branch (``via``). None when the challenge cannot be
+        answered (no Digest challenge we can compute, credentials for another
+        realm). Returns the request and the realm answered."""
+        status = resp.status
+        header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+        challenge = choose_challenge(resp.headers.get_all(header))
+        if challenge is None or not credentials.answers(challenge["realm"]):
+            return None
+        old = self.request
+        uri = old.start_line().split(" ")[1]  # the Request-URI exactly as sent
+        value = build_authorization(challenge, credentials.username, credentials.password,
+                                    "INVITE", uri)
+        if value is None:
+            return None
+        headers = old.headers.copy()
+        headers.replace_top("Via", via)
+        headers.set("CSeq", f"{old.cseq[0] + 1} INVITE")
+        headers.remove("Authorization")
+        headers.remove("Proxy-Authorization")
+        headers.add("Authorization" if status == 401 else "Proxy-Authorization", value)
+        return Request("INVITE", uri, headers, old.body), challenge["realm"]
 
 
 def build_cancel(invite: Request, reason: str | None = None) -> Request:

@@ -41,6 +41,8 @@ from pbx.sip.invite import (
     AckReceived,
     AckTimeout,
     Cancelled,
+    Challenged,
+    Credentials,
     Failed,
     InviteClient,
     InviteServer,
@@ -112,11 +114,13 @@ class InviteUsage:
         self.last_reinvite: InviteClient | None = None  # re-ACKs its 2xx retransmissions
         self.update_cseq: int | None = None  # our pending UPDATE
         self.update_refresh = False
-        self.remote_offer: Any = None  # a received UPDATE's server transaction, until answered
-        self.remote_offer_request: Request | None = None
+        self.update_tx: Any = None  # a received UPDATE's server transaction, until answered
+        self.update_request: Request | None = None
         self._queued: _Outgoing | None = None  # an offer waiting for the current one to end
         self._retry: _Outgoing | None = None  # re-sent after the 491 back-off
         self._session = _SessionTimer()
+        self.credentials: Credentials | None = None  # answers a 401/407 to our INVITE
+        self.challenged = False  # the INVITE went again with credentials (only once)
 
     # ------------------------------------------------------------ constructors
 
@@ -138,11 +142,15 @@ class InviteUsage:
 
     @classmethod
     def uac(cls, invite: Request, *, dest: Address, local: Address, contact: str,
-            timers: TimerHeap, timer_owner: Any,
-            settings: InviteSettings) -> tuple[InviteUsage, list[Any]]:
-        """Start our INVITE to ``dest``: the usage and the action that sends it."""
+            timers: TimerHeap, timer_owner: Any, settings: InviteSettings,
+            credentials: Credentials | None = None) -> tuple[InviteUsage, list[Any]]:
+        """Start our INVITE to ``dest``: the usage and the action that sends it.
+
+        With ``credentials`` a 401/407 challenge to it is answered once (a new
+        INVITE, CSeq + 1); a second challenge fails the call like any 4xx."""
         usage = cls(uac=True, local=local, dest=dest, contact=contact, timers=timers,
                     timer_owner=timer_owner, settings=settings)
+        usage.credentials = credentials
         if settings.session_expires:
             headers = invite.headers
             headers.add("Session-Expires", str(settings.session_expires))
@@ -183,6 +191,10 @@ class InviteUsage:
         headers = list(extra)
         if 100 < status < 300 and request.method in ("INVITE", "UPDATE"):
             headers.append(("Contact", self.contact))
+            if request.method == "INVITE":
+                # 12.1.1: the proxies that record-routed stay in the dialog's path.
+                headers.extend(("Record-Route", rr)
+                               for rr in request.headers.get_all("Record-Route"))
         return make_response(request, status, reason, to_tag=self.dialog.local_tag,
                              headers=headers, body=body, content_type=content_type)
 
@@ -303,6 +315,10 @@ class InviteUsage:
             if client.final:
                 return []
             client.final = status
+            if status in (401, 407):
+                retry = self._answer_challenge(client, resp)
+                if retry is not None:
+                    return retry
             self.state = UsageState.TERMINATED
             return [Failed(status, resp)]
         # 2xx: every one is ACKed, from whichever fork.
@@ -327,6 +343,24 @@ class InviteUsage:
         out.append(Accepted(resp))
         self._start_session_timer(now)
         return out
+
+    def _answer_challenge(self, client: InviteClient, resp: Response) -> list[Any] | None:
+        """Send the INVITE again with credentials for the 401/407 ``resp``, once;
+        None when it is not ours to answer (no credentials, a second challenge,
+        a CANCEL wanted meanwhile, a challenge we cannot compute)."""
+        if (self.credentials is None or self.challenged or client.cancel_wanted
+                or self.state is not UsageState.EARLY):
+            return None
+        again = client.authorized(resp, self.credentials, via_value(self.local))
+        if again is None:
+            return None
+        request, realm = again
+        self.challenged = True
+        # The ACK of the 401/407 is the transaction layer's (17.1.1.3); from now on
+        # CANCEL, ACK and the dialog belong to the new INVITE.
+        self.client = InviteClient(request, self.dest)
+        self.initial = request
+        return [SendRequest(request, self.dest), Challenged(resp.status, realm)]
 
     def _stray_2xx(self, resp: Response) -> list[Any]:
         """A 2xx retransmission for an INVITE whose client transaction is over."""
@@ -365,20 +399,20 @@ class InviteUsage:
             return self._update_received(req, tx, now)
         return [OtherRequest(req, tx)]
 
-    def _busy_reason(self, incoming: Request) -> tuple[int, str, list[tuple[str, str]]] | None:
+    def _busy_reason(self) -> tuple[int, str, list[tuple[str, str]]] | None:
         """Why an incoming offer cannot be taken now (14.2, RFC 3311 5.2)."""
         if self.reinvite is not None or self.update_cseq is not None:
             return 491, "Request Pending", []
         server = self.server
         pending = server is not None and (not server.final or (
             200 <= server.final < 300 and not server.acked))
-        if pending or self.remote_offer is not None:
+        if pending or self.update_tx is not None:
             delay = str(random.randint(0, 10))
             return 500, "Server Internal Error", [("Retry-After", delay)]
         return None
 
     def _reinvite_received(self, req: Request, tx: Any, now: float) -> list[Any]:
-        busy = self._busy_reason(req)
+        busy = self._busy_reason()
         if busy is not None:
             status, reason, extra = busy
             return [Respond(tx, self._response(req, status, reason, extra=extra))]
@@ -388,12 +422,12 @@ class InviteUsage:
 
     def _update_received(self, req: Request, tx: Any, now: float) -> list[Any]:
         if req.body:
-            busy = self._busy_reason(req)
+            busy = self._busy_reason()
             if busy is not None:
                 status, reason, extra = busy
                 return [Respond(tx, self._response(req, status, reason, extra=extra))]
-            self.remote_offer = tx
-            self.remote_offer_request = req
+            self.update_tx = tx
+            self.update_request = req
             self._session_refreshed(req, now)
             return [OfferReceived(req)]
         # An UPDATE without SDP is a session refresh (RFC 4028 7.4): just 200.
@@ -403,11 +437,11 @@ class InviteUsage:
     def answer_offer(self, status: int, now: float, *, body: bytes = b"",
                      reason: str | None = None) -> list[Any]:
         """Answer the OfferReceived in progress: 2xx with our SDP, or a failure."""
-        if self.remote_offer is not None:
-            req = self.remote_offer_request
+        if self.update_tx is not None:
+            req = self.update_request
             assert req is not None
-            tx = self.remote_offer
-            self.remote_offer = self.remote_offer_request = None
+            tx = self.update_tx
+            self.update_tx = self.update_request = None
             extra = self._session_answer(req) if 200 <= status < 300 else []
             if body and status < 300:
                 self.local_body = body
@@ -432,6 +466,16 @@ class InviteUsage:
             out.extend(self._after_transaction(now))
         return out
 
+    # --------------------------------------------------- other requests of ours
+
+    def send_info(self, body: bytes, content_type: str, now: float) -> list[Any]:
+        """An INFO in the confirmed dialog (e.g. DTMF as application/dtmf-relay);
+        its answer changes nothing here."""
+        if self.state is not UsageState.CONFIRMED or self.bye_pending:
+            return []
+        req = self._request("INFO", body=body, content_type=content_type)
+        return [SendRequest(req, self.dest)]
+
     # ----------------------------------------------------------- our offers
 
     def offer(self, body: bytes, now: float) -> list[Any]:
@@ -447,7 +491,7 @@ class InviteUsage:
     def _idle(self) -> bool:
         server = self.server
         return (self.reinvite is None and self.update_cseq is None
-                and self.remote_offer is None
+                and self.update_tx is None
                 and (server is None or (server.final and (server.acked or server.final >= 300))))
 
     def _after_transaction(self, now: float) -> list[Any]:

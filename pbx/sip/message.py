@@ -148,7 +148,18 @@ class ParseError(Exception):
 
 
 class FramingError(ValueError):
-    """A stream lost its framing (bad Content-Length, oversized header): close it."""
+    """A stream lost its framing (bad Content-Length, oversized header): close it.
+
+    ``status`` is the answer the message deserves (513 when too large, else 400)
+    and ``head`` the start of the offending message, to build that answer from.
+    """
+
+    def __init__(self, reason: str, status: int = 400, head: bytes = b"") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.head = head
+        self.messages: list[bytes] = []  # complete ones before the error: still deliver them
 
 
 class SipMessage:
@@ -562,7 +573,7 @@ def _parse(data: bytes) -> Request | Response:
         head_b = data[:end]
         head = head_b.decode("utf-8", "surrogateescape")
         lines = head.split("\r\n")
-        if head.count("\n") == len(lines) - 1:
+        if head.count("\n") == len(lines) - 1 and head.count("\r") == len(lines) - 1:
             # CRLF line ends only: no "\n\n" can come before the first CRLFCRLF, so it
             # ends the head, and the head bytes can be reused by to_bytes.
             fast = True
@@ -606,6 +617,10 @@ def _parse(data: bytes) -> Request | Response:
         if head.count("\n") != len(lines) - 1:
             lines = head.replace("\r\n", "\n").split("\n")
         items, problem = _header_items(lines[1:])
+        if problem is None and "\r" in head and any("\r" in line for line in lines):
+            # CR only ever ends a line with LF; a lone one would end up in a header
+            # value we echo back (RFC 3261 7.3.1 allows no CR inside a line).
+            problem = "Bad Request - CR inside a line"
     start = lines[0]
     is_request = not start.startswith("SIP/")
     method = start.split(" ", 1)[0] if is_request else None
@@ -801,6 +816,10 @@ class StreamFramer:
         self._buf = bytearray()
         self.max_size = max_size
         self.pings = 0
+        # Where the search for the end of the header resumes: a header dripped in a
+        # byte at a time (slowloris) is scanned once, not once per byte.
+        self._scanned = 0
+        self._need = 0  # length of the message whose body is still arriving
 
     def take_pings(self) -> int:
         """Return and reset the number of pings seen."""
@@ -813,10 +832,26 @@ class StreamFramer:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add bytes; return the complete messages (possibly none)."""
+        """Add bytes; return the complete messages (possibly none).
+
+        On FramingError, ``exc.messages`` holds the messages completed before it.
+        """
+        out: list[bytes] = []
+        try:
+            return self._feed(data, out)
+        except FramingError as exc:
+            exc.messages = out
+            raise
+
+    def _feed(self, data: bytes, out: list[bytes]) -> list[bytes]:
         buf = self._buf
         buf += data
-        out: list[bytes] = []
+        if self._need:
+            if len(buf) < self._need:
+                return out  # a body still arriving: its header was read already
+            out.append(bytes(buf[:self._need]))
+            del buf[:self._need]
+            self._need = self._scanned = 0
         while buf:
             if buf[0] in (13, 10):  # CR or LF between messages
                 if buf.startswith(b"\r\n\r\n"):
@@ -827,20 +862,27 @@ class StreamFramer:
                     break  # maybe the start of a ping: wait
                 del buf[:2 if buf.startswith(b"\r\n") else 1]
                 continue
-            end = buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
             if end < 0:
+                self._scanned = len(buf)
                 if len(buf) > self.max_size:
-                    raise FramingError("header section too large")
+                    raise FramingError("header section too large", 513, bytes(buf[:8192]))
                 break
             head_len = end + 4
-            length = self._content_length(bytes(buf[:end]))
+            try:
+                length = self._content_length(bytes(buf[:end]))
+            except FramingError as exc:
+                exc.head = bytes(buf[:head_len])
+                raise
             total = head_len + length
             if total > self.max_size:
-                raise FramingError("message too large")
+                raise FramingError("message too large", 513, bytes(buf[:head_len]))
             if len(buf) < total:
+                self._need = total  # the header is complete: only the body is awaited
                 break
             out.append(bytes(buf[:total]))
             del buf[:total]
+            self._scanned = 0
         return out
 
     @staticmethod

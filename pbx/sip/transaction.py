@@ -233,11 +233,13 @@ class Transaction:
 class ServerTransaction(Transaction):
     """An INVITE or non-INVITE server transaction (17.2)."""
 
-    __slots__ = ("merge_key",)
+    __slots__ = ("merge_key", "retransmit_limit", "retransmits")
 
     def __init__(self, key: tuple, request: Any, method: str, peer: Any, reliable: bool) -> None:
         super().__init__(key, request, method, peer, reliable)
         self.merge_key: tuple | None = None
+        self.retransmits = 0  # timer G re-sends of the final response so far
+        self.retransmit_limit: int | None = None
 
     @property
     def source(self) -> Any:
@@ -328,7 +330,7 @@ def _ack_like(tx: ClientTransaction, method: str, to_value: str | None) -> bytes
     ]
     lines.extend("Route: " + r for r in h.get_all("Route"))
     lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
 
 def build_ack(tx: ClientTransaction, response: Any) -> bytes:
@@ -385,8 +387,15 @@ class TransactionLayer:
         make_response: Callable[..., Any] | None = None,
         timers: TimerHeap | None = None,
         trying_after: float | None = 0.2,
+        max_final_retransmits: int | None = None,
     ) -> None:
         self.t1 = t1
+        # Timer G retransmissions of a non-2xx final over UDP that no provisional
+        # preceded (a refusal or challenge given at once); None: until timer H (RFC
+        # 3261). Such a client is still in Calling and retransmits its INVITE, which
+        # gets the final again: only a spoofed source's victim loses the extra copies.
+        # After a provisional the client waits for us: timer G runs as the RFC says.
+        self.max_final_retransmits = max_final_retransmits
         self.t2 = t2
         self.t4 = t4
         self.timer_c = timer_c
@@ -743,9 +752,11 @@ class TransactionLayer:
                     tx.state = ACCEPTED
                     tx._end = self._at(tx, 64 * self.t1, "L", now)
                 else:
+                    if tx.last is None:  # no provisional went out: the client retransmits
+                        tx.retransmit_limit = self.max_final_retransmits
                     tx.last = data
                     tx.state = COMPLETED
-                    if not tx.reliable:
+                    if not tx.reliable and tx.retransmit_limit != 0:
                         tx.interval = self.t1
                         tx._rtx = self._at(tx, self.t1, "G", now)
                     tx._fail = self._at(tx, 64 * self.t1, "H", now)
@@ -780,6 +791,11 @@ class TransactionLayer:
         elif kind == "G":
             if tx.state is COMPLETED and tx.last is not None:
                 out.append(Send(tx.last, tx.peer))
+                tx.retransmits += 1
+                limit = tx.retransmit_limit
+                if limit is not None and tx.retransmits >= limit:
+                    tx._rtx = None
+                    return
                 tx.interval = min(2 * tx.interval, self.t2)
                 tx._rtx = self._at(tx, tx.interval, "G", now)
         elif kind == "H":

@@ -14,8 +14,9 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from pbx.security.settings import InputLimits
 from pbx.sip.address import Address
-from pbx.transport.base import MessageSink
+from pbx.transport.base import ConnectionGate, MessageSink
 from pbx.transport.tcp import TcpTransport
 
 
@@ -77,10 +78,11 @@ class TlsTransport(TcpTransport):
     kind = "tls"
 
     @classmethod
-    async def listen_tls(cls, sink: MessageSink, host: str, port: int,
-                         files: TlsFiles) -> TlsTransport:
+    async def listen_tls(cls, sink: MessageSink, host: str, port: int, files: TlsFiles, *,
+                         limits: InputLimits | None = None,
+                         gate: ConnectionGate | None = None) -> TlsTransport:
         """Listen on host:port with our certificate; connect out with the client context."""
-        self = cls(sink, Address(cls.kind, host, port))
+        self = cls(sink, Address(cls.kind, host, port), limits=limits, gate=gate)
         self.server_ssl = server_context(files)
         self.client_ssl = client_context(files)
         await self._serve(host, port)

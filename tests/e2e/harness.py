@@ -144,6 +144,19 @@ class PbxProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def mgmt(self, path: str, method: str = "GET") -> dict:
+        """Ask the management endpoint, with the token `pbx run` made in the storage dir."""
+        import json
+        import urllib.request
+
+        token = (self.config_dir / "var" / "mgmt.token").read_text().strip()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", method=method,
+            data=b"" if method == "POST" else None,
+            headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return json.loads(r.read())
+
     def cli(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([*PBX_BIN, *args, "--config-dir", str(self.config_dir)],
                               capture_output=True, text=True, cwd=REPO, timeout=timeout)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A headless PJSUA2 softphone for the end-to-end tests (pip: pjsua2-python).
 
-Registers USER at the PBX, then calls --call EXT or auto-answers (--answer) or only
-rings (--ring: 180 until the call is cancelled);
+Registers USER at the PBX, then calls --call EXT or answers (--answer; --auto-answer:
+only calls whose INVITE asks for it with Call-Info answer-after or Alert-Info, as
+desk phones do for paging) or only rings (--ring: 180 until the call is cancelled);
 plays --play WAV into the call and records what it hears into --record WAV
 (null sound device: the conference bridge's clock keeps the recording going,
 silence included). --tls registers and calls over TLS (--ca: the CA that must have
@@ -37,6 +38,9 @@ def main() -> None:
     ap.add_argument("--answer", action="store_true")
     ap.add_argument("--ring", action="store_true",
                     help="stay registered; incoming calls ring (180) until cancelled")
+    ap.add_argument("--auto-answer", action="store_true",
+                    help="answer only a call that asks for it (Call-Info answer-after, "
+                         "Alert-Info auto-answer), as a desk phone does for paging")
     ap.add_argument("--play")
     ap.add_argument("--record")
     ap.add_argument("--hold", default="", help="T:D,T:D seconds after confirmed")
@@ -120,7 +124,15 @@ def main() -> None:
             c = Call(self, prm.callId)
             calls.append(c)
             op = pj.CallOpParam()
-            op.statusCode = 200 if a.answer else 180
+            answer = a.answer
+            if a.auto_answer:
+                asked = [line for line in prm.rdata.wholeMsg.splitlines()
+                         if line.lower().startswith(("call-info:", "alert-info:"))
+                         and ("answer-after=0" in line or "auto" in line.lower())]
+                for line in asked:
+                    print(f"AUTOANSWER {line.strip()}", flush=True)
+                answer = bool(asked)
+            op.statusCode = 200 if answer else 180
             c.answer(op)
 
     tp = ";transport=tls" if a.tls else ""
@@ -152,7 +164,8 @@ def main() -> None:
         ep.libHandleEvents(10)
         if state["reg"] is not None and state["reg"] >= 300:
             break
-        if state["reg"] == 200 and not a.call and not a.answer and not a.ring:
+        if (state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer
+                and not a.ring):
             break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             c = Call(acc)
@@ -184,7 +197,7 @@ def main() -> None:
                     pass
             a.call = None  # hang up once, then wait for DISCONNECTED
     ok = state["reg"] == 200 and (
-        (not a.call and not a.answer and not a.ring)
+        (not a.call and not a.answer and not a.auto_answer and not a.ring)
         or (a.ring and state["ended"])
         or (state["confirmed_at"] is not None and state["ended"]))
     for c in calls:

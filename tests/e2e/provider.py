@@ -23,12 +23,15 @@ def password(user: str) -> str:
 
 @dataclass
 class Provider:
-    """One running Kamailio; ``defines`` are provider.cfg's -A switches."""
+    """One running Kamailio; ``defines`` are provider.cfg's -A switches. ``host`` is
+    a loopback address: 127.0.0.2 keeps the provider apart from phones on 127.0.0.1
+    (a PBX identifies its trunk by source address)."""
 
     run_dir: Path
     port: int
     defines: tuple[str, ...] = ()
     proc: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
 
     @property
     def ctl(self) -> Path:
@@ -45,8 +48,10 @@ class Provider:
         assert modules, "kamailio's modules are not installed (Debian package kamailio)"
         self.run_dir.mkdir(parents=True, exist_ok=True)
         cfg = CFG.read_text()
-        cfg = cfg.replace("127.0.0.1:5070", f"127.0.0.1:{self.port}")
-        cfg = cfg.replace("127.0.0.1:5066", f"127.0.0.1:{free_port()}")
+        if not self.host.startswith("127."):
+            raise ValueError("the provider only listens on loopback")
+        cfg = cfg.replace("127.0.0.1:5070", f"{self.host}:{self.port}")
+        cfg = cfg.replace("127.0.0.1:5066", f"{self.host}:{free_port(host=self.host)}")
         cfg = cfg.replace("@CTL_SOCKET@", str(self.ctl))
         mpath = os.path.dirname(modules[0]) + "/"
         cfg = "\n".join(f'mpath="{mpath}"' if line.startswith("mpath=") else line
@@ -100,5 +105,5 @@ class Provider:
                 if line.strip().startswith("Address:")]
 
 
-def start_provider(tmp: Path, *defines: str) -> Provider:
-    return Provider(tmp / "kamailio", free_port(), tuple(defines)).start()
+def start_provider(tmp: Path, *defines: str, host: str = "127.0.0.1") -> Provider:
+    return Provider(tmp / "kamailio", free_port(host=host), tuple(defines), host=host).start()

@@ -184,16 +184,18 @@ def run_sipp(scenario: str | Path, host: str, port: int, *, tmp: Path, service: 
              user: str = "", password: str = "", keys: dict[str, str] | None = None,
              calls: int = 1, rate: float = 10, limit: int | None = None, pause_ms: int = 0,
              transport: str = "u1", timeout_s: int = 30, extra: list[str] = (),
-             background: bool = False) -> subprocess.CompletedProcess | subprocess.Popen:
-    """Run SIPp against the PBX; returns the finished process (or the running one)."""
+             background: bool = False, local_ip: str | None = None,
+             ) -> subprocess.CompletedProcess | subprocess.Popen:
+    """Run SIPp against the PBX (or ``host``); it binds ``local_ip`` (default: ``host``).
+    Returns the finished process (or the running one)."""
     sipp = require_tool("sipp")
     if isinstance(scenario, str) and scenario.lstrip().startswith("<?xml"):
         path = tmp / f"scenario-{abs(hash(scenario))}.xml"
         path.write_text(scenario)
         scenario = path
     cmd = [sipp, f"{host}:{port}", "-sf", str(scenario), "-m", str(calls), "-r", str(rate),
-           "-i", host, "-p", "0", "-t", transport, "-nostdin", "-timeout", f"{timeout_s}s",
-           "-timeout_error", "-max_recv_loops", "1000", "-trace_err",
+           "-i", local_ip or host, "-p", "0", "-t", transport, "-nostdin",
+           "-timeout", f"{timeout_s}s", "-timeout_error", "-max_recv_loops", "1000", "-trace_err",
            "-error_file", str(tmp / "sipp-errors.log")]
     if limit is not None:
         cmd += ["-l", str(limit)]
@@ -243,12 +245,13 @@ def _uas_send(status: str, *, tag: bool = True, sdp: str | None = None) -> str:
 
 def uas_scenario(*, final: int = 200, ring_ms: int = 0, ending: str = "wait_bye",
                  reinvites: tuple[tuple[str, str], ...] = (), bye_after_ms: int = 1000,
-                 early_media: bool = False) -> str:
+                 early_media: bool = False, infos: int = 0) -> str:
     """A callee: INVITE (the PBX's offer is logged as MEDIA), 100, 180 (183 with
     SDP when `early_media`), then:
     final=200: answer after `ring_ms`, ACK, each of `reinvites` ((offered
     direction the re-INVITE must carry, direction we answer)), then `ending`
-    "wait_bye" (the PBX hangs up) or "send_bye" (we do after `bye_after_ms`);
+    "wait_bye" (the PBX hangs up) or "send_bye" (we do after `bye_after_ms`); with
+    `infos`, that many SIP INFO (DTMF) come first, each logged "INFO <signal>";
     final=0: ring until CANCEL (200 to it, 487, ACK);
     final=4xx..6xx: reject with it, ACK."""
     parts = ['<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
@@ -285,6 +288,12 @@ def uas_scenario(*, final: int = 200, ring_ms: int = 0, ending: str = "wait_bye"
                       '    </action>\n  </recv>\n',
                       _uas_send("200 OK", tag=False, sdp=answered),
                       '  <recv request="ACK" timeout="10000"/>\n']
+        for i in range(infos):
+            parts += ['  <recv request="INFO" timeout="15000">\n    <action>\n'
+                      '      <ereg regexp="Signal=([0-9A-D*#])" search_in="body" check_it="true"'
+                      f' assign_to="i{i},sig{i}"/>\n'
+                      f'      <log message="INFO [$sig{i}] ([$i{i}])"/>\n'
+                      '    </action>\n  </recv>\n', _uas_send("200 OK", tag=False)]
         if ending == "send_bye":
             parts.append(f"""  <pause milliseconds="{bye_after_ms}"/>
   <send retrans="500">
@@ -323,29 +332,32 @@ def media_address(log_file: Path, timeout: float = 10.0) -> tuple[str, int] | No
 
 
 def register(host: str, port: int, local_port: int, user: str, password: str | None,
-             expires: int = 300, timeout: float = 3.0) -> int:
-    """REGISTER `user` with Contact 127.0.0.1:`local_port`, sent FROM that port (the
-    PBX calls the source address), answering a digest challenge. Returns the status."""
+             expires: int = 300, timeout: float = 3.0, contact_host: str | None = None,
+             local_host: str = "127.0.0.1") -> int:
+    """REGISTER `user` with Contact 127.0.0.1:`local_port` (or `contact_host`, e.g. a
+    private address behind a NAT), sent FROM that port (the PBX calls the source
+    address), answering a digest challenge (401 or 407). Returns the status."""
     import hashlib
     import re
     import socket
     import uuid
 
-    if host not in ("127.0.0.1", "::1"):
+    if not host.startswith("127.") and host != "::1":
         raise ValueError("tests only talk to loopback")
     call_id = uuid.uuid4().hex
+    contact = f"{contact_host or local_host}:{local_port}"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, local_port))
+        s.bind((local_host, local_port))
         s.settimeout(timeout)
         auth = ""
         for cseq in (1, 2):
             msg = (f"REGISTER sip:{host}:{port} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP {host}:{local_port};rport;"
+                   f"Via: SIP/2.0/UDP {local_host}:{local_port};rport;"
                    f"branch=z9hG4bK{uuid.uuid4().hex}\r\n"
                    f"From: <sip:{user}@{host}>;tag={call_id[:8]}\r\nTo: <sip:{user}@{host}>\r\n"
                    f"Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\n"
-                   f"Contact: <sip:{user}@{host}:{local_port}>\r\nExpires: {expires}\r\n"
+                   f"Contact: <sip:{user}@{contact}>\r\nExpires: {expires}\r\n"
                    f"Max-Forwards: 70\r\n{auth}Content-Length: 0\r\n\r\n")
             s.sendto(msg.encode(), (host, port))
             while True:
@@ -353,11 +365,12 @@ def register(host: str, port: int, local_port: int, user: str, password: str | N
                 status = int(data.split(" ", 2)[1])
                 if status >= 200:
                     break
-            if status != 401 or password is None:
+            if status not in (401, 407) or password is None:
                 return status
             # The MD5 challenge (the PBX may offer SHA-256 first).
+            prefix = "www-authenticate:" if status == 401 else "proxy-authenticate:"
             challenges = [line for line in data.split("\r\n")
-                          if line.lower().startswith("www-authenticate:")]
+                          if line.lower().startswith(prefix)]
             challenge = next((c for c in challenges if "MD5" in c.upper()
                               and "SHA" not in c.upper()), challenges[0])
             realm = re.search(r'realm="([^"]*)"', challenge).group(1)  # type: ignore[union-attr]
@@ -375,7 +388,8 @@ def register(host: str, port: int, local_port: int, user: str, password: str | N
                 extra = f', qop=auth, nc=00000001, cnonce="{cnonce}"'
             else:
                 response, extra = md5(f"{ha1}:{nonce}:{ha2}"), ""
-            auth = (f'Authorization: Digest username="{user}", realm="{realm}", '
+            name = "Authorization" if status == 401 else "Proxy-Authorization"
+            auth = (f'{name}: Digest username="{user}", realm="{realm}", '
                     f'nonce="{nonce}", uri="{uri}", response="{response}", '
                     f'algorithm=MD5{extra}\r\n')
         return status

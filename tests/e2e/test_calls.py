@@ -77,6 +77,9 @@ def pbx(tmp_path: Path) -> Iterator[PbxProcess]:
     # The repo's prompts, not /usr/share/asterisk's: the test knows what is played.
     proc = make_config(tmp_path, sip_conf=SIP_CONF, extensions=DIALPLAN,
                        extra_yaml=f"sounds: {{path: [{SOUNDS.parent}]}}\n")
+    # The music on hold the repository ships, whatever the machine has installed.
+    (tmp_path / "musiconhold.conf").write_text(
+        f"[default]\nmode=files\ndirectory={SOUNDS.parent / 'moh'}\n")
     proc.start(*(["--sip-trace"] if os.environ.get("PBX_SIP_TRACE") else []))
     try:
         yield proc
@@ -325,15 +328,24 @@ def test_dtmf_is_relayed_with_the_callees_payload_type(pbx: PbxProcess,
         uas.finish(pbx)
 
 
-def test_hold_and_resume_reach_the_other_leg(pbx: PbxProcess, tmp_path: Path) -> None:
-    """Caller re-INVITEs sendonly -> answered recvonly, callee gets a sendonly
-    re-INVITE; then sendrecv both ways."""
+def test_hold_gives_the_other_leg_music_on_hold(pbx: PbxProcess, tmp_path: Path) -> None:
+    """Caller re-INVITEs sendonly -> answered recvonly; the callee gets no
+    re-INVITE but hears the default music-on-hold class (by content) for the
+    second of the hold, and nothing once the caller resumes (sendrecv)."""
+    from pbx.media.wav import read_wav
+
+    music = read_wav(SOUNDS.parent / "moh" / "pbx-fallback.wav")
     with RtpEndpoint() as a, RtpEndpoint() as b:
-        uas = callee(pbx, tmp_path, b, ending="wait_bye",
-                     reinvites=(("sendonly", "recvonly"), ("sendrecv", "sendrecv")))
-        call = caller(pbx, tmp_path, "6002", "caller_bye", a, hold=True, pause_ms=500)
+        uas = callee(pbx, tmp_path, b, ending="wait_bye")
+        call = caller(pbx, tmp_path, "6002", "caller_bye", a, hold=True, pause_ms=1500)
         call.finish(pbx)  # its re-INVITE checks: recvonly, then sendrecv
-        uas.finish(pbx)  # its re-INVITE checks: sendonly, then sendrecv
+        uas.finish(pbx)  # no re-INVITE came (the scenario would fail on one)
+        heard = b.decoded(0)
+        assert 0.6 <= len(heard) / 16000 <= 1.5, len(heard) / 16000  # about the hold's 1 s
+        assert correlation(heard, g711_roundtrip(music * 2)) > 0.95
+        last = b.audio(0)[-1].at
+    assert uas.messages.count("INVITE sip:") == 1
+    assert time.monotonic() - last > 1.0  # the music stopped at the resume
     check_cdr(cdr_rows(pbx)[-1], disposition="ANSWERED", dst="6002", callee="6002")
 
 

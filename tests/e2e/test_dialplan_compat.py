@@ -31,7 +31,7 @@ exten => 710,1,Answer()
  same => n,Hangup()
 ; an application this PBX does not have: only this call fails
 exten => 711,1,Answer()
- same => n,PlayTones(busy)
+ same => n,Festival(busy)
  same => n,Hangup()
 """
 
@@ -92,8 +92,8 @@ def test_unknown_application_fails_only_the_call_that_reaches_it(pbx: PbxProcess
     with RtpEndpoint() as rtp:
         call = caller(pbx, tmp_path, "711", "pbx_bye", rtp, tag="unknown")
         call.finish(pbx)  # answered, then the PBX hangs up (BYE) at the unknown step
-    m = wait_log(pbx, r"extensions\.conf:(\d+):(\d+): Unknown application 'PlayTones'")
-    assert DIALPLAN.splitlines()[int(m.group(1)) - 1].strip() == "same => n,PlayTones(busy)"
+    m = wait_log(pbx, r"extensions\.conf:(\d+):(\d+): Unknown application 'Festival'")
+    assert DIALPLAN.splitlines()[int(m.group(1)) - 1].strip() == "same => n,Festival(busy)"
     # The next call is served as usual.
     assert pbx.cli("database", "put", "greeting", "6001", "tt-weasels").returncode == 0
     received = greeting_call(pbx, tmp_path, "after")
@@ -110,4 +110,4 @@ def test_strict_refuses_what_check_calls_an_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="includes missing context 'parkedcalls'"):
         proc.start("--strict")
     check = proc.cli("check")
-    assert check.returncode == 1 and "unknown application 'PlayTones'" in check.stderr
+    assert check.returncode == 1 and "unknown application 'Festival'" in check.stderr

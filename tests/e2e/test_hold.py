@@ -2,14 +2,16 @@
 
 A pjsua2 phone and a baresip phone talk through the PBX; each plays a tone of
 its own (pjsua2 500 Hz, baresip 1300 Hz). Each holds and resumes the call three
-times (re-INVITE sendonly, then sendrecv); the PBX reflects every hold to the
-other leg with a re-INVITE of its own, whose 200 it must ACK with that
-re-INVITE's CSeq (a strict phone otherwise retransmits its 200 and hangs up, or
-refuses the next re-INVITE). Audio is checked by content in what pjsua2 records
-(continuous, silence included): the other phone's tone stops for each hold and
-is back after each resume. baresip's own recording stops at its first
-re-INVITE (its sndfile dump is not re-opened), so the pjsua2-to-pjsua2 test
-checks the other direction.
+times (re-INVITE sendonly, then sendrecv). As Asterisk does by default, the
+PBX answers the hold and plays music on hold to the other party instead of
+passing the hold on (no re-INVITE reaches it); the resume stops the music.
+Audio is checked by content in what pjsua2 records (continuous, silence
+included): the other phone's tone stops for each hold and is back after each
+resume; while the other phone holds, pjsua2 hears the music-on-hold file (a
+sweep: matched window by window against the file), and while it holds itself
+it hears nothing. baresip's own recording stops at its first re-INVITE (its
+sndfile dump is not re-opened), so the pjsua2-to-pjsua2 test checks the other
+direction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.baresip import Baresip
 from tests.e2e.harness import PbxProcess, free_port, make_config
-from tests.e2e.media import runs, tone, tone_present
+from tests.e2e.media import chirp, runs, tone, tone_present, windows_found
 
 # The phone runs in its own process; a missing pjsua2-python wheel fails the run here.
 importlib.import_module("pjsua2")
@@ -64,9 +66,17 @@ BARESIP_HOLDS = [PJ_HOLDS[-1] + HOLD + GAP + i * (HOLD + GAP) for i in range(3)]
 CALL_SECONDS = BARESIP_HOLDS[-1] + HOLD + 3.0
 
 
+# The default music-on-hold class of the test: a 3 s sweep (every 200 ms of it unlike
+# the others, and unlike either phone's tone), looped.
+MOH = chirp(3.0, 250.0, 3300.0, amplitude=9000.0)
+
+
 @pytest.fixture
 def pbx(tmp_path: Path):
     proc = make_config(tmp_path, sip_conf=SIP_CONF, extensions=DIALPLAN)
+    (tmp_path / "moh").mkdir()
+    write_wav(tmp_path / "moh" / "sweep.wav", MOH)
+    (tmp_path / "musiconhold.conf").write_text("[default]\nmode=files\ndirectory=moh\n")
     proc.start(*(["--sip-trace"] if os.environ.get("PBX_SIP_TRACE") else []))
     try:
         yield proc
@@ -84,20 +94,41 @@ def pjsua2_phone(pbx: PbxProcess, tmp: Path, user: str, *args: str) -> subproces
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def check_heard(recording: Path, freq: float, holds: int) -> None:
-    """The other phone's tone, interrupted by ``holds`` holds, back after each."""
-    pattern = runs(tone_present(read_wav(recording), freq))
-    while pattern and not pattern[0][0]:  # before the call is answered
-        pattern.pop(0)
-    while pattern and not pattern[-1][0]:  # after the hangup
-        pattern.pop()
-    gaps = [n for present, n in pattern if not present]
-    talk = [n for present, n in pattern if present]
-    assert len(gaps) == holds, pattern
+OWN, OTHERS = "own", "other's"
+
+
+def check_heard(recording: Path, freq: float, holds: list[str]) -> None:
+    """The other phone's tone, interrupted by every hold (`holds`: whose each one
+    is, in time order), back after each; during the other phone's holds the music
+    on hold plays, during this phone's own holds nothing does."""
+    pcm = read_wav(recording)
+    flags = tone_present(pcm, freq)
+    pattern = runs(flags)
+    start = 0  # window index where each run starts
+    spans = []
+    for present, n in pattern:
+        spans.append((present, start, n))
+        start += n
+    while spans and not spans[0][0]:  # before the call is answered
+        spans.pop(0)
+    while spans and not spans[-1][0]:  # after the hangup
+        spans.pop()
+    gaps = [(s, n) for present, s, n in spans if not present]
+    talk = [n for present, _, n in spans if present]
+    assert len(gaps) == len(holds), pattern
     # Each hold is a real gap, and the talk between holds is there whole (GAP s).
-    assert all(n >= int((HOLD - 0.5) / 0.2) for n in gaps), pattern
+    assert all(n >= int((HOLD - 0.5) / 0.2) for _, n in gaps), pattern
     assert all(n >= int((GAP - 0.6) / 0.2) for n in talk[1:-1]), pattern
     assert talk[-1] >= int(2.0 / 0.2), pattern  # the tone is back after the last one
+    music = MOH * 3  # looped: a window may straddle the file's end
+    window = int(0.2 * 8000) * 2  # bytes in a 200 ms window of tone_present
+    for i, ((s, n), whose) in enumerate(zip(gaps, holds, strict=True)):
+        heard = pcm[(s + 1) * window:(s + n - 1) * window]  # inside the gap
+        found = windows_found(music, heard, seconds=0.2, threshold=0.8)
+        if whose == OWN:
+            assert found == 0.0, (i, found, pattern)  # holding: silence
+        else:
+            assert found >= 0.6, (i, found, pattern)  # held: the music-on-hold file
 
 
 def phone_lines(proc: subprocess.Popen, pbx: PbxProcess) -> list[str]:
@@ -140,18 +171,20 @@ def test_pjsua2_and_baresip_hold_each_other_three_times(pbx: PbxProcess,
         bob.stop()
     assert sum(x.startswith("HOLD +") for x in lines) == 3, lines
     assert sum(x.startswith("UNHOLD +") for x in lines) == 3, lines
-    # pjsua2 saw the PBX hold and resume it three times (baresip's holds, reflected).
-    assert sum(x == "MEDIA status=3 dir=2" for x in lines) == 3, lines
+    # No hold was passed on to pjsua2 (music on hold instead of a re-INVITE).
+    assert not [x for x in lines if x == "MEDIA status=3 dir=2"], lines
     assert "no ACK" not in pbx.log()
-    check_heard(tmp_path / "pj-heard.wav", BARESIP_TONE, holds=6)
+    assert pbx.log().count("music on hold, class default") == 6
+    check_heard(tmp_path / "pj-heard.wav", BARESIP_TONE, [OWN] * 3 + [OTHERS] * 3)
 
 
 def test_two_pjsua2_phones_hold_both_ways_and_keep_audio_both_ways(pbx: PbxProcess,
                                                                    tmp_path: Path) -> None:
     """Each of two pjsua2 phones holds three times; each hears the other's tone
-    come back after each of its own holds. pjsua2 keeps sending while it holds
-    (sendonly: its side of the call goes on, as music would), so each phone's
-    recording has exactly three gaps: its own holds, not the other's."""
+    come back after each hold. pjsua2 keeps sending its tone while it holds
+    (sendonly), but the PBX plays music on hold to the other phone instead, so
+    each recording has six gaps: its own three holds (silence) and the other's
+    three (the music-on-hold file)."""
     write_wav(tmp_path / "a.wav", tone(PJ_TONE, CALL_SECONDS + 10))
     write_wav(tmp_path / "b.wav", tone(BARESIP_TONE, CALL_SECONDS + 10))
     bob = pjsua2_phone(pbx, tmp_path, "6002", "--answer", "--play", str(tmp_path / "b.wav"),
@@ -173,6 +206,7 @@ def test_two_pjsua2_phones_hold_both_ways_and_keep_audio_both_ways(pbx: PbxProce
                 p.kill()
     for lines in (a_lines, b_lines):
         assert sum(x.startswith("HOLD +") for x in lines) == 3, lines
-        assert sum(x == "MEDIA status=3 dir=2" for x in lines) == 3, lines
-    check_heard(tmp_path / "a-heard.wav", BARESIP_TONE, holds=3)
-    check_heard(tmp_path / "b-heard.wav", PJ_TONE, holds=3)
+        assert not [x for x in lines if x == "MEDIA status=3 dir=2"], lines
+    # Alice (a) holds first, then Bob (b).
+    check_heard(tmp_path / "a-heard.wav", BARESIP_TONE, [OWN] * 3 + [OTHERS] * 3)
+    check_heard(tmp_path / "b-heard.wav", PJ_TONE, [OTHERS] * 3 + [OWN] * 3)

@@ -97,4 +97,4 @@ def test_sample_etc_pjsip_passes_pbx_check() -> None:
                              str(REPO / "etc/pjsip")], capture_output=True, text=True,
                             cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "configuration OK: 4 peers" in result.stdout
+    assert "configuration OK: 5 peers" in result.stdout

@@ -3,11 +3,9 @@ client; unregister; parallel; TCP; IPv6; restart keeping bindings; OPTIONS; 405/
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def peers(pbx: PbxProcess) -> dict[str, list[dict]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{pbx.http_port}/peers", timeout=5) as r:
-        return {p["name"]: p["contacts"] for p in json.loads(r.read())["peers"]}
+    return {p["name"]: p["contacts"] for p in pbx.mgmt("/peers")["peers"]}
 
 
 def wait_for(predicate, timeout: float = 5.0, step: float = 0.05) -> bool:

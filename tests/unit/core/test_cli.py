@@ -58,9 +58,11 @@ def test_dialplan_trace_shows_the_path(etc: Path, capsys: pytest.CaptureFixture)
     assert main(["dialplan", "trace", "6002", "--context", "internal", "--result",
                  "Dial=BUSY", "--config-dir", str(etc)]) == 0
     out = capsys.readouterr().out
-    assert "[internal,6002,1] Dial(SIP/6002,20)" in out
+    # The sample reaches the phone through [stdexten] (Gosub, as Asterisk's sample).
+    assert "[internal,6002,1] Gosub(6002,stdexten(6002,SIP/6002))" in out
+    assert "[internal,6002,50002] Dial(SIP/6002,20)" in out
     assert "DIALSTATUS=BUSY" in out
-    assert "[internal,6002,5] VoiceMail(6002@default,b)" in out
+    assert "[internal,6002,50007] VoiceMail(6002@default,b)" in out
 
 
 def test_parse_since() -> None:
@@ -72,8 +74,8 @@ def test_parse_since() -> None:
 ASTERISK_STYLE = """
 [legacy]
 include => parkedcalls
-exten => 1,1,PlayTones(busy)
-exten => 2,1,Set(X=${ENUMLOOKUP(+1)})
+exten => 1,1,Festival(busy)
+exten => 2,1,Set(X=${TXTCIDNAME(+1)})
 exten => 3,1,Goto(nowhere,1,1)
 """
 
@@ -88,13 +90,13 @@ def test_what_asterisk_loads_check_refuses_run_warns(etc: Path,
     assert main(["check", "--config-dir", str(etc)]) == 1
     err = capsys.readouterr().err
     assert "includes missing context 'parkedcalls'" in err
-    assert "unknown application 'PlayTones'" in err and "4 errors found" in err
+    assert "unknown application 'Festival'" in err and "4 errors found" in err
     with pytest.raises(ConfigError):
         load_config(etc, strict=True)  # pbx run --strict
     config = load_config(etc, strict=False)  # pbx run
     warnings = [str(w) for w in config.warnings]
-    line = ext.splitlines().index("exten => 1,1,PlayTones(busy)") + 1
-    assert (f"{etc}/extensions.conf:{line}:14: warning: unknown application 'PlayTones' "
+    line = ext.splitlines().index("exten => 1,1,Festival(busy)") + 1
+    assert (f"{etc}/extensions.conf:{line}:14: warning: unknown application 'Festival' "
             "(loaded anyway, as Asterisk does; `pbx check` and `pbx run --strict` refuse it)"
             in warnings)
     assert sum("loaded anyway" in w for w in warnings) == 4

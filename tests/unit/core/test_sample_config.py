@@ -18,7 +18,11 @@ REPO = Path(__file__).resolve().parents[3]
 def test_sample_loads_and_its_trunk_example_too(tmp_path: Path, folder: str, conf: str,
                                                 techs: set[str]) -> None:
     config = load_config(REPO / folder)
-    assert set(config.sip.peers) == {"6001", "6002", "TEST", "ZhangSan"}
+    assert set(config.sip.peers) == {"6001", "6002", "6003", "TEST", "ZhangSan"}
+    office = config.sip.peers["6003"]
+    assert (office.call_group, office.pickup_group) == ("1", "1")
+    assert office.message_context == "messages"
+    assert config.features.pickupexten == "*8"
     assert {p.tech for p in config.sip.peers.values()} == techs
     assert config.sip.registrations == {}
     # Uncomment the example (`;key=...` lines; prose comments start with "; ").

@@ -209,12 +209,12 @@ async def test_set_of_an_unknown_function_warns_with_position_and_goes_on(
 
 async def test_unknown_application_fails_that_call_only(
         caplog: pytest.LogCaptureFixture) -> None:
-    text = ("[test]\nexten => 1,1,Playback(first)\n same => n,PlayTones(busy)\n"
+    text = ("[test]\nexten => 1,1,Playback(first)\n same => n,NoSuchApp(busy)\n"
             " same => n,Playback(never)\nexten => 2,1,Playback(fine)\n")
     with caplog.at_level(logging.ERROR):
         result, ch = await call(text)
     assert result.reason == "error" and ch.played() == ["first"]
-    assert "extensions.conf:3:12: Unknown application 'PlayTones'" in caplog.text
+    assert "extensions.conf:3:12: Unknown application 'NoSuchApp'" in caplog.text
     result, ch = await call(text, exten="2")
     assert ch.played() == ["fine"]
 
@@ -222,9 +222,9 @@ async def test_unknown_application_fails_that_call_only(
 async def test_reading_an_unknown_function_fails_the_call_with_its_position(
         caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR):
-        result, _ = await call("[test]\nexten => 1,1,NoOp(${ENUMLOOKUP(+1)})\n")
+        result, _ = await call("[test]\nexten => 1,1,NoOp(${TXTCIDNAME(+1)})\n")
     assert result.reason == "error"
-    assert "extensions.conf:2:14: Unknown function: ENUMLOOKUP" in caplog.text
+    assert "extensions.conf:2:14: Unknown function: TXTCIDNAME" in caplog.text
 
 
 async def test_astdb_in_a_folder_with_odd_characters(tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ def test_sample_etc_extensions_conf_loads_clean() -> None:
     assert diags == []
     assert check_dialplan(dp, known_apps=None, known_functions=None) == []
     ext = dp.contexts["internal"].extensions[("_6XXX", None)]
-    assert ext.labels == {"busy": 5}
-    assert len(ext.steps) == 6
+    assert len(ext.steps) == 2  # Gosub(${EXTEN},stdexten(...)), Hangup()
+    std = dp.contexts["stdexten"].extensions[("_X.", None)]
+    assert std.labels == {"stdexten": 50000, "dial": 50002, "busy": 50006, "dnd": 50007,
+                          "forward": 50009, "loop": 50013}
 
 
 def test_large_realistic_dialplan_loads_clean() -> None:

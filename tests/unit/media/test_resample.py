@@ -94,3 +94,32 @@ def test_converter_choice_and_whole_buffer_resampling() -> None:
     assert resample_pcm(pcm, 8000, 8000) is pcm
     up = resample_pcm(pcm, 8000, 16000)
     assert len(up) == 2 * len(pcm) and abs(gain_db(up, 1000, 16000)) < 0.1
+
+
+def test_batch_resamplers_give_each_row_what_the_single_stream_ones_give() -> None:
+    """The conference's batch of G.711 members in a 16 kHz mix: same samples per row
+    as one Upsampler/Downsampler per stream, history kept per row across calls and
+    across a resize that keeps some rows (a member leaving)."""
+    from pbx.media.resample import BatchDownsampler, BatchUpsampler, Downsampler, Upsampler
+
+    rng = np.random.default_rng(3)
+    ups, downs = [Upsampler() for _ in range(3)], [Downsampler() for _ in range(3)]
+    bu, bd = BatchUpsampler(3), BatchDownsampler(3)
+
+    def check(rows: list[int]) -> None:
+        x = (rng.standard_normal((len(rows), 160)) * 6000).astype(np.int16)
+        y = (rng.standard_normal((len(rows), 320)) * 6000).astype(np.int16)
+        got_up = np.clip(np.rint(bu(x)), -32768, 32767).astype(np.int16)
+        got_down = np.clip(np.rint(bd(y)), -32768, 32767).astype(np.int16)
+        for j, r in enumerate(rows):
+            assert np.array_equal(np.frombuffer(ups[r](x[j].astype("<i2").tobytes()), "<i2"),
+                                  got_up[j])
+            assert np.array_equal(np.frombuffer(downs[r](y[j].astype("<i2").tobytes()), "<i2"),
+                                  got_down[j])
+
+    for _ in range(5):
+        check([0, 1, 2])
+    bu.resize([0, 2])  # stream 1 left: rows 0 and 2 keep their history
+    bd.resize([0, 2])
+    for _ in range(3):
+        check([0, 2])

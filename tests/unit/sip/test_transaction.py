@@ -615,3 +615,37 @@ def test_no_leak_after_mixed_load() -> None:
     assert not layer._merge
     assert layer.next_deadline() is None
     assert isinstance(ctx, ClientTransaction)
+
+
+def test_invite_server_final_retransmissions_capped_but_request_retransmission_answered() -> None:
+    # A spoofed INVITE must not make us send a dozen 407s to its victim.
+    layer = make_layer(max_final_retransmits=2)
+    req = Req("INVITE")
+    stx = layer.receive(req, PEER, 0.0)[0].server_tx
+    challenge = Resp(407, req)
+    assert len(layer.respond(stx, challenge, 0.0)) == 1
+    events = run_clock(layer, 40.0)
+    assert [t for t, a in events if isinstance(a, Send)] == [0.5, 1.5]
+    assert [t for t, a in events if isinstance(a, Timeout)] == [32.0]
+    # A real caller that lost every answer retransmits its INVITE: answered again.
+    layer2 = make_layer(max_final_retransmits=2)
+    stx2 = layer2.receive(req, PEER, 0.0)[0].server_tx
+    layer2.respond(stx2, challenge, 0.0)
+    run_clock(layer2, 5.0)
+    assert layer2.receive(req, PEER, 6.0) == [Send(challenge.to_bytes(), PEER)]
+    none = make_layer(max_final_retransmits=0)
+    stx3 = none.receive(req, PEER, 0.0)[0].server_tx
+    none.respond(stx3, challenge, 0.0)
+    assert [a for _, a in run_clock(none, 40.0) if isinstance(a, Send)] == []
+
+
+def test_final_after_a_provisional_keeps_rfc_retransmissions() -> None:
+    # The caller got 180 and waits (Proceeding, no INVITE retransmissions): our 486
+    # must be retransmitted as RFC 3261 says, cap or not.
+    layer = make_layer(max_final_retransmits=1)
+    req = Req("INVITE")
+    stx = layer.receive(req, PEER, 0.0)[0].server_tx
+    layer.respond(stx, Resp(180, req), 0.0)
+    layer.respond(stx, Resp(486, req), 1.0)
+    events = run_clock(layer, 40.0)
+    assert [t for t, a in events if isinstance(a, Send)][:4] == [1.5, 2.5, 4.5, 8.5]

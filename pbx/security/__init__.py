@@ -1,0 +1,1 @@
+"""Security: ACLs, the ban list, the SIP guard, the security log, exposure checks."""

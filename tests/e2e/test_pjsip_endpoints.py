@@ -4,10 +4,8 @@ the sample etc/pjsip/ passes `pbx check`."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,8 +40,7 @@ remove_existing={remove}
 
 
 def peers(pbx: PbxProcess) -> dict[str, list[dict]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{pbx.http_port}/peers", timeout=5) as r:
-        return {p["name"]: p["contacts"] for p in json.loads(r.read())["peers"]}
+    return {p["name"]: p["contacts"] for p in pbx.mgmt("/peers")["peers"]}
 
 
 def pjsip_pbx(tmp: Path, remove: str) -> PbxProcess:

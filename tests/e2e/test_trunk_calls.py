@@ -20,12 +20,10 @@ whose media is the test's own RTP socket, which plays a known WAV.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -462,9 +460,7 @@ def test_a_call_to_the_office_number_rings_the_extension(tmp_path: Path, cleanup
 
 
 def peers(pbx: PbxProcess) -> dict[str, list[dict]]:
-    url = f"http://127.0.0.1:{pbx.http_port}/peers"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return {p["name"]: p["contacts"] for p in json.loads(r.read())["peers"]}
+    return {p["name"]: p["contacts"] for p in pbx.mgmt("/peers")["peers"]}
 
 
 def wait_status(pbx: PbxProcess, name: str, status: str, timeout: float = 10.0) -> None:

@@ -5,9 +5,7 @@ unregisters (the provider's location table is empty afterwards)."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,9 +97,7 @@ def cleanup() -> Iterator[list]:
 
 
 def registry(pbx: PbxProcess) -> dict[str, dict]:
-    url = f"http://127.0.0.1:{pbx.http_port}/registry"
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return {row["name"]: row for row in json.loads(r.read())["registrations"]}
+    return {row["name"]: row for row in pbx.mgmt("/registry")["registrations"]}
 
 
 def wait_state(pbx: PbxProcess, name: str, state: str, timeout: float = 10.0) -> dict:

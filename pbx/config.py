@@ -939,7 +939,9 @@ def _load_queues(config_dir: Path, config: Config, diagnostics: list[Diagnostic]
     path = config_dir / "queues.conf"
     if path.exists():
         config.queues = load_queues_conf(path, diagnostics)
-    diagnostics.extend(check_references(config.queues, config.dialplan, config.sip.peers))
+    moh_classes = config.moh.classes if config.moh is not None else None
+    diagnostics.extend(check_references(config.queues, config.dialplan, config.sip.peers,
+                                        moh_classes))
 
 
 def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:

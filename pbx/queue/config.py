@@ -367,11 +367,13 @@ _QUEUE_APPS = {"queue": 0, "addqueuemember": 0, "removequeuemember": 0,
                "pausequeuemember": 0, "unpausequeuemember": 0, "queuelog": 0}
 
 
-def check_references(config: QueuesConfig | None, dialplan: Any, peers: dict) -> \
-        list[Diagnostic]:
+def check_references(config: QueuesConfig | None, dialplan: Any, peers: dict,
+                     moh_classes: Any = None) -> list[Diagnostic]:
     """Warnings for a Queue()/AddQueueMember()... naming a queue queues.conf does not
-    define, and a member naming a SIP/PJSIP peer no file defines. (Asterisk loads
-    both: the call then finds no queue, the member is never reachable.)"""
+    define, a member naming a SIP/PJSIP peer no file defines or a Local extension the
+    dialplan lacks, and a musicclass musiconhold.conf lacks (`moh_classes`: its class
+    names). (Asterisk loads them all: the call then finds no queue, the member is never
+    reachable, the callers hear `default`.)"""
     out: list[Diagnostic] = []
     queues = config.queues if config is not None else {}
     for context in getattr(dialplan, "contexts", {}).values():
@@ -392,8 +394,15 @@ def check_references(config: QueuesConfig | None, dialplan: Any, peers: dict) ->
                                           f"{step.app}({name}): no queue '{name}' ({where})",
                                           "warning"))
     for q in queues.values():
+        if moh_classes is not None and q.musicclass and q.musicclass not in moh_classes:
+            out.append(Diagnostic(q.file, q.line, q.col,
+                                  f"[{q.name}] musicclass={q.musicclass}: no such class in "
+                                  "musiconhold.conf (default plays instead)", "warning"))
         for m in q.members:
             tech, slash, rest = m.interface.partition("/")
+            if slash and tech.upper() == "LOCAL":
+                out.extend(_check_local_member(m, rest, dialplan))
+                continue
             if not slash or tech.upper() not in ("SIP", "PJSIP"):
                 continue
             name = rest.split("/", 1)[0]
@@ -405,3 +414,18 @@ def check_references(config: QueuesConfig | None, dialplan: Any, peers: dict) ->
                                       f"member {m.interface}: no {kind} '{name}' in sip.conf or "
                                       "pjsip.conf", "warning"))
     return out
+
+
+def _check_local_member(m: Any, resource: str, dialplan: Any) -> list[Diagnostic]:
+    """A `Local/exten@context` member whose extension does not exist is INVALID (never
+    rung), as in Asterisk."""
+    from dialplan.interpreter import exists
+
+    exten, at, context = resource.split("/", 1)[0].partition("@")
+    if not at:
+        return [Diagnostic(m.file, m.line, m.col, f"member {m.interface}: a Local member "
+                           "needs exten@context", "warning")]
+    if dialplan is None or "${" in resource or exists(dialplan, context, exten):
+        return []
+    return [Diagnostic(m.file, m.line, m.col, f"member {m.interface}: no extension {exten} "
+                       f"in context [{context}] of extensions.conf", "warning")]

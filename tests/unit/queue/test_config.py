@@ -161,6 +161,25 @@ def test_a_member_naming_no_peer_is_a_warning_and_bad_values_fail_check(tmp_path
     assert load_config(tmp_path, strict=False).queues.queues["q"].timeout == 15
 
 
+def test_local_members_and_music_classes_are_checked(tmp_path: Path) -> None:
+    """A Local member whose extension the dialplan lacks (INVALID: never rung) and a
+    musicclass musiconhold.conf lacks (default plays) are warnings; good ones are not."""
+    (tmp_path / "sip.conf").write_text("[6001]\ntype=friend\nhost=dynamic\nsecret=x\ncontext=c\n")
+    (tmp_path / "extensions.conf").write_text(
+        "[c]\nexten => 1,1,Queue(q)\n[from-queue]\nexten => _60XX,1,Dial(SIP/${EXTEN})\n")
+    (tmp_path / "queues.conf").write_text(
+        "[q]\nmusicclass=jazz\nmember => Local/6001@from-queue/n\n"
+        "member => Local/7001@from-queue/n\nmember => Local/6001\n"
+        "[r]\nmusicclass=default\n")
+    config = load_config(tmp_path)
+    assert [str(w).split(": ", 1)[1] for w in config.warnings] == [
+        "warning: [q] musicclass=jazz: no such class in musiconhold.conf (default plays "
+        "instead)",
+        "warning: member Local/7001@from-queue/n: no extension 7001 in context [from-queue] "
+        "of extensions.conf",
+        "warning: member Local/6001: a Local member needs exten@context"]
+
+
 def test_the_sample_queues_load() -> None:
     repo = Path(__file__).resolve().parents[3]
     for folder in ("etc", "etc/pjsip"):

@@ -5,8 +5,8 @@ sides: N callers (guests) call the queue and stay; M members (static `host=` pee
 all at one SIPp UAS) ring until the queue gives up on them (180, then CANCEL: 487).
 Each ringing member is cancelled after `timeout` seconds and rung again for another
 caller after `retry` (autofill=yes, ringinuse=no: every free member rings for
-someone); every waiting caller hears music (the stand-in prompt loop: one RTP
-packet per 20 ms each), position announcements every 30 s and a periodic one
+someone); every waiting caller hears music on hold (the default class: one shared
+stream, one RTP packet per 20 ms each), position announcements every 30 s and a periodic one
 every 45 s. With --caller-rtp the callers send RTP too (SIPp echoes what it hears).
 
 Printed: PBX CPU (% of one core) over the window once all callers wait, RSS, how
@@ -208,8 +208,12 @@ http: {{listen: "127.0.0.1:{http}"}}
         + "".join(f"member => SIP/{m}\n" for m in members))
 
 
-def queues(http: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{http}/queues", timeout=10) as resp:
+def queues(http: int, tmp: Path) -> dict:
+    """GET /queues with the management token `pbx run` wrote (OSError until then)."""
+    token = (tmp / "var" / "mgmt.token").read_text().strip()
+    request = urllib.request.Request(f"http://127.0.0.1:{http}/queues",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
         return json.loads(resp.read())["queues"][0]
 
 
@@ -245,7 +249,7 @@ def system(args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 20
         while True:
             try:
-                queues(http)
+                queues(http, tmp)
                 break
             except OSError:
                 if time.monotonic() > deadline or pbx.poll() is not None:
@@ -269,16 +273,16 @@ def system(args: argparse.Namespace) -> None:
                                stderr=subprocess.DEVNULL)
         procs.append(uac)
         deadline = time.monotonic() + 60
-        while queues(http)["calls"] < args.callers:
+        while queues(http, tmp)["calls"] < args.callers:
             if time.monotonic() > deadline:
-                sys.exit(f"only {queues(http)['calls']} callers joined")
+                sys.exit(f"only {queues(http, tmp)['calls']} callers joined")
             time.sleep(0.5)
         time.sleep(max(5.0, args.timeout + args.retry))  # ring attempts in steady state
-        before = queues(http)
+        before = queues(http, tmp)
         t0, c0, wall0, u0 = time.monotonic(), cpu_seconds(pbx.pid), time.time(), udp_out()
         time.sleep(args.window)
         t1, c1, u1 = time.monotonic(), cpu_seconds(pbx.pid), udp_out()
-        after = queues(http)
+        after = queues(http, tmp)
         cpu = (c1 - c0) / (t1 - t0) * 100
         lines = queue_log_lines(tmp, wall0)
         rings = sum(1 for x in lines if "|RINGNOANSWER|" in x)

@@ -115,6 +115,7 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         self._start_dialplan_services()
         await self._start_calls()
+        self._start_local_devices()
         self._start_availability()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
@@ -247,35 +248,30 @@ class Pbx:
 
         recover(self.config.settings.storage_dir / "monitor")  # what a crash cut short
 
+    def _start_local_devices(self) -> None:
+        """Local/exten@context devices (queue members, hints, ChanIsAvail), as core_local."""
+        from pbx.local_devstate import LocalDevices
+
+        LocalDevices(self.devstates, lambda: self.config.dialplan,
+                     lambda: self.calls.channels.values(),
+                     asyncio.get_running_loop().call_soon).install()
+
     async def _start_queues(self) -> None:
         """Call queues (queues.conf): the engine's timers on the SIP core's heap, members
-        rung through the calls' LegMaker, queue_log in the store, dynamic members in
-        the AstDB."""
+        rung through the calls' LegMaker, their states from the device-state registry
+        (a change rechecks the queues watching that device at once), waiting callers on
+        music on hold, queue_log in the store, dynamic members in the AstDB."""
         from pbx.queue.config import QueuesConfig
-        from pbx.queue.devstate import CallsDeviceState
-        from pbx.queue.music import PromptLoopMusic
+        from pbx.queue.music import ChannelMusic
         from pbx.queue.service import QueueService
 
-        calls = self.calls
-
-        def contacts(name: str) -> int:
-            return sum(1 for b in self.location.lookup(name, time.time())
-                       if b.reachable is not False)
-
-        # HOOK (device state): until the device-state registry is on main, member
-        # states come from this PBX's own legs and registrations; wire the registry
-        # here (its `state(device)`), and call self.queues.device_changed() on changes.
-        devstate = CallsDeviceState(legs=lambda: calls.channels.values(),
-                                    peers=lambda: self.config.sip.peers, contacts=contacts,
-                                    unreachable=self.qualifier.unreachable,
-                                    call_soon=asyncio.get_running_loop().call_soon)
-        # HOOK (music on hold): a prompt loop stands in for musiconhold.conf classes;
-        # with the MOH service on main, use pbx.queue.music.ChannelMusic() here.
-        music = PromptLoopMusic()
-        self.queues = QueueService(legs=calls.legs, timers=self.core.timers, now=self.core.now,
-                                   devstate=devstate, music=music,
-                                   astdb=self.dialplan_services.astdb, store=self.store,
-                                   spawn=self.spawn)
+        self.queues = QueueService(legs=self.calls.legs, timers=self.core.timers,
+                                   now=self.core.now, devstate=self.devstates,
+                                   music=ChannelMusic(), astdb=self.dialplan_services.astdb,
+                                   store=self.store, spawn=self.spawn,
+                                   canonical=self.devstates.canonical,
+                                   call_soon=asyncio.get_running_loop().call_soon)
+        self.devstates.listen(self.queues.device_changed)
         await self.queues.start(self.config.queues or QueuesConfig())
         self.dialplan_services.queues = self.queues
 

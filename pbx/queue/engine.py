@@ -564,10 +564,13 @@ class QueueEngine:
             self._schedule_announce(c, now)
         return out
 
-    def recheck(self, now: float) -> list[Any]:
-        """Member states may have changed (a device-state change): look again."""
+    def recheck(self, now: float, queues: Iterable[str] | None = None) -> list[Any]:
+        """Member states may have changed (a device-state change): look again, at
+        `queues` (names) or every queue."""
         out: list[Any] = []
-        for q in list(self.queues.values()):
+        chosen = (list(self.queues.values()) if queues is None else
+                  [q for q in map(self.queues.get, queues) if q is not None])
+        for q in chosen:
             self._check_leave_empty(q, now, out)
             self._dispatch(q, now, out)
         return out

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
 from pbx.channel import ChannelState, Hangup
-from pbx.dial import COMPLETED_ELSEWHERE, answer_caller, bridge
+from pbx.dial import COMPLETED_ELSEWHERE, PickedUp, answer_caller, bridge
 from pbx.media.ports import PortsExhausted
 from pbx.queue.config import QueuesConfig
 from pbx.queue.devstate import DeviceState, DeviceStateSource, state_text
@@ -133,7 +133,9 @@ class QueueService:
                  devstate: DeviceStateSource, music: WaitingMusic, astdb: Any = None,
                  store: QueueLogSink | None = None,
                  spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task] | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 canonical: Callable[[str], str] | None = None,
+                 call_soon: Callable[[Callable[[], None]], Any] | None = None) -> None:
         self.legs = legs
         self.now = now  # the engine's clock: the SIP core's (its timer heap's)
         self.wall = wall  # epoch seconds for queue_log lines
@@ -147,6 +149,13 @@ class QueueService:
         self._actions: collections.deque[Any] = collections.deque()
         self._running = False
         self._tasks: set[asyncio.Future] = set()
+        # Device-state changes (device_changed): the registry's spelling of a device
+        # (PJSIP/1101 and SIP/1101 are one), memoized per state interface; changes
+        # arriving together are looked at once, after the code that made them.
+        self._canonical = canonical or str.strip
+        self._canonical_of: dict[str, str] = {}
+        self._call_soon = call_soon
+        self._changed: set[str] = set()
 
     # --- life cycle -------------------------------------------------------------
     async def start(self, config: QueuesConfig) -> None:
@@ -187,10 +196,37 @@ class QueueService:
         """A timer of the engine fired (the SIP core's heap calls this)."""
         self._run(self.engine.on_timer(kind, now))
 
-    def device_changed(self) -> None:
-        """HOOK (device state): the device-state registry calls this on a change, so a
-        member that became free is rung at once rather than at the next recheck."""
-        self._run(self.engine.recheck(self.now()))
+    def device_changed(self, device: str) -> None:
+        """The device-state registry's listener (`DeviceStates.listen`): a queue with
+        callers whose member watches `device` looks at its members again, so a member
+        that became free is rung at once rather than at the next 1 s recheck (and a
+        queue whose last member went away applies leavewhenempty). Deferred with
+        call_soon: the change may come from inside this service's own actions (a
+        member leg it cancels), and a burst of changes costs one recheck."""
+        first = not self._changed
+        self._changed.add(device)
+        if first:
+            call_soon = self._call_soon or asyncio.get_running_loop().call_soon
+            call_soon(self._devices_changed)
+
+    def _devices_changed(self) -> None:
+        devices, self._changed = self._changed, set()
+        memo, canonical = self._canonical_of, self._canonical
+        if len(memo) > 10_000:  # dynamic members come and go: keep it bounded
+            memo.clear()
+        names = []
+        for q in self.engine.queues.values():
+            if not q.callers:
+                continue
+            for m in q.members:
+                watched = memo.get(m.state_interface)
+                if watched is None:
+                    watched = memo[m.state_interface] = canonical(m.state_interface)
+                if watched in devices:
+                    names.append(q.name)
+                    break
+        if names:
+            self._run(self.engine.recheck(self.now(), names))
 
     def _run(self, actions: list[Any]) -> None:
         """Carry out actions in order; actions of engine calls made meanwhile queue up."""
@@ -312,6 +348,30 @@ class QueueService:
             self._run(actions)
         elif kind is Failed:
             self._fork_failed(waiter, ring, ev.status)
+        elif kind is PickedUp:
+            self._picked_up(waiter, ring, ev)
+
+    def _picked_up(self, waiter: _Waiter, ring: _MemberRing, ev: PickedUp) -> None:
+        """A ringing member leg was picked up (Pickup(), PickupChan(), *8): as in
+        Asterisk, the picker answers the queue call in the member's place; the
+        member's phones get a CANCEL "completed elsewhere"."""
+        if ev.accepted.done():
+            return  # the picker gave up waiting
+        if ring.stopped or ring.answered is not None:
+            ev.accepted.set_result(False)
+            return
+        ok, actions = self.engine.member_answered(waiter.caller.id, ring.interface,
+                                                  ev.picker.uniqueid, self.now())
+        ev.accepted.set_result(ok)
+        if not ok:
+            return
+        ring.answered = ev.picker
+        for leg in ring.legs:
+            leg.dial_events = None
+            leg.cancel(COMPLETED_ELSEWHERE)
+        waiter.member_leg = ev.picker
+        waiter.rings.pop(ring.interface, None)
+        self._run(actions)
 
     def _fork_failed(self, waiter: _Waiter, ring: _MemberRing, status: int) -> None:
         ring.failures.append(status)

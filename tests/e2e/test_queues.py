@@ -6,6 +6,9 @@ test's own RTP socket, members that are real phones (pjsua2) or SIPp UASes.
 - rrmemory: across successive calls the members are rung in turn;
 - announcements: a waiting caller hears Asterisk's own queue prompts (correlation
   with Debian's asterisk-core-sounds-en-wav) and leaves on the Queue() timeout;
+- music on hold: a waiting caller hears the queue's musicclass, or Queue()'s m(class),
+  by correlation with the class's file;
+- a member reached through a Local channel (Local/1102@from-queue/n): audio both ways;
 - dynamic members: `pbx queue add/pause`, AddQueueMember, kept across a restart.
 """
 
@@ -24,7 +27,15 @@ import pytest
 from pbx.media.prompts import DEBIAN_SOUNDS
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.harness import PbxProcess, free_port, make_config
-from tests.e2e.media import RtpEndpoint, chirp, g711_roundtrip, tone, tone_present, windows_found
+from tests.e2e.media import (
+    RtpEndpoint,
+    chirp,
+    correlation,
+    g711_roundtrip,
+    tone,
+    tone_present,
+    windows_found,
+)
 from tests.e2e.test_calls import Sipp, _wait_bound, caller, wait_log
 
 pytestmark = pytest.mark.e2e
@@ -72,10 +83,23 @@ exten => 502,1,Answer()
  same => n,Queue(lobby,,,,12)
  same => n,Log(NOTICE,QUEUESTATUS=${{QUEUESTATUS}} WAITING=${{QUEUE_WAITING_COUNT(lobby)}})
  same => n,Hangup()
+exten => 503,1,Answer()
+ same => n,Queue(hold,,,,4)
+ same => n,Hangup()
+exten => 504,1,Answer()
+ same => n,Queue(hold,m(jazz),,,4)
+ same => n,Hangup()
+exten => 505,1,Answer()
+ same => n,Queue(viaLocal)
+ same => n,Hangup()
 exten => *45,1,Answer()
  same => n,AddQueueMember(support)
  same => n,Log(NOTICE,AQMSTATUS=${{AQMSTATUS}} MEMBERS=${{QUEUE_MEMBER_LIST(support)}})
  same => n,Hangup()
+
+; queue members reached through Local channels, as Asterisk setups write them
+[from-queue]
+exten => _11XX,1,Dial(SIP/${{EXTEN}},20)
 """
 
 QUEUES = """\
@@ -104,10 +128,30 @@ announce-frequency=20
 min-announce-frequency=5
 periodic-announce-frequency=7
 member => SIP/1103
+
+; nobody answers either: callers hear the queue's music (or Queue()'s m(class))
+[hold]
+strategy=ringall
+musicclass=office
+member => SIP/1103
+
+[viaLocal]
+strategy=ringall
+member => Local/1102@from-queue/n,0,Bob
 """
 
 PHONE = Path(__file__).with_name("pjsua2_phone.py")
 MEMBER_TONE = 1000.0
+
+
+def office_music() -> bytes:
+    """The office class's file: a 3 s rising sweep, whose every 200 ms is unlike the others."""
+    return chirp(3.0, 250.0, 3300.0, amplitude=9000.0)
+
+
+def jazz_music() -> bytes:
+    """The jazz class's file: a falling sweep (nothing like the office's)."""
+    return chirp(2.0, 3300.0, 250.0, amplitude=9000.0)
 
 
 def queue_pbx(tmp: Path, timeout: str = "60") -> PbxProcess:
@@ -116,6 +160,11 @@ def queue_pbx(tmp: Path, timeout: str = "60") -> PbxProcess:
                     pytrace=False)
     proc = make_config(tmp, sip_conf=SIP_CONF, extensions=DIALPLAN.format(timeout=timeout))
     (tmp / "queues.conf").write_text(QUEUES)
+    for klass, music in (("office", office_music()), ("jazz", jazz_music())):
+        (tmp / klass).mkdir()
+        write_wav(tmp / klass / "music.wav", music)
+    (tmp / "musiconhold.conf").write_text(
+        "[office]\nmode=files\ndirectory=office\n\n[jazz]\nmode=files\ndirectory=jazz\n")
     return proc
 
 
@@ -285,6 +334,55 @@ def test_waiting_callers_hear_position_and_periodic_announcements(pbx: PbxProces
     exit_first = next(r for r in rows if r[4] == "EXITWITHTIMEOUT")
     # The timeout is looked at once the announcement playing at 12 s is over (Asterisk).
     assert exit_first[5:7] == ["1", "1"] and 12 <= int(exit_first[7]) <= 17, exit_first
+
+
+# --- music on hold -------------------------------------------------------------------
+
+def test_waiting_callers_hear_the_queues_music_class(pbx: PbxProcess, tmp_path: Path) -> None:
+    """Nobody can answer in `hold` (musicclass=office). A caller of Queue(hold) hears the
+    office file, one of Queue(hold,m(jazz)) the jazz file (by correlation, and not the
+    other's), paced at 20 ms, until the 4 s timeout ends both."""
+    with RtpEndpoint() as office_rtp, RtpEndpoint() as jazz_rtp:
+        office = caller(pbx, tmp_path, "503", "pbx_bye", office_rtp, tag="office")
+        jazz = caller(pbx, tmp_path, "504", "pbx_bye", jazz_rtp, tag="jazz")
+        office.finish(pbx)
+        jazz.finish(pbx)
+        heard_office, heard_jazz = office_rtp.decoded(0), jazz_rtp.decoded(0)
+        interval = office_rtp.median_interval_ms(0)
+    office_ref = g711_roundtrip(office_music() * 3)
+    jazz_ref = g711_roundtrip(jazz_music() * 3)
+    two_s = 2 * 8000 * 2
+    assert correlation(heard_office[:two_s], office_ref) > 0.95
+    assert correlation(heard_jazz[:two_s], jazz_ref) > 0.95
+    assert correlation(heard_office[:two_s], jazz_ref) < 0.5
+    assert correlation(heard_jazz[:two_s], office_ref) < 0.5
+    assert 18.0 <= interval <= 22.0
+    for heard in (heard_office, heard_jazz):
+        assert 3.0 <= len(heard) / 16000 <= 6.0  # the music lasts until the timeout
+    rows = [r for r in queue_log(pbx) if r[2] == "hold"]
+    assert [r[4] for r in rows].count("EXITWITHTIMEOUT") == 2, rows
+
+
+# --- a member behind a Local channel ---------------------------------------------------------
+
+def test_a_member_reached_through_a_local_channel(pbx: PbxProcess, tmp_path: Path) -> None:
+    """member => Local/1102@from-queue/n: the queue rings the Local channel, whose `;2`
+    dials 1102's phone (a SIPp UAS); it answers and the two talk (each hears the
+    other by content); CONNECT and COMPLETECALLER name the member."""
+    from tests.e2e.test_calls import _two_way_audio, callee
+
+    with RtpEndpoint() as a, RtpEndpoint() as b:
+        member = callee(pbx, tmp_path, b, peer="1102", secret="1102pass", ring_ms=500,
+                        ending="wait_bye", tag="member")
+        call = caller(pbx, tmp_path, "505", "caller_bye", a, pause_ms=4000)
+        b_dest = member.media()
+        wait_queue_log(pbx, "CONNECT")
+        _two_way_audio(a, b, call.media(), b_dest, 0, 0)
+        call.finish(pbx)
+        member.finish(pbx)
+    rows = wait_queue_log(pbx, "COMPLETECALLER")
+    events = [(r[3], r[4]) for r in rows if r[2] == "viaLocal"]
+    assert events == [("NONE", "ENTERQUEUE"), ("Bob", "CONNECT"), ("Bob", "COMPLETECALLER")], rows
 
 
 # --- dynamic members across a restart ------------------------------------------------------

@@ -13,7 +13,7 @@ from dialplan.services import DialplanServices
 from pbx.channel import CallerId
 from pbx.queue.devstate import DeviceState, FixedDeviceStates
 from pbx.queue.engine import JoinRequest
-from pbx.queue.music import PromptLoopMusic
+from pbx.queue.music import ChannelMusic
 from pbx.queue.service import QueueService
 from pbx.sip.timers import TimerHeap
 from tests.unit.dialplan.test_interpreter import FakeChannel, dialplan
@@ -68,7 +68,7 @@ async def service(tmp: Path, db: Db | None = None) -> tuple[QueueService, Log]:
                                 "SIP/m2": DeviceState.INUSE,
                                 "SIP/m3": DeviceState.UNAVAILABLE})
     svc = QueueService(legs=None, timers=TimerHeap(), now=lambda: 100.0,  # type: ignore[arg-type]
-                       devstate=states, music=PromptLoopMusic(), astdb=db, store=log)
+                       devstate=states, music=ChannelMusic(), astdb=db, store=log)
     await svc.start(load(tmp, QUEUES))
     return svc, log
 

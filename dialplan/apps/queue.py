@@ -29,6 +29,7 @@ from pbx import q850
 log = logging.getLogger(__name__)
 
 INT_MAX = 2**31 - 1
+MAX_FORWARDS = 20  # Asterisk's max_forwards (pbx.dial: each Local hop takes one)
 _RESET = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "QUEUEWAIT",
           "QUEUEWAIT_MS", "ABANDONED")
 
@@ -64,6 +65,13 @@ async def queue(ctx: AppContext, args: list[str]) -> None:
     if service is None:
         log.warning("%s: Queue(%s): no queues are configured (queues.conf)", ctx.where(), name)
         ctx.note(f"Queue: no queue {name!r}: QUEUESTATUS not set")
+        return
+    if getattr(ch, "max_forwards", MAX_FORWARDS) <= 0:
+        # app_queue: a Local member whose dialplan queues again, round and round, stops.
+        log.warning("%s: channel '%s' cannot enter queue %s: max forwards exceeded",
+                    ctx.where(), ch.name, name)
+        ctx.note(f"Queue({name}): max forwards exceeded: hang up")
+        ctx.end()
         return
     arg = [a.strip() for a in args] + [""] * 9
     options, url, announce_override, timeout_text, position_text = \

@@ -177,3 +177,19 @@ async def test_saved_members_of_a_queue_that_is_gone_are_dropped(tmp_path: Path)
     db.put("Queue/PersistentMembers", "oldqueue", "SIP/1;0;0;SIP/1;SIP/1;;0")
     await service(tmp_path, db)
     assert db.data == {}
+
+
+async def test_a_channel_out_of_max_forwards_cannot_enter(tmp_path: Path) -> None:
+    """app_queue: a Local member whose dialplan queues again ends up with no forwards
+    left: Queue() hangs up instead of joining (no ENTERQUEUE)."""
+    svc, log = await service(tmp_path)
+    ch = FakeChannel("Local/6001@loop-00000001;2", context="test", exten="1",
+                     callerid=CallerId(num="6001", name="Alice"))
+    ch.max_forwards = 0  # type: ignore[attr-defined]
+    await Interpreter(dialplan("""\
+[test]
+exten => 1,1,Queue(support)
+ same => n,Set(AFTER=yes)
+"""), DialplanServices(queues=svc)).run(ch)
+    assert "AFTER" not in ch.variables and "QUEUESTATUS" not in ch.variables
+    assert [r["event"] for r in log.rows] == ["QUEUESTART"]

@@ -916,6 +916,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    queues: Any = None  # pbx.queue.config.QueuesConfig (None without queues.conf)
     indications: Any = None  # pbx.indications.Indications; None: no indications.conf
     confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
     warnings: list[Diagnostic] = field(default_factory=list)
@@ -929,6 +930,18 @@ class Config:
     @property
     def realm(self) -> str:
         return self.sip.general.realm or self.settings.realm
+
+
+def _load_queues(config_dir: Path, config: Config, diagnostics: list[Diagnostic]) -> None:
+    """queues.conf (call queues) when there is one; Queue() names checked against it."""
+    from pbx.queue.config import check_references, load_queues_conf
+
+    path = config_dir / "queues.conf"
+    if path.exists():
+        config.queues = load_queues_conf(path, diagnostics)
+    moh_classes = config.moh.classes if config.moh is not None else None
+    diagnostics.extend(check_references(config.queues, config.dialplan, config.sip.peers,
+                                        moh_classes))
 
 
 def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
@@ -979,6 +992,7 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    _load_queues(config_dir, config, diagnostics)
     if config.dialplan is not None:
         from pbx.ivr_checks import check_ivr_apps
 

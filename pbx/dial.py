@@ -145,10 +145,7 @@ class Dial:
         if winner is None:
             return DialResult(status=status, dialed_time=int(time.monotonic() - started))
         a.dst_channel = winner
-        if a.state is not ChannelState.UP:
-            if winner.sdp.negotiated is not None:  # the callee's codec, if the caller has it
-                a.prefer_codec(winner.sdp.negotiated.format)
-            await a.answer()
+        await answer_caller(a, winner)
         answered = time.monotonic()
         callee_hungup = await bridge(a, winner)
         end = time.monotonic()
@@ -219,6 +216,16 @@ class Dial:
                 self.early.start()
         elif ev.response.status != 183 and a.state is ChannelState.RING:
             await a.ringing()
+
+
+async def answer_caller(a: SipChannel, callee: SipChannel) -> None:
+    """Answer the caller for the callee that answered (also Queue's): with the
+    callee's codec when the caller's answer is not out yet, so the bridge needs no
+    transcoding."""
+    if a.state is not ChannelState.UP:
+        if callee.sdp.negotiated is not None:
+            a.prefer_codec(callee.sdp.negotiated.format)
+        await a.answer()
 
 
 async def bridge(a: SipChannel, b: SipChannel) -> bool:

@@ -3,7 +3,7 @@
 
 Registers USER at the PBX, then calls --call EXT or answers (--answer; --auto-answer:
 only calls whose INVITE asks for it with Call-Info answer-after or Alert-Info, as
-desk phones do for paging);
+desk phones do for paging) or only rings (--ring: 180 until the call is cancelled);
 plays --play WAV into the call and records what it hears into --record WAV
 (null sound device: the conference bridge's clock keeps the recording going,
 silence included). --tls registers and calls over TLS (--ca: the CA that must have
@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("--rtp-port", type=int, default=0, help="0: any")
     ap.add_argument("--call")
     ap.add_argument("--answer", action="store_true")
+    ap.add_argument("--ring", action="store_true",
+                    help="stay registered; incoming calls ring (180) until cancelled")
     ap.add_argument("--auto-answer", action="store_true",
                     help="answer only a call that asks for it (Call-Info answer-after, "
                          "Alert-Info auto-answer), as a desk phone does for paging")
@@ -162,7 +164,8 @@ def main() -> None:
         ep.libHandleEvents(10)
         if state["reg"] is not None and state["reg"] >= 300:
             break
-        if state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer:
+        if (state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer
+                and not a.ring):
             break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             c = Call(acc)
@@ -194,7 +197,8 @@ def main() -> None:
                     pass
             a.call = None  # hang up once, then wait for DISCONNECTED
     ok = state["reg"] == 200 and (
-        (not a.call and not a.answer and not a.auto_answer)
+        (not a.call and not a.answer and not a.auto_answer and not a.ring)
+        or (a.ring and state["ended"])
         or (state["confirmed_at"] is not None and state["ended"]))
     for c in calls:
         c.rec = c.player = None

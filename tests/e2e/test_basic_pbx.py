@@ -12,6 +12,7 @@ there and dials the office's number.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -62,20 +63,21 @@ class Office:
         pytest.fail(f"the office did not register at the provider:\n{self.pbx.log()[-3000:]}")
 
 
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
+@pytest.fixture(params=["127.0.0.1"])
+def office(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Office]:
     provider = start_provider(tmp_path, host="127.0.0.2")
     sip_port = free_port()
     http_port = free_port(socket.SOCK_STREAM, both=False)
     lo, hi = rtp_range()
-    conf = prepare(tmp_path / "basic-pbx", f"127.0.0.1:{sip_port}",
+    conf = prepare(tmp_path / "basic-pbx", f"{request.param}:{sip_port}",
                    Trunk(provider.host, provider.port, password(ACCOUNT), REALM))
     (conf / "pbx.yaml").write_text(f'rtp: {{ports: [{lo}, {hi}]}}\n'
                                    f'http: {{listen: "127.0.0.1:{http_port}"}}\n')
     pbx = PbxProcess(conf, sip_port, http_port)
     office = Office(pbx, provider, tmp_path, [])
     try:
-        pbx.start("-v")  # with the dialplan's "Executing [...]" lines, for failures
+        # -v: the dialplan's "Executing [...]" lines; the SIP trace: what was sent
+        pbx.start("-v", "--sip-trace")
         yield office
     finally:
         for phone in office.phones:
@@ -171,3 +173,33 @@ def test_the_directory_finds_a_name_and_rings_that_phone(office: Office) -> None
     maria.send("dtmf 1")
     penelope.wait(r"^INCOMING ", 15)
     maria.send("hangup")
+
+
+@pytest.mark.parametrize("office", ["0.0.0.0"], indirect=True)
+def test_on_the_wildcard_bind_loopback_phones_see_the_loopback_address(office: Office) -> None:
+    """bind = 0.0.0.0 as basic-pbx ships it: Via, Contact and SDP toward a phone
+    on 127.0.0.1 carry 127.0.0.1 (the address the kernel sends from), so the
+    call connects and audio flows both ways."""
+    freq = {"1101": 600.0, "1102": 1000.0}
+    phones = {}
+    for ext, f in freq.items():
+        mic = office.tmp / f"{ext}-mic.wav"
+        write_wav(mic, tone(f, 30.0))
+        phones[ext] = office.phone(ext, play=mic, record=True,
+                                   incoming="answer" if ext == "1102" else "ring")
+    phones["1101"].send("call 1102")
+    phones["1101"].wait(r"^CALL 1 CONFIRMED", 10)
+    time.sleep(3)
+    phones["1101"].send("hangup")
+    for ext, other in (("1101", "1102"), ("1102", "1101")):
+        flags = tone_present(recorded(phones[ext]), freq[other])
+        assert sum(flags) >= 8, (ext, runs(flags))
+    sent = re.findall(r"<--- send to (\S+) --->\n(.*?)(?=^\[)", office.pbx.log(), re.M | re.S)
+    to_phones = [msg for dest, msg in sent if dest.startswith("udp:127.0.0.1:")]
+    assert len(to_phones) > 5
+    for msg in to_phones:
+        assert "0.0.0.0" not in msg, msg
+    invite = next(msg for msg in to_phones if msg.startswith("INVITE sip:"))
+    assert re.search(r"^Via: SIP/2\.0/UDP 127\.0\.0\.1:\d+;", invite, re.M), invite
+    assert re.search(r"^Contact: <sip:[^@>]*@?127\.0\.0\.1:\d+", invite, re.M), invite
+    assert "c=IN IP4 127.0.0.1" in invite, invite

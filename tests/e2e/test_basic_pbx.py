@@ -19,12 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.harness import PbxProcess, free_port, rtp_range
-from tests.e2e.media import runs, tone, tone_present
+from tests.e2e.media import runs, tone, tone_present, tone_share
 from tests.e2e.office import Phone
 from tests.e2e.provider import REALM, Provider, password, start_provider
 from tests.fixtures.basic_pbx import ACCOUNT, Trunk, phone_credentials, prepare
@@ -142,20 +141,6 @@ def test_three_phones_in_conference_6000_hear_the_other_two_not_themselves(
         own = tone_share(pcm, tones[ext])
         assert max(own[i] for i in together) < 0.01, (ext, [own[i] for i in together])
     assert office.pbx.log().count("joined conference employees") == 3
-
-
-def tone_share(pcm: bytes, freq: float, rate: int = 8000, window: float = 0.5) -> list[float]:
-    """Per window: the share of the energy within 30 Hz of ``freq`` (a mix of
-    tones keeps each one's share; its own tone echoed back would show)."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(float)
-    n = int(window * rate)
-    out = []
-    for start in range(0, len(x) - n + 1, n):
-        spec = np.abs(np.fft.rfft(x[start:start + n] * np.hanning(n))) ** 2
-        f = np.fft.rfftfreq(n, 1 / rate)
-        total = spec.sum()
-        out.append(float(spec[np.abs(f - freq) < 30].sum() / total) if total > 1e6 else 0.0)
-    return out
 
 
 def test_the_directory_finds_a_name_and_rings_that_phone(office: Office) -> None:

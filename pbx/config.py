@@ -62,6 +62,7 @@ class Settings:
     config_dir: Path
     listen: list[ListenSpec] = field(default_factory=lambda: [
         ListenSpec("udp", "127.0.0.1", 5060), ListenSpec("tcp", "127.0.0.1", 5060)])
+    listen_set: bool = False  # pbx.yaml names sip.listen (else pjsip.conf transports may)
     realm: str = "pbx"
     user_agent: str = "PBX"
     external_ip: str | None = None
@@ -277,6 +278,7 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 doc.error(item_node, f"sip.listen: {exc}")
         if specs:
             settings.listen = specs
+            settings.listen_set = True
     if "tls" in sections["sip"]:
         settings.tls = _load_tls(doc, sections["sip"]["tls"][1], config_dir)
     if settings.tls is None and listen is not None:
@@ -966,8 +968,14 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
     if pjsip_path.exists():
         from pbx.pjsip_conf import load_pjsip_conf, merge_into
 
-        merge_into(sip, load_pjsip_conf(pjsip_path, diagnostics),
-                   [str(s) for s in settings.listen], diagnostics)
+        pjsip = load_pjsip_conf(pjsip_path, diagnostics)
+        if not settings.listen_set and pjsip.transports:
+            from pbx.pjsip_conf import transport_listen
+
+            settings.listen = transport_listen(pjsip.transports, settings.tls is not None,
+                                               diagnostics) or settings.listen
+        merge_into(sip, pjsip, [str(s) for s in settings.listen] if settings.listen_set
+                   else None, diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip, acls=acls,
                     trusted=_trusted_acls(settings, acls, config_dir, diagnostics))

@@ -76,6 +76,8 @@ goodbye|Goodbye!
 an-error-has-occurred|An error has occurred.
 pls-try-again|Please try again.
 invalid|I am sorry, that's not a valid extension. Please try again.
+option-is-invalid|That option is invalid.
+are-you-still-there|Are you still there?
 auth-thankyou|Thank you.
 agent-pass|Password?
 # --- digits and the number words SayNumber / SayDigits need

@@ -5,15 +5,23 @@
 #
 # usage: bench/run_sipp_bench.sh [GROUP...]     (default: cps reg play echo bridge dialcps;
 #        also: moh, 998 MusicOnHold measured as play)
-#   env: any of run.sh's (CPS_RATES, REG_RATES, PLAY_LEVELS, ...), PBX_CORE [0]
+#   env: any of run.sh's (CPS_RATES, REG_RATES, PLAY_LEVELS, ...), PBX_CORE [0],
+#        PORT [5060] and UAS_PORT [5090]: other ports run a copy of bench/etc moved there
 # Needs: sipp, tshark (play group), taskset; traffic stays on 127.0.0.1.
 set -u
 cd "$(dirname "$0")/.."
 GROUPS_TO_RUN=${*:-"cps reg play echo bridge dialcps"}
 PBX_CORE=${PBX_CORE:-0}
 CONF=bench/etc
-PORT=5060
+PORT=${PORT:-5060}
+export UAS_PORT=${UAS_PORT:-5090}
 STAMP=$(date +%Y%m%d-%H%M%S)
+if [ "$PORT" != 5060 ] || [ "$UAS_PORT" != 5090 ]; then
+  CONF=$(mktemp -d)/etc
+  cp -r bench/etc "$CONF"
+  sed -i "s/127.0.0.1:5060/127.0.0.1:$PORT/g; s/127.0.0.1:8098/127.0.0.1:$((PORT + 3000))/" "$CONF/pbx.yaml"
+  sed -i "s/^port=5090/port=$UAS_PORT/" "$CONF/sip.conf"
+fi
 [ -x .venv/bin/pbx ] || make venv >/dev/null
 
 start_pbx() {

@@ -3,7 +3,8 @@
 A TraceChannel stands in for the caller: media returns at once, digits come
 from the simulated results (`--result Read=1234`, `--result Background=2`),
 and Dial returns `--result Dial=BUSY` (default NOANSWER: nobody can answer a
-dry run). The output shows every step after substitution, the branches
+dry run); Queue sets QUEUESTATUS from `--result Queue=FULL` (default TIMEOUT;
+ANSWER: a member took the call). The output shows every step after substitution, the branches
 taken, variables that changed, and where the call ends.
 """
 
@@ -111,6 +112,19 @@ async def _vmmain_standin(ctx: AppContext, args: list[str]) -> None:
     await ctx.channel.answer()
 
 
+async def _queue_standin(ctx: AppContext, args: list[str]) -> None:
+    # No queue runs in a dry run: `--result Queue=STATUS` says how it ended
+    # (TIMEOUT by default; ANSWER: a member talked to the caller, the call is over).
+    ch = ctx.channel
+    assert isinstance(ch, TraceChannel)
+    status = ch.results.get("queue", "TIMEOUT").upper()
+    if status == "ANSWER":
+        await ch.answer()
+        ctx.end()
+        return
+    ch.variables["QUEUESTATUS"] = status
+
+
 async def _directory_standin(ctx: AppContext, args: list[str]) -> None:
     """`--result Directory=6002` selects that extension; OPERATOR goes to `o`;
     anything else is the DIRECTORY_RESULT (TIMEOUT by default)."""
@@ -149,6 +163,7 @@ _STANDINS: dict[str, AppFunc] = {
     "dial": _dial_standin,
     "voicemail": _voicemail_standin,
     "voicemailmain": _vmmain_standin,
+    "queue": _queue_standin,
     "directory": _directory_standin,
     "park": _park_standin,
     "parkedcall": _parkedcall_standin,
@@ -202,7 +217,7 @@ async def trace_call_async(dialplan: Dialplan, exten: str, *, context: str = "de
     def on_step(channel: Channel, step: Step, data: str) -> None:
         ch.start_step(step.app)
 
-    # A dry run never touches mailboxes: VoiceMail apps are always simulated.
+    # A dry run never touches mailboxes or queues: VoiceMail and Queue are simulated.
     # Dial runs for real when registered: the TraceChannel answers its dial().
     apps = AppRegistry.builtin()
     apps = apps.with_apps({k: v for k, v in _STANDINS.items() if k != "dial" or k not in apps})

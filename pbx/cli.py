@@ -1,5 +1,5 @@
 """The `pbx` command: run, check, dialplan show/trace, peers, registry, channels, hints,
-reload, bans, cdr, database, mail, confbridge."""
+reload, bans, cdr, database, queue, mail, confbridge."""
 
 from __future__ import annotations
 
@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (db_show, db_get, db_put, db_del, db_deltree):
         _add_config_dir(p, top=False)
 
+    from pbx.queue import cli as queue_cli
+
+    queue_cli.add_parser(sub, lambda p: _add_config_dir(p, top=False))
+
     from pbx.conference import cli as confbridge_cli
 
     confbridge_cli.add_parser(sub, _add_config_dir)
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run, "check": cmd_check, "dialplan": cmd_dialplan, "peers": cmd_peers,
         "channels": cmd_channels, "reload": cmd_reload, "bans": cmd_bans, "cdr": cmd_cdr,
         "mail": cmd_mail, "registry": cmd_registry, "hints": cmd_hints,
-        "database": cmd_database, "confbridge": cmd_confbridge,
+        "database": cmd_database, "queue": cmd_queue, "confbridge": cmd_confbridge,
     }[args.command]
     try:
         return handler(args) or 0
@@ -470,6 +474,14 @@ def cmd_database(args: argparse.Namespace) -> int:
     _query_store(args, lambda store: store.astdb_apply({key: None}))
     print("Database entry removed.")
     return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    """`pbx queue show|add|remove|pause|unpause` (running PBX), `pbx queue log` (store)."""
+    from pbx.queue import cli as queue_cli
+
+    return queue_cli.run(args, lambda path, method="GET": _mgmt(args, path, method),
+                         lambda query: _query_store(args, query), parse_since)
 
 
 def cmd_mail(args: argparse.Namespace) -> int:

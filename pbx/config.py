@@ -62,6 +62,7 @@ class Settings:
     config_dir: Path
     listen: list[ListenSpec] = field(default_factory=lambda: [
         ListenSpec("udp", "127.0.0.1", 5060), ListenSpec("tcp", "127.0.0.1", 5060)])
+    listen_set: bool = False  # pbx.yaml names sip.listen (else pjsip.conf transports may)
     realm: str = "pbx"
     user_agent: str = "PBX"
     external_ip: str | None = None
@@ -277,6 +278,7 @@ def load_settings(config_dir: Path, diagnostics: list[Diagnostic]) -> Settings:
                 doc.error(item_node, f"sip.listen: {exc}")
         if specs:
             settings.listen = specs
+            settings.listen_set = True
     if "tls" in sections["sip"]:
         settings.tls = _load_tls(doc, sections["sip"]["tls"][1], config_dir)
     if settings.tls is None and listen is not None:
@@ -916,6 +918,7 @@ class Config:
     sip: SipConfig
     dialplan: Any = None  # dialplan.model.Dialplan
     voicemail: Any = None  # voicemail.config.VoicemailConfig
+    queues: Any = None  # pbx.queue.config.QueuesConfig (None without queues.conf)
     indications: Any = None  # pbx.indications.Indications; None: no indications.conf
     confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
     parking: Any = None  # pbx.parking_conf.ParkingConfig (res_parking.conf)
@@ -930,6 +933,18 @@ class Config:
     @property
     def realm(self) -> str:
         return self.sip.general.realm or self.settings.realm
+
+
+def _load_queues(config_dir: Path, config: Config, diagnostics: list[Diagnostic]) -> None:
+    """queues.conf (call queues) when there is one; Queue() names checked against it."""
+    from pbx.queue.config import check_references, load_queues_conf
+
+    path = config_dir / "queues.conf"
+    if path.exists():
+        config.queues = load_queues_conf(path, diagnostics)
+    moh_classes = config.moh.classes if config.moh is not None else None
+    diagnostics.extend(check_references(config.queues, config.dialplan, config.sip.peers,
+                                        moh_classes))
 
 
 def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
@@ -954,8 +969,14 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
     if pjsip_path.exists():
         from pbx.pjsip_conf import load_pjsip_conf, merge_into
 
-        merge_into(sip, load_pjsip_conf(pjsip_path, diagnostics),
-                   [str(s) for s in settings.listen], diagnostics)
+        pjsip = load_pjsip_conf(pjsip_path, diagnostics)
+        if not settings.listen_set and pjsip.transports:
+            from pbx.pjsip_conf import transport_listen
+
+            settings.listen = transport_listen(pjsip.transports, settings.tls is not None,
+                                               diagnostics) or settings.listen
+        merge_into(sip, pjsip, [str(s) for s in settings.listen] if settings.listen_set
+                   else None, diagnostics)
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip, acls=acls,
                     trusted=_trusted_acls(settings, acls, config_dir, diagnostics))
@@ -984,6 +1005,7 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         from voicemail.config import check_references
 
         diagnostics.extend(check_references(config.voicemail, config.dialplan, sip.peers))
+    _load_queues(config_dir, config, diagnostics)
     if config.dialplan is not None:
         from pbx.ivr_checks import check_ivr_apps
 

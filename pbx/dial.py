@@ -205,10 +205,7 @@ class Dial:
         if winner is None:
             return DialResult(status=status, dialed_time=int(time.monotonic() - started))
         a.dst_channel = winner
-        if a.state is not ChannelState.UP:
-            if winner.sdp.negotiated is not None:  # the callee's codec, if the caller has it
-                a.prefer_codec(winner.sdp.negotiated.format)
-            await a.answer()
+        await answer_caller(a, winner)
         a.observe(200)  # a transferee dialing its target: the target answered
         answered = time.monotonic()
         exit_ = await self.bridge(winner)
@@ -300,16 +297,10 @@ class Dial:
         return fut
 
     def _make_bridge(self, winner: SipChannel, *, consult: bool) -> Bridge:
-        a = self.caller
-        calls = getattr(a.services, "calls", None)
-        cfg = calls.features_config() if calls is not None else FeaturesConfig()
-        caller_f, callee_f = dial_features(self.options)
-        br = Bridge(a, winner, host=calls.bridge_host() if calls is not None else _NoHost(),
-                    features={a: cfg.codes(caller_f), winner: cfg.codes(callee_f)},
-                    digit_timeout=cfg.featuredigittimeout)
+        br = make_bridge(self.caller, winner, self.options)
         if consult and self.consult is not None:
             # The transferer's keys are the attended transfer's (atxfercomplete...).
-            br.watch_keys(a, self.consult.codes, self.consult.on_key)
+            br.watch_keys(self.caller, self.consult.codes, self.consult.on_key)
         return br
 
     async def _wait_answer(self) -> tuple[SipChannel | None, str]:
@@ -384,6 +375,35 @@ class Dial:
             await a.ringing()
         elif ev.response.status == 180 and a.state is ChannelState.UP and self.early is None:
             await self._ring_in_band(a, True)  # a transferee waiting for its target
+
+
+async def answer_caller(a: SipChannel, callee: SipChannel) -> None:
+    """Answer the caller for the callee that answered (also Queue's): with the
+    callee's codec when the caller's answer is not out yet, so the bridge needs no
+    transcoding."""
+    if a.state is not ChannelState.UP:
+        if callee.sdp.negotiated is not None:
+            a.prefer_codec(callee.sdp.negotiated.format)
+        await a.answer()
+
+
+def make_bridge(a: SipChannel, b: SipChannel, options: str) -> Bridge:
+    """A bridge of caller ``a`` and callee ``b`` with the features ``options``
+    allow (t/T, k/K, x/X, h/H from features.conf), as Dial() and Queue() make it."""
+    calls = getattr(a.services, "calls", None)
+    cfg = calls.features_config() if calls is not None else FeaturesConfig()
+    caller_f, callee_f = dial_features(options)
+    return Bridge(a, b, host=calls.bridge_host() if calls is not None else _NoHost(),
+                  features={a: cfg.codes(caller_f), b: cfg.codes(callee_f)},
+                  digit_timeout=cfg.featuredigittimeout)
+
+
+async def bridge(a: SipChannel, b: SipChannel, options: str = "") -> Exit:
+    """Join ``a`` (its dialplan waits here) and ``b`` until ``a`` leaves; its Exit."""
+    br = make_bridge(a, b, options)
+    fut = br.wait(a)
+    br.start()
+    return await fut
 
 
 _HANDED_OVER = "HANDED_OVER"

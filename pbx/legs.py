@@ -86,7 +86,7 @@ class LegMaker:
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""
         family = 6 if ":" in remote.host else 4
-        local = self.signalling.local_address(remote.transport, family)
+        local = self.signalling.local_address(remote.transport, family, toward=remote.host)
         if local is None:
             raise OSError(f"no {remote.transport} listener for IPv{family}")
         return local

@@ -239,6 +239,9 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
     def match_direction(self, direction: str) -> None:
         """A new party joined (a transfer): nothing to offer, the pair has no SDP."""
 
+    def abandon_refer(self) -> None:
+        """Shutting down: a half takes no REFER, so none is pending."""
+
     # DTMF through a bridge: RFC 4733 packets go through the pair as they are.
     _detector = None  # no in-band detection on a Local half
 

@@ -1,4 +1,5 @@
-"""Management endpoint on `http.listen`: what `pbx peers|channels|registry|reload|bans` ask.
+"""Management endpoint on `http.listen`: what `pbx peers|channels|registry|reload|bans|queue`
+ask.
 
 A few JSON routes over HTTP/1.0, on loopback by default. Hand-written on
 asyncio streams: a handful of routes do not justify a web framework dependency.
@@ -102,6 +103,10 @@ class ManagementServer:
             return 200, {"hints": hints.rows() if hints is not None else []}
         if path == "/confbridge" or path.startswith("/confbridge/"):
             return self.confbridge(method, path)
+        if path.startswith("/queues"):
+            from pbx.queue.mgmt import queue_route
+
+            return await queue_route(self.pbx.queues, method, path)
         if path == "/reload" and method == "POST":
             ok, messages, summary = await self.pbx.reload()
             if ok:
@@ -171,4 +176,4 @@ class ManagementServer:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            500: "Internal Server Error"}
+            409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable"}

@@ -261,7 +261,8 @@ class Messaging:
     async def _send_one(self, peer: Peer, uri: str, dest: Address, user: str, display: str,
                         message: TextMessage) -> int:
         sig = self.signalling
-        local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
+        local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4,
+                                  toward=dest.host)
         if local is None:
             return 503
         extra = [(k, v) for k, v in message.data.items() if k.startswith("x-")]

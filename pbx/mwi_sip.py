@@ -58,7 +58,8 @@ class MwiSip:
         sig = self.signalling
         for binding in self.location.lookup(peer, time.time()):
             dest = Address(binding.transport, binding.source_host, binding.source_port)
-            local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
+            local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4,
+                                      toward=dest.host)
             if local is None:
                 continue
             host = f"[{local.host}]" if ":" in local.host else local.host

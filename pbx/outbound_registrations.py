@@ -43,7 +43,8 @@ class SipSender(Protocol):
     def send_request(self, req: Request, dest: Address,
                      callback: Callable[[Response | None], None]) -> Any: ...
 
-    def local_address(self, kind: str = "udp", family: int = 4) -> Address | None: ...
+    def local_address(self, kind: str = "udp", family: int = 4,
+                      toward: str | None = None) -> Address | None: ...
 
 
 def _same(a: Registration, b: Registration) -> bool:
@@ -111,7 +112,7 @@ class OutboundRegistrations:
     def _add(self, spec: Registration, now: float) -> list[Action]:
         target = self._target(spec)
         family = 6 if ":" in target[1] else 4
-        local = self.core.local_address(target[0], family)
+        local = self.core.local_address(target[0], family, toward=target[1])
         if local is None:
             client = self.set.add(spec, Address(target[0], "0.0.0.0", 0))
             return client.disable(f"no {target[0]} listener in pbx.yaml sip.listen to send "

@@ -22,7 +22,7 @@ from pathlib import Path
 from pbx import office_conf as office
 from pbx.codec_prefs import update_codecs
 from pbx.conffile import Entry, Section, read_conf
-from pbx.config import Peer, SipConfig, parse_callerid
+from pbx.config import ListenSpec, Peer, SipConfig, parse_callerid, parse_listen
 from pbx.diagnostics import Diagnostic
 from pbx.sip_conf_trunk import normalize_proxy, parse_networks, split_host_port
 from pbx.sip_model import OutboundAuth, Registration, TransportSpec
@@ -76,7 +76,7 @@ UNUSED: dict[str, frozenset[str]] = {
         "timers_sess_expires media_address bind_rtp_to_media_address identify_by "
         "direct_media_method trust_connected_line send_connected_line "
         "connected_line_method direct_media_glare_mitigation disable_direct_media_on_nat "
-        "callerid_privacy callerid_tag trust_id_outbound rpid_immediate send_diversion "
+        "callerid_privacy callerid_tag rpid_immediate send_diversion "
         "send_history_info voicemail_extension aggregate_mwi "
         "mwi_subscribe_replaces_unsolicited use_avpf force_avp "
         "media_use_received_transport rtp_keepalive rtp_timeout rtp_timeout_hold "
@@ -113,6 +113,12 @@ UNUSED: dict[str, frozenset[str]] = {
         "contact_header_params max_random_initial_delay support_path support_outbound "
         "security_negotiation security_mechanisms user_agent"),
 }
+
+# Options accepted without a warning because what they choose is what this PBX
+# always does. trust_id_outbound only matters for a caller ID marked private,
+# and no caller ID is private here: identity headers (send_pai/send_rpid) go
+# out as they would to a trusted endpoint.
+SAME_HERE: dict[str, frozenset[str]] = {"endpoint": frozenset({"trust_id_outbound"})}
 
 # pjsip's dtmf_mode -> the model's dtmfmode (sip.conf's words; pbx/dtmf_mode.py).
 _DTMF = {"rfc4733": "rfc2833", "inband": "inband", "info": "info", "auto": "auto",
@@ -209,7 +215,7 @@ class _Loader:
 
     def check_options(self, section: Section, kind: str) -> None:
         for entry in section.entries:
-            if entry.key in USED[kind]:
+            if entry.key in USED[kind] or entry.key in SAME_HERE.get(kind, ()):
                 continue
             if entry.key in UNUSED[kind]:
                 message = (f"option '{entry.key}' of type={kind} is Asterisk's but this PBX "
@@ -221,6 +227,7 @@ class _Loader:
     def transport(self, section: Section) -> TransportSpec:
         spec = TransportSpec(section.name, file=section.file, line=section.line)
         ext_port: int | None = None
+        bind_host, bind_port = "0.0.0.0", None
         for entry in section.entries:
             key, value = entry.key, entry.value.strip()
             if key == "protocol":
@@ -234,7 +241,7 @@ class _Loader:
                 except ValueError as exc:
                     self.error(entry, f"bind: {exc}")
                     continue
-                spec.bind = (f"[{host}]" if ":" in host else host) + f":{port or 5060}"
+                bind_host, bind_port = (f"[{host}]" if ":" in host else host), port
             elif key in ("external_media_address", "external_signaling_address"):
                 try:
                     host, port = split_host_port(value)
@@ -250,6 +257,9 @@ class _Loader:
                 ext_port = self.uint(entry)
             elif key == "local_net":
                 spec.nat.local_nets.extend(parse_networks(entry, self.diagnostics))
+        if not bind_port:  # pjsip's default port: 5061 for TLS, else 5060
+            bind_port = 5061 if spec.protocol == "tls" else 5060
+        spec.bind = f"{bind_host}:{bind_port}"
         if ext_port and spec.nat.external_signaling and ":" not in \
                 spec.nat.external_signaling.rsplit("]", 1)[-1]:
             spec.nat.external_signaling += f":{ext_port}"
@@ -595,13 +605,38 @@ def load_pjsip_conf(path: Path, diagnostics: list[Diagnostic]) -> PjsipConfig:
     return config
 
 
-def merge_into(sip: SipConfig, pjsip: PjsipConfig, listen: list[str],
+def transport_listen(transports: dict[str, TransportSpec], have_tls_cert: bool,
+                     diagnostics: list[Diagnostic]) -> list[ListenSpec]:
+    """Where to listen when pbx.yaml does not say (no sip.listen): at each
+    transport's bind, as Asterisk does. ws/wss are not served (a warning), nor
+    tls without sip.tls's certificate (an error: the user asked for TLS)."""
+    out: list[ListenSpec] = []
+    for name, spec in transports.items():
+        if spec.protocol in ("ws", "wss"):
+            diagnostics.append(Diagnostic(spec.file, spec.line, 1,
+                                          f"transport [{name}] protocol={spec.protocol}: "
+                                          "WebSocket is not supported (ignored)", "warning"))
+            continue
+        if spec.protocol == "tls" and not have_tls_cert:
+            diagnostics.append(Diagnostic(spec.file, spec.line, 1,
+                                          f"transport [{name}] protocol=tls needs a certificate: "
+                                          "set sip.tls.cert and sip.tls.key in pbx.yaml "
+                                          "(`make cert` makes a pair)"))
+            continue
+        listen = parse_listen(f"{spec.protocol}:{spec.bind}")
+        if listen not in out:
+            out.append(listen)
+    return out
+
+
+def merge_into(sip: SipConfig, pjsip: PjsipConfig, listen: list[str] | None,
                diagnostics: list[Diagnostic]) -> None:
     """Add pjsip.conf's endpoints, registrations and transports to the sip.conf model.
 
     A name both files define is an error at the pjsip.conf section. ``listen``
     is pbx.yaml's sip.listen (`udp:127.0.0.1:5060`): the sockets are opened
-    there, so a transport bind= that is not among them only gets a warning.
+    there, so a transport bind= that is not among them only gets a warning
+    (None: pbx.yaml does not say, and the PBX listens at the binds).
     """
     for name, peer in pjsip.peers.items():
         first = sip.peers.get(name)
@@ -624,12 +659,14 @@ def merge_into(sip: SipConfig, pjsip: PjsipConfig, listen: list[str],
         bound = f"{spec.protocol}:{spec.bind}"
         host, port = bound.rsplit(":", 1)
         wildcard = host.endswith(("0.0.0.0", "[::]"))
-        if not any(item == bound or (wildcard and item.startswith(f"{spec.protocol}:")
-                                     and item.endswith(f":{port}")) for item in listen):
+        listened = listen is None or any(
+            item == bound or (wildcard and item.startswith(f"{spec.protocol}:")
+                              and item.endswith(f":{port}")) for item in listen)
+        if not listened:
             diagnostics.append(Diagnostic(
                 spec.file, spec.line, 1,
                 f"transport [{name}] bind={spec.bind} ({spec.protocol}) is not in pbx.yaml "
-                f"sip.listen ({', '.join(listen)}): the PBX listens where pbx.yaml says",
+                f"sip.listen ({', '.join(listen or ())}): the PBX listens where pbx.yaml says",
                 "warning"))
         if sip.nat.external_signaling is None and spec.nat.external_signaling:
             sip.nat.external_signaling = spec.nat.external_signaling

@@ -166,7 +166,8 @@ class Qualifier:
     def _ping(self, target: Any, peer: Peer, uri: str, dest: Address,
               extra: list[tuple[str, str]] = ()) -> None:
         sig = self.signalling
-        local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4)
+        local = sig.local_address(dest.transport, 6 if ":" in dest.host else 4,
+                                  toward=dest.host)
         if local is None:
             return
         req = new_request("OPTIONS", uri, local=local, from_user="pbx", to_uri=uri,

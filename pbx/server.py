@@ -60,6 +60,7 @@ class Pbx:
         self.mgmt: Any = None
         self.conferences: Any = None  # pbx.conference.service.ConferenceService
         self.registrations: Any = None  # pbx.outbound_registrations.OutboundRegistrations
+        self.queues: Any = None  # pbx.queue.service.QueueService
         # What this PBX's calls run with (apps, functions, globals, clock, AstDB,
         # voicemail): dialplan.services.DialplanServices, built in start().
         self.dialplan_services: Any = None
@@ -114,11 +115,13 @@ class Pbx:
         # Every handler is in place before the first datagram can arrive.
         self._start_dialplan_services()
         await self._start_calls()
+        self._start_local_devices()
         self._start_availability()
         await self._start_voicemail()
         self.dialplan_services.voicemail = self.voicemail
         self._start_subscriptions()
         self._start_conferences()
+        await self._start_queues()
         # The management endpoint listens before SIP does: whoever sees the PBX
         # answer SIP (a test's OPTIONS, an operator) can also ask it at once.
         from pbx.management import ManagementServer
@@ -247,6 +250,33 @@ class Pbx:
 
         recover(self.config.settings.storage_dir / "monitor")  # what a crash cut short
 
+    def _start_local_devices(self) -> None:
+        """Local/exten@context devices (queue members, hints, ChanIsAvail), as core_local."""
+        from pbx.local_devstate import LocalDevices
+
+        LocalDevices(self.devstates, lambda: self.config.dialplan,
+                     lambda: self.calls.channels.values(),
+                     asyncio.get_running_loop().call_soon).install()
+
+    async def _start_queues(self) -> None:
+        """Call queues (queues.conf): the engine's timers on the SIP core's heap, members
+        rung through the calls' LegMaker, their states from the device-state registry
+        (a change rechecks the queues watching that device at once), waiting callers on
+        music on hold, queue_log in the store, dynamic members in the AstDB."""
+        from pbx.queue.config import QueuesConfig
+        from pbx.queue.music import ChannelMusic
+        from pbx.queue.service import QueueService
+
+        self.queues = QueueService(legs=self.calls.legs, timers=self.core.timers,
+                                   now=self.core.now, devstate=self.devstates,
+                                   music=ChannelMusic(), astdb=self.dialplan_services.astdb,
+                                   store=self.store, spawn=self.spawn,
+                                   canonical=self.devstates.canonical,
+                                   call_soon=asyncio.get_running_loop().call_soon)
+        self.devstates.listen(self.queues.device_changed)
+        await self.queues.start(self.config.queues or QueuesConfig())
+        self.dialplan_services.queues = self.queues
+
     def _start_registrations(self) -> None:
         """Register to providers (sip.conf register =>, pjsip.conf type=registration)."""
         from pbx.outbound_registrations import OutboundRegistrations
@@ -291,6 +321,8 @@ class Pbx:
         if self.calls is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.calls.stop(), SHUTDOWN_GRACE)
+        if self.queues is not None:
+            await self.queues.stop()
         if self.voicemail is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.voicemail.stop(), SHUTDOWN_GRACE / 2)
@@ -387,6 +419,10 @@ class Pbx:
         if self.registrations is not None:
             self.registrations.nat = config.sip.nat
             self.registrations.reload(config.sip.registrations)
+        if self.queues is not None:
+            from pbx.queue.config import QueuesConfig
+
+            self.queues.reload(config.queues or QueuesConfig())
         self.hints.refresh()  # hints added, changed or removed by the new dialplan
         if self.voicemail is not None and config.voicemail is not None:
             self.voicemail.reload(config.voicemail)

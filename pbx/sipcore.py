@@ -35,6 +35,7 @@ from pbx.sip.transaction import (
     TxState,
 )
 from pbx.sip.validate import check_request, check_response
+from pbx.transport.source_address import WILDCARDS, SourceAddresses
 
 log = logging.getLogger("pbx.sip")
 trace_log = logging.getLogger("pbx.sip.trace")
@@ -75,6 +76,7 @@ class SipCore:
         self.layer = TransactionLayer(t1=t1, t2=t2, timers=self.timers,
                                       max_final_retransmits=FINAL_RETRANSMITS)
         self.transports: dict[tuple[str, int], Any] = {}  # (transport, family 4/6) -> transport
+        self.sources = SourceAddresses()  # for transports bound to 0.0.0.0 / ::
         self.handlers: dict[str, RequestHandler] = {}
         self.ack_handler: Callable[[Request, ServerTransaction | None, Address], None] | None = None
         self.cancel_handler: Callable[[CancelReceived], bool] | None = None
@@ -104,10 +106,19 @@ class SipCore:
         family = 6 if ":" in transport.local.host else 4
         self.transports.setdefault((kind, family), transport)
 
-    def local_address(self, kind: str = "udp", family: int = 4) -> Address | None:
+    def local_address(self, kind: str = "udp", family: int = 4,
+                      toward: str | None = None) -> Address | None:
+        """Our address on transport ``kind``, as a peer at ``toward`` should see it
+        (Via, Contact, SDP): a wildcard bind gives the source address toward it."""
         t = self.transports.get((kind, family)) or next(
             (t for (k, _), t in self.transports.items() if k == kind), None)
-        return t.local if t else None
+        if t is None:
+            return None
+        local: Address = t.local
+        if local.host in WILDCARDS:
+            family = 6 if ":" in local.host else 4
+            return Address(local.transport, self.sources.toward(toward, family), local.port)
+        return local
 
     def send_bytes(self, data: bytes, dest: Address,
                    tx: ClientTransaction | None = None) -> None:

@@ -1,8 +1,9 @@
-"""Persistent store (aiosqlite): registrations, CDRs, the AstDB; voicemail adds its tables.
+"""Persistent store (aiosqlite): registrations, CDRs, queue_log, the AstDB; voicemail adds
+its tables.
 
-Bindings and CDRs are queued in memory and written by one flusher task, many
-changes per transaction (one commit per call took a quarter of a core at 200
-calls/s). CDRs are written behind, within FLUSH_INTERVAL. A registration is
+Bindings, CDRs and queue_log records are queued in memory and written by one flusher
+task, many changes per transaction (one commit per call took a quarter of a core at 200
+calls/s). CDRs and queue_log records are written behind, within FLUSH_INTERVAL. A registration is
 durable before it is confirmed: the registrar's 200 OK waits for
 :meth:`Store.when_committed`, which wakes the flusher at once; REGISTERs that
 arrive while a commit runs share the next one (group commit), so the REGISTER
@@ -68,6 +69,16 @@ CREATE TABLE IF NOT EXISTS astdb (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS queue_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    callid TEXT NOT NULL,
+    queuename TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_log_time ON queue_log(time);
 """
 
 # Columns added to `cdr` after its first release: a database made before them
@@ -90,6 +101,9 @@ CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "c
 _JSON_FIELDS = ("rtp", "vars", "recordings", "transfer")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
+QUEUE_LOG_FIELDS = ("time", "callid", "queuename", "agent", "event", "data")
+_INSERT_QUEUE_LOG = (f"INSERT INTO queue_log({', '.join(QUEUE_LOG_FIELDS)}) "
+                     f"VALUES ({', '.join('?' * len(QUEUE_LOG_FIELDS))})")
 
 
 class Store:
@@ -100,6 +114,7 @@ class Store:
         self.path = path  # the database file (the AstDB opens its own reader on it)
         self._pending: dict[tuple[str, str], StoredBinding | None] = {}
         self._cdrs: list[list[Any]] = []
+        self._queue_log: list[tuple[Any, ...]] = []
         self._schemas: list[str] = []
         self._waiters: list[Callable[[bool], None]] = []
         self._lock = asyncio.Lock()  # one flush at a time: a waiter never overtakes a write
@@ -162,7 +177,7 @@ class Store:
                 await self.flush()
         finally:
             waiters, self._waiters = self._waiters, []
-            self._answer_waiters(waiters, not self._pending and not self._cdrs)
+            self._answer_waiters(waiters, not self._queued)
             await self.db.close()
 
     # --- bindings (group commit) -------------------------------------------
@@ -182,7 +197,7 @@ class Store:
         At once if nothing is queued or being written; ``callback(False)`` if the
         write failed (the changes stay queued and are retried).
         """
-        if not self._pending and not self._cdrs and not self._busy:
+        if not self._queued and not self._busy:
             callback(True)
             return
         self._waiters.append(callback)
@@ -190,8 +205,13 @@ class Store:
         self._wake.set()
 
     @property
+    def _queued(self) -> bool:
+        """Changes wait in memory (bindings, CDRs, queue_log records)."""
+        return bool(self._pending or self._cdrs or self._queue_log)
+
+    @property
     def has_pending(self) -> bool:
-        return bool(self._pending or self._cdrs or self._busy)
+        return self._queued or self._busy
 
     def _schedule(self, delay: float = FLUSH_INTERVAL) -> None:
         if self._timer is None:
@@ -237,15 +257,16 @@ class Store:
                 log.exception("error after a commit")
 
     async def flush(self) -> None:
-        """Write every queued binding change and CDR in one transaction."""
+        """Write every queued binding change, CDR and queue_log record in one transaction."""
         async with self._lock:
             await self._write()
 
     async def _write(self) -> None:
-        if not self._pending and not self._cdrs:
+        if not self._queued:
             return
         pending, self._pending = self._pending, {}
         cdrs, self._cdrs = self._cdrs, []
+        qlog, self._queue_log = self._queue_log, []
         upserts = [(b.aor, b.contact, b.expires_at, json.dumps(b.data))
                    for b in pending.values() if b is not None]
         deletes = [key for key, b in pending.items() if b is None]
@@ -259,15 +280,18 @@ class Store:
                     "VALUES (?,?,?,?)", upserts)
             if cdrs:
                 await self.db.executemany(_INSERT_CDR, cdrs)
+            if qlog:
+                await self.db.executemany(_INSERT_QUEUE_LOG, qlog)
             await self.db.commit()
             self.commits += 1
         except Exception as exc:
-            log.error("could not save registrations and CDRs (%s); will retry", exc)
+            log.error("could not save registrations, CDRs and queue_log (%s); will retry", exc)
             with contextlib.suppress(Exception):
                 await self.db.rollback()
             pending.update(self._pending)
             self._pending = pending
             self._cdrs[:0] = cdrs
+            self._queue_log[:0] = qlog
             raise
 
     async def load_bindings(self, now: float) -> list[StoredBinding]:
@@ -303,6 +327,22 @@ class Store:
                     d[name] = json.loads(d[name])
             out.append(d)
         return out
+
+    # --- queue_log (written behind, as CDRs) ------------------------------------
+    def add_queue_log(self, row: dict[str, Any]) -> None:
+        """Queue one queue_log record (written within FLUSH_INTERVAL by the flusher);
+        not a coroutine: the queue engine logs from synchronous code."""
+        self._queue_log.append(tuple(row[f] for f in QUEUE_LOG_FIELDS))
+        self._schedule()
+
+    async def queue_log(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """queue_log records at or after `since`, oldest first."""
+        await self.flush()
+        async with self.db.execute(
+                f"SELECT {', '.join(QUEUE_LOG_FIELDS)} FROM queue_log WHERE time >= ? "
+                "ORDER BY id", (since,)) as cur:
+            rows = await cur.fetchall()
+        return [dict(zip(QUEUE_LOG_FIELDS, r, strict=True)) for r in rows]
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> None:
         """Run one statement and commit (for small writers such as voicemail)."""

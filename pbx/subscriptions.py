@@ -191,7 +191,8 @@ class SubscriptionServer:
             sig.respond(tx, make_response(req, 503, "Service Unavailable",
                                           headers=[("Retry-After", "60")]))
             return
-        local = sig.local_address(source.transport, 6 if ":" in source.host else 4)
+        local = sig.local_address(source.transport, 6 if ":" in source.host else 4,
+                                  toward=source.host)
         if local is None:
             sig.respond(tx, make_response(req, 503, "Service Unavailable"))
             return

@@ -78,6 +78,8 @@ goodbye|Goodbye!
 an-error-has-occurred|An error has occurred.
 pls-try-again|Please try again.
 invalid|I am sorry, that's not a valid extension. Please try again.
+option-is-invalid|That option is invalid.
+are-you-still-there|Are you still there?
 auth-thankyou|Thank you.
 agent-pass|Password?
 # --- transfer and parking (features.conf, res_parking.conf)

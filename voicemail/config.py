@@ -183,6 +183,7 @@ def _unescape(text: str) -> str:
 def _load_formats(entry: Entry, general: VoicemailGeneral,
                   diagnostics: list[Diagnostic]) -> None:
     formats: list[str] = []
+    unsupported: list[tuple[str, int]] = []
     offset = 0
     for raw in entry.value.split("|"):
         name = raw.strip().lower()
@@ -195,11 +196,16 @@ def _load_formats(entry: Entry, general: VoicemailGeneral,
                                           f"format={name} is not a known audio format"))
             continue
         if name not in SUPPORTED_FORMATS:
-            # Never silently: the operator asked for something else than what is written.
+            unsupported.append((name, col))
+        formats.append(name)
+    if not SUPPORTED_FORMATS.intersection(formats):
+        # Never silently: the operator asked for something else than what is written.
+        # With wav in the list (Asterisk's usual wav49|gsm|wav) the messages are in
+        # a format they asked for; the others are extra copies Asterisk would keep.
+        for name, col in unsupported:
             diagnostics.append(Diagnostic(
                 entry.file, entry.line, col,
                 f"format={name} is not supported: messages are recorded as WAV", "warning"))
-        formats.append(name)
     general.formats = formats or ["wav"]
     general.record_format = "wav"
 
@@ -401,9 +407,11 @@ def check_references(config: VoicemailConfig | None, dialplan: object, peers: di
                         continue
                     name, ctx = split_mailbox(box)
                     if f"{name}@{ctx}" not in mailboxes:
+                        then = (f": the caller is asked for a mailbox of [{ctx}]"
+                                if step.app.lower() == "voicemailmain" else "")
                         out.append(Diagnostic(pos.file, pos.line, pos.col,
                                               f"{step.app}: mailbox {name}@{ctx} is not in "
-                                              f"voicemail.conf{where}", "warning"))
+                                              f"voicemail.conf{where}{then}", "warning"))
     for peer in peers.values():
         if peer.mailbox and mailboxes:
             for part in peer.mailbox.split("&"):

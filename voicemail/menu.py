@@ -106,6 +106,11 @@ class VoicemailMenu:
     async def login(self, spec: str, skip_pin: bool) -> MailboxConfig | None:
         """Ask for mailbox and PIN; None after maxlogins failures."""
         given_box, context = split_mailbox(spec) if spec.strip() else ("", None)
+        if given_box and self.service.find(given_box, context) is None:
+            # As vm_execmain: a mailbox that does not exist is asked for instead.
+            log.warning("VoiceMailMain: mailbox %s@%s does not exist; asking the caller",
+                        given_box, context)
+            given_box = ""
         tries = self.service.config.general.maxlogins
         for attempt in range(tries):
             box = given_box

@@ -125,6 +125,12 @@ def _jump_contexts(step: Any) -> list[str]:
     from dialplan.check import split_top_level
 
     app = step.app.lower()
+    if app == "dial":  # a Local/exten@context channel runs that context's dialplan
+        first = split_top_level(step.args, ",")[0][0]
+        return [part.strip().split("@", 1)[1].split("/", 1)[0]
+                for part in first.split("&")
+                if part.strip().lower().startswith("local/") and "@" in part
+                and "$" not in part.split("@", 1)[1]]
     if app == "macro":
         name = split_top_level(step.args, ",")[0][0].strip()
         return [f"macro-{name}"] if name and "$" not in name else []
@@ -166,8 +172,8 @@ def toll_fraud_warnings(config: Any) -> list[Diagnostic]:
                 first = split_top_level(step.args, ",")[0][0]
                 trunks = []
                 for part in first.split("&"):
-                    _tech, _, rest = part.strip().partition("/")
-                    if not rest:
+                    tech, _, rest = part.strip().partition("/")
+                    if not rest or tech.lower() == "local":  # followed as a jump instead
                         continue
                     peer, number = rest, None
                     if "/" in rest:

@@ -166,7 +166,7 @@ def make_config(tmp: Path, *, sip_conf: str = PEERS, extensions: str = DIALPLAN,
                 host: str = "127.0.0.1", extra_yaml: str = "") -> PbxProcess:
     port = free_port(host=host)
     http = free_port(socket.SOCK_STREAM, both=False)
-    lo, hi = _rtp_range()
+    lo, hi = rtp_range()
     h = f"[{host}]" if ":" in host else host
     (tmp / "pbx.yaml").write_text(f"""\
 sip:
@@ -185,7 +185,8 @@ http: {{listen: "127.0.0.1:{http}"}}
 _rtp_next = [30000 + (os.getpid() % 200) * 100]
 
 
-def _rtp_range() -> tuple[int, int]:
+def rtp_range() -> tuple[int, int]:
+    """An RTP port range of its own for each PBX a test run starts."""
     lo = _rtp_next[0]
     if lo + 198 > 65000:  # a whole suite starts hundreds of PBXs: wrap, not overflow
         lo = 30000

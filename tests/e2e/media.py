@@ -328,6 +328,20 @@ def tone_present(pcm: bytes, freq: float, window: float = 0.2,
     return out
 
 
+def tone_share(pcm: bytes, freq: float, rate: int = 8000, window: float = 0.5) -> list[float]:
+    """Per window: the share of the energy within 30 Hz of ``freq`` (a mix of
+    tones keeps each one's share; its own tone echoed back would show)."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(float)
+    n = int(window * rate)
+    out = []
+    for start in range(0, len(x) - n + 1, n):
+        spec = np.abs(np.fft.rfft(x[start:start + n] * np.hanning(n))) ** 2
+        f = np.fft.rfftfreq(n, 1 / rate)
+        total = spec.sum()
+        out.append(float(spec[np.abs(f - freq) < 30].sum() / total) if total > 1e6 else 0.0)
+    return out
+
+
 def runs(flags: list[bool]) -> list[tuple[bool, int]]:
     """Run-length encoding of a per-window flag list: [(value, windows), ...]."""
     out: list[tuple[bool, int]] = []

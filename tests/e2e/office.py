@@ -32,14 +32,20 @@ class Phone:
     """One registered pjsua2 phone; `send()` a command, `wait()` for an event line."""
 
     def __init__(self, pbx: PbxProcess, user: str, tmp: Path, *, incoming: str = "ring",
-                 play: Path | None = None, record: bool = False, timeout: float = 120) -> None:
+                 play: Path | None = None, record: bool = False, timeout: float = 120,
+                 password: str | None = None, auth_user: str | None = None,
+                 registrar: str | None = None) -> None:
         self.user = user
         self.dir = tmp / f"phone-{user}"
         self.dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, str(PHONE), "--user", user, "--password", f"{user}pass",
-                "--registrar", f"{pbx.host}:{pbx.sip_port}", "--port", str(free_port()),
+        args = [sys.executable, str(PHONE), "--user", user,
+                "--password", password or f"{user}pass",
+                "--registrar", registrar or f"{pbx.host}:{pbx.sip_port}",
+                "--port", str(free_port()),
                 "--rtp-port", str(free_port()), "--incoming", incoming,
                 "--timeout", str(timeout)]
+        if auth_user is not None:
+            args += ["--auth-user", auth_user]
         if play is not None:
             args += ["--play", str(play)]
         if record:

@@ -3,13 +3,15 @@
 (pip: pjsua2-python). It stays registered while the test runs several steps.
 
 Options: --user/--password/--registrar (host:port)/--port/--rtp-port as the other
-phone; --incoming ring|answer (what an incoming call gets: 180 and nothing more, or
-200 at once); --play WAV (sent into every call, looped); --record-dir DIR (what each
-call hears goes to DIR/call-N.wav, silence included: null sound device).
+phone; --auth-user (the digest username when it is not the extension: Asterisk's
+basic-pbx gives each phone its MAC address); --incoming ring|answer (what an
+incoming call gets: 180 and nothing more, or 200 at once); --play WAV (sent into
+every call, looped); --record-dir DIR (what each call hears goes to
+DIR/call-N.wav, silence included: null sound device).
 
 Commands (one per line): `call EXT`, `answer` (the calls ringing here), `hangup`,
-`watch EXT` (a buddy: SUBSCRIBE
-presence), `im EXT TEXT` (SIP MESSAGE), `quit`.
+`dtmf DIGITS` (RFC 4733 into the calls that are up), `watch EXT` (a buddy:
+SUBSCRIBE presence), `im EXT TEXT` (SIP MESSAGE), `quit`.
 
 Events (one line each, flushed): `REG <code>`, `INCOMING <n> <from uri>`,
 `CALL <n> <state> <code> <reason>`, `MEDIA <n> <status>`, `RECORDED <n> <path>`,
@@ -38,6 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
+    ap.add_argument("--auth-user")
     ap.add_argument("--registrar", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--rtp-port", type=int, default=0)
@@ -155,7 +158,8 @@ def main() -> None:
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:{a.user}@{a.registrar}"
     acfg.regConfig.registrarUri = f"sip:{a.registrar}"
-    acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.user, 0, a.password))
+    acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", a.auth_user or a.user, 0,
+                                                           a.password))
     acfg.mediaConfig.transportConfig.port = a.rtp_port
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     acfg.presConfig.publishEnabled = False
@@ -194,6 +198,10 @@ def main() -> None:
                     c.hangup(pj.CallOpParam(True))
                 except pj.Error:
                     pass
+        elif cmd == "dtmf":
+            for c in list(calls.values()):
+                if c.getInfo().state == pj.PJSIP_INV_STATE_CONFIRMED:
+                    c.dialDtmf(words[1])
         elif cmd == "watch":
             buddy(words[1], True)
         elif cmd == "im":

@@ -4,9 +4,10 @@
 Registers USER at the PBX, then calls --call EXT or answers (--answer;
 --answer-after S rings S seconds first; --auto-answer: only calls whose INVITE
 asks for it with Call-Info answer-after or Alert-Info, as desk phones do for
-paging); plays --play WAV into every call and records what it hears into
---record WAV (null sound device: the conference bridge's clock keeps the
-recording going, silence included; one file for all of the phone's calls).
+paging) or only rings (--ring: 180 until the call is cancelled); plays
+--play WAV into every call and records what it hears into --record WAV (null
+sound device: the conference bridge's clock keeps the recording going, silence
+included; one file for all of the phone's calls).
 --tls registers and calls over TLS (--ca: the CA that must have signed the
 PBX's certificate), --srtp makes SRTP with SDES keys mandatory. --hold
 "T:D,T:D" puts the call on hold T seconds after it is confirmed for D seconds
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--call")
     ap.add_argument("--answer", action="store_true")
     ap.add_argument("--answer-after", type=float, default=0.0)
+    ap.add_argument("--ring", action="store_true",
+                    help="stay registered; incoming calls ring (180) until cancelled")
     ap.add_argument("--auto-answer", action="store_true",
                     help="answer only a call that asks for it (Call-Info answer-after, "
                          "Alert-Info auto-answer), as a desk phone does for paging")
@@ -234,7 +237,8 @@ def main() -> None:
         now = time.time()
         if state["reg"] is not None and state["reg"] >= 300:
             break
-        if state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer:
+        if (state["reg"] == 200 and not a.call and not a.answer and not a.auto_answer
+                and not a.ring):
             break  # registration only
         if state["reg"] == 200 and a.call and not placed:
             first = Call(acc)
@@ -307,7 +311,8 @@ def main() -> None:
             break
     confirmed = [c for c in calls if c.confirmed_at is not None]
     ok = state["reg"] == 200 and (
-        (not a.call and not a.answer and not a.auto_answer)
+        (not a.call and not a.answer and not a.auto_answer and not a.ring)
+        or (a.ring and bool(calls) and all(c.ended for c in calls))
         or (bool(confirmed) and all(c.ended for c in calls)))
     shared["rec"] = shared["player"] = None
     gc.collect()

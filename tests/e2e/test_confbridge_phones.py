@@ -19,7 +19,7 @@ from pbx.media.resample import resample_pcm
 from pbx.media.wav import read_wav, write_wav
 from tests.e2e.baresip import Baresip
 from tests.e2e.harness import PbxProcess, free_port, make_config
-from tests.e2e.media import SOUNDS, tone
+from tests.e2e.media import SOUNDS, tone, tone_share
 from tests.e2e.test_confbridge import SIP_CONF
 
 importlib.import_module("pjsua2")
@@ -50,19 +50,6 @@ def pbx(tmp_path: Path) -> Iterator[PbxProcess]:
         yield proc
     finally:
         proc.stop()
-
-
-def share(pcm: bytes, freq: float, rate: int = 8000, window: float = 0.5) -> list[float]:
-    """Per window: the share of the signal's energy within 30 Hz of `freq`."""
-    x = np.frombuffer(pcm, dtype="<i2").astype(float)
-    n = int(window * rate)
-    out = []
-    for start in range(0, len(x) - n + 1, n):
-        spec = np.abs(np.fft.rfft(x[start:start + n] * np.hanning(n))) ** 2
-        f = np.fft.rfftfreq(n, 1 / rate)
-        total = spec.sum()
-        out.append(float(spec[np.abs(f - freq) < 30].sum() / total) if total > 1e6 else 0.0)
-    return out
 
 
 def test_two_pjsua2_and_a_g722_baresip_phone_hear_each_other_not_themselves(
@@ -108,11 +95,11 @@ def test_two_pjsua2_and_a_g722_baresip_phone_hear_each_other_not_themselves(
         others = [u for u in TONES if u != user]
         # The windows where everyone was in the room (both pjsua2 calls overlap
         # baresip's): the other two tones each carry a good share, its own none.
-        both = [i for i, (a, b) in enumerate(zip(share(pcm, TONES[others[0]]),
-                                                 share(pcm, TONES[others[1]]), strict=True))
+        both = [i for i, (a, b) in enumerate(zip(tone_share(pcm, TONES[others[0]]),
+                                                 tone_share(pcm, TONES[others[1]]), strict=True))
                 if a > 0.2 and b > 0.2]
         assert len(both) >= int((SECONDS - 4) / 0.5), (user, both)
-        own = share(pcm, TONES[user])
+        own = tone_share(pcm, TONES[user])
         assert max(own[i] for i in both) < 0.01, (user, [round(own[i], 4) for i in both])
     log = pbx.log()
     assert log.count("joined conference 7000") == 3

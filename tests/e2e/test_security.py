@@ -339,7 +339,8 @@ def test_connection_resets_log_a_few_lines_no_traceback(tmp_path: Path) -> None:
         time.sleep(1.0)
         log = pbx.log()
         assert "Traceback" not in log
-        about_resets = [line for line in log.splitlines() if "reset" in line or "lost" in line]
+        lines = log.replace(str(tmp_path), "").splitlines()  # its name says "resets"
+        about_resets = [line for line in lines if "reset" in line or "lost" in line]
         assert 1 <= len(about_resets) <= 10, about_resets
     finally:
         pbx.stop()
@@ -471,7 +472,7 @@ def test_public_listener_refuses_open_doors(tmp_path: Path) -> None:
     assert run.returncode == 1
     sip_lines = (pbx.config_dir / "sip.conf").read_text().splitlines()
     zhang = sip_lines.index("[ZhangSan]") + 1
-    vm_line = vm.read_text().splitlines().index("6002 => 6002,Bob,bob@example.com") + 1
+    vm_line = vm.read_text().splitlines().index("6002 => 6002,Bob Jones,bob@example.com") + 1
     assert f"{pbx.config_dir}/sip.conf:{zhang}:1: [ZhangSan] has no secret" in run.stderr
     assert (f"{pbx.config_dir}/voicemail.conf:{vm_line}:9: mailbox 6002@default has a "
             "well-known PIN") in run.stderr

@@ -163,7 +163,8 @@ class FakeCore:
     def send_bytes(self, data: bytes, dest: Address) -> None:
         self.stateless.append((parse_message(data), dest))
 
-    def local_address(self, transport: str = "udp", family: int = 4) -> Address:
+    def local_address(self, transport: str = "udp", family: int = 4,
+                      toward: str | None = None) -> Address:
         return Address(transport, "127.0.0.1", 5060)
 
     def allow_header(self) -> str:

@@ -342,3 +342,29 @@ def test_registrar_refuses_a_second_contact_without_remove_existing(tmp_path: Pa
     # the same contact refreshing is not a second contact
     assert bind(registrar, "7001", "<sip:7001@10.0.0.5>", "carol", "7001pass",
                 now=2.0).status == 200
+
+
+def test_without_sip_listen_the_transports_binds_are_listened_on(tmp_path: Path) -> None:
+    """Asterisk's way when pbx.yaml does not say: each transport's bind (default
+    port 5060, 5061 for TLS); ws is not served (a warning), tls needs a cert."""
+    transports = ("[transport-udp]\ntype=transport\nprotocol=udp\nbind=127.0.0.1:5070\n\n"
+                  "[tcp]\ntype=transport\nprotocol=tcp\nbind=0.0.0.0\n\n"
+                  "[ws]\ntype=transport\nprotocol=ws\nbind=0.0.0.0:8089\n\n")
+    write_dir(tmp_path, sip=None, pjsip=transports + PJSIP.split("tos=cs3\n", 1)[1])
+    (tmp_path / "pbx.yaml").unlink()
+    config = load_config(tmp_path)
+    assert [str(s) for s in config.settings.listen] == ["udp:127.0.0.1:5070",
+                                                        "tcp:0.0.0.0:5060"]
+    assert any("protocol=ws: WebSocket is not supported" in w.message for w in config.warnings)
+    assert not any("is not in pbx.yaml" in w.message for w in config.warnings)
+
+    (tmp_path / "pjsip.conf").write_text(transports + "[tls]\ntype=transport\nprotocol=tls\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert "transport [tls] protocol=tls needs a certificate" in str(err.value)
+
+
+def test_pbx_yaml_sip_listen_wins_over_transport_binds(tmp_path: Path) -> None:
+    extra = "\n[tcp]\ntype=transport\nprotocol=tcp\nbind=0.0.0.0:5070\n"
+    config = load_config(write_dir(tmp_path, pjsip=PJSIP + extra))
+    assert [str(s) for s in config.settings.listen] == ["udp:127.0.0.1:5060"]

@@ -97,3 +97,54 @@ async def test_damaged_or_foreign_files_stop_the_start(tmp_path: Path) -> None:
     good.write_bytes(bytes(data))
     with pytest.raises(StoreError, match=r"damaged|cannot be used"):
         await Store.open(good)
+
+
+def queue_log_rows(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT count(*) FROM queue_log").fetchone()[0]
+    finally:
+        db.close()
+
+
+async def test_queue_log_is_written_behind_by_the_flusher(tmp_path: Path) -> None:
+    """queue_log records wait in memory (the engine logs from synchronous code), are
+    committed by the flusher within FLUSH_INTERVAL, with a registration's group commit
+    when one is waited for, and survive a failed write."""
+    path = tmp_path / "pbx.sqlite3"
+    store = await Store.open(path)
+
+    def record(n: int, event: str = "ENTERQUEUE") -> dict:
+        return {"time": 1000.0 + n, "callid": f"c{n}", "queuename": "sales",
+                "agent": "NONE", "event": event, "data": "|6001|1"}
+
+    store.add_queue_log(record(1))
+    assert queue_log_rows(path) == 0 and store.has_pending
+    for _ in range(100):  # written behind within FLUSH_INTERVAL
+        if queue_log_rows(path) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert queue_log_rows(path) == 1
+    # Shared with a registration's commit: both on disk when the REGISTER may be answered.
+    store.add_queue_log(record(2, "CONNECT"))
+    store.save_binding(binding(1))
+    done: list[tuple[bool, int]] = []
+    store.when_committed(lambda ok: done.append((ok, queue_log_rows(path))))
+    for _ in range(100):
+        if done:
+            break
+        await asyncio.sleep(0.01)
+    assert done == [(True, 2)]
+    # A failed write keeps the records for the next one.
+    await store.db.execute("ALTER TABLE queue_log RENAME TO queue_log_away")
+    await store.db.commit()
+    store.add_queue_log(record(3, "COMPLETECALLER"))
+    with pytest.raises(sqlite3.Error):
+        await store.flush()
+    assert store.has_pending
+    await store.db.execute("ALTER TABLE queue_log_away RENAME TO queue_log")
+    await store.db.commit()
+    rows = await store.queue_log(since=1002.0)  # flushes first
+    assert [(r["callid"], r["event"]) for r in rows] == [("c2", "CONNECT"),
+                                                         ("c3", "COMPLETECALLER")]
+    await store.close()

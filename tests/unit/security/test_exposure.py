@@ -107,3 +107,19 @@ def test_guest_context_with_open_pattern_is_warned(tmp_path: Path) -> None:
     assert any("context 'internal' is reachable without authentication (guests are allowed "
                "(allowguest=yes), via context 'public') and can Dial any number through the "
                "pattern '_X!'" in t for t in texts)
+
+
+def test_a_local_channel_is_followed_into_its_context_not_taken_for_a_trunk(
+        tmp_path: Path) -> None:
+    """Dial(Local/6001@ringgroup) is no trunk called 'ringgroup': the Local channel
+    runs that context, so what it can Dial is what counts."""
+    ext = EXT.replace("exten => _6XXX,1,Dial(SIP/${EXTEN},20)",
+                      "exten => 7000,1,Dial(Local/6001@ringgroup&Local/100@outbound/n)\n"
+                      "[ringgroup]\nexten => _X.,1,Dial(SIP/${EXTEN}@trunk)")
+    config = load_config(make(tmp_path, "udp:127.0.0.1:5060", ext=ext))
+    texts = [w.message for w in config.warnings if "toll fraud" in w.message]
+    assert not any("trunk 'ringgroup'" in t or "trunk 'outbound'" in t for t in texts), texts
+    assert any(t.startswith("context 'ringgroup' is reachable without authentication (peer "
+                            "[lobby] has no secret, via context 'internal') and can Dial "
+                            "trunk 'trunk'") for t in texts), texts
+    assert any(t.startswith("context 'outbound' is reachable") for t in texts), texts

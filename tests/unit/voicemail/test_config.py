@@ -31,6 +31,14 @@ def test_seed_example_loads_with_format_warnings(tmp_path: Path) -> None:
     assert config.find("999") is None
 
 
+def test_wav_among_the_formats_is_no_warning(tmp_path: Path) -> None:
+    """Asterisk's usual wav49|gsm|wav (basic-pbx): the messages are in a format
+    asked for, so nothing to report; wav49|gsm alone is (see above)."""
+    _config, diags = load_conf(tmp_path, "[general]\nformat = wav49|gsm|wav\n[default]\n"
+                                         "1 => 4826,A\n")
+    assert diags == []
+
+
 def test_all_general_options(tmp_path: Path) -> None:
     text = r"""[general]
 format=wav

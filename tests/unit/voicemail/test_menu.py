@@ -34,6 +34,16 @@ async def test_mailbox_asked_when_not_given(service: VoicemailService) -> None:
                              "vm-incorrect-mailbox", "vm-password"]
 
 
+async def test_given_mailbox_that_does_not_exist_is_asked_for(service: VoicemailService) -> None:
+    # VoiceMailMain(example) in Asterisk's basic-pbx: no mailbox "example", so the
+    # caller is asked for one (vm_execmain), in the context the argument named.
+    ch = make_channel(script="123#1234##")
+    result = await voicemail_main(service, ch, "example")
+    assert result.logged_in and result.mailbox is not None
+    assert result.mailbox.key == "123@default"
+    assert ch.played[:2] == ["vm-login", "vm-password"]
+
+
 async def test_right_pin_hears_counts(service: VoicemailService) -> None:
     await _leave(service, 500)
     await _leave(service, 700)

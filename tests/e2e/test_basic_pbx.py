@@ -56,7 +56,8 @@ class Office:
     def wait_trunk_registered(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.provider.contacts(ACCOUNT):
+            rows = self.pbx.mgmt("/registry")["registrations"]
+            if any(row["name"] == "dcs-trunk" and row["state"] == "Registered" for row in rows):
                 return
             time.sleep(0.2)
         pytest.fail(f"the office did not register at the provider:\n{self.pbx.log()[-3000:]}")
@@ -64,7 +65,9 @@ class Office:
 
 @pytest.fixture(params=["127.0.0.1"])
 def office(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Office]:
-    provider = start_provider(tmp_path, host="127.0.0.2")
+    # The provider delivers the DID in the Request-URI, as real ones do: basic-pbx's
+    # registration keeps pjsip's contact_user (s) and routes by the DID.
+    provider = start_provider(tmp_path, "DID_IN_RURI", host="127.0.0.2")
     sip_port = free_port()
     http_port = free_port(socket.SOCK_STREAM, both=False)
     lo, hi = rtp_range()
@@ -188,3 +191,71 @@ def test_on_the_wildcard_bind_loopback_phones_see_the_loopback_address(office: O
     assert re.search(r"^Via: SIP/2\.0/UDP 127\.0\.0\.1:\d+;", invite, re.M), invite
     assert re.search(r"^Contact: <sip:[^@>]*@?127\.0\.0\.1:\d+", invite, re.M), invite
     assert "c=IN IP4 127.0.0.1" in invite, invite
+
+
+SALES = ("1109", "1105", "1112")  # queues.conf [sales], in its order
+
+
+def call_the_ivr_and_press_1(office: Office, caller: Phone) -> None:
+    """The outside caller dials the office's number; the provider sends the call to
+    the office's registration; the IVR answers (DCS-Incoming -> Main-IVR) and 1
+    goes to the sales queue."""
+    caller.send(f"call {ACCOUNT}")
+    caller.wait(r"^CALL \d+ CONFIRMED", 15)
+    time.sleep(1.5)  # basic-pbx-ivr-main plays; the digit cuts it
+    caller.send("dtmf 1")
+
+
+def test_ivr_option_1_rings_every_sales_member_and_one_answers(office: Office) -> None:
+    """ringall, as basic-pbx ships [sales]: the three members ring at once; 1105
+    answers and talks with the caller (audio both ways); the others stop ringing."""
+    office.wait_trunk_registered()
+    tones = {"caller": 500.0, "1105": 1300.0}
+    mics = {}
+    for who, freq in tones.items():
+        mics[who] = office.tmp / f"{who}-mic.wav"
+        write_wav(mics[who], tone(freq, 60.0))
+    members = {ext: office.phone(ext, play=mics.get(ext), record=ext == "1105")
+               for ext in SALES}
+    caller = office.outside_caller(play=mics["caller"], record=True)
+    call_the_ivr_and_press_1(office, caller)
+    for ext in SALES:
+        members[ext].wait(r"^INCOMING ", 15)
+    members["1105"].send("answer")
+    members["1105"].wait(r"^CALL 1 CONFIRMED", 10)
+    for ext in ("1109", "1112"):
+        members[ext].wait(r"^CALL 1 DISCONNECTED", 10)
+    time.sleep(4)
+    caller.send("hangup")
+    heard_by_caller = recorded(caller)
+    heard_by_member = recorded(members["1105"])
+    flags = tone_present(heard_by_caller, tones["1105"])
+    assert sum(flags) >= 10, runs(flags)
+    flags = tone_present(heard_by_member, tones["caller"])
+    assert sum(flags) >= 10, runs(flags)
+    log = office.pbx.log()
+    assert re.search(r'Executing \[2565551200@External-Features:3\] Queue\("[^"]+", '
+                     r'"sales,,,,300"\)', log), log[-3000:]
+
+
+def test_rrmemory_rings_one_member_at_a_time_taking_turns(office: Office) -> None:
+    """The same queue switched to strategy=rrmemory (one word in queues.conf): the
+    first call rings only the first member, the next call only the second."""
+    queues = office.pbx.config_dir / "queues.conf"
+    queues.write_text(queues.read_text().replace("[sales]\nstrategy=ringall",
+                                                 "[sales]\nstrategy=rrmemory"))
+    assert office.pbx.cli("reload").returncode == 0
+    office.wait_trunk_registered()
+    members = {ext: office.phone(ext) for ext in SALES}
+    for turn, expected in enumerate(SALES[:2], start=1):
+        caller = office.outside_caller()
+        call_the_ivr_and_press_1(office, caller)
+        members[expected].wait(r"^INCOMING ", 15)
+        time.sleep(1.0)  # a ringall would have rung the others by now
+        rang = {ext for ext, phone in members.items() if phone.events("INCOMING")}
+        assert rang == set(SALES[:turn]), rang
+        members[expected].send("answer")
+        members[expected].wait(r"^CALL \d+ CONFIRMED", 10)
+        caller.send("hangup")
+        members[expected].wait(r"^CALL \d+ DISCONNECTED", 10)
+        caller.close()

@@ -36,9 +36,9 @@ def test_pbx_check_reports_only_the_real_bugs(tmp_path: Path,
         # VoiceMailMain(example): a mailbox named "example" in [default], not the
         # context; Asterisk too asks for a mailbox of [default] and finds none.
         "extensions.conf:36:11: warning: VoiceMailMain: mailbox example@default is not in "
-        f"voicemail.conf ({conf}/voicemail.conf): the caller is asked for a mailbox of "
+        "voicemail.conf (voicemail.conf): the caller is asked for a mailbox of "
         "[default]",
         # Penelope's phone shows the lamp of mailbox 103, not 1103.
-        f"pjsip.conf:152:1: warning: [1103] mailbox=103@example is not in voicemail.conf "
-        f"({conf}/voicemail.conf)",
+        "pjsip.conf:152:1: warning: [1103] mailbox=103@example is not in voicemail.conf "
+        "(voicemail.conf)",
     ]

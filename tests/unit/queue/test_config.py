@@ -11,7 +11,7 @@ from pbx.diagnostics import ConfigError
 from pbx.queue.config import load_queues_conf
 from pbx.queue.members import MemberSpec, decode_members, encode_members, parse_member
 
-DATA = Path(__file__).parent / "data"
+BASIC_PBX = Path(__file__).resolve().parents[2] / "fixtures" / "basic-pbx"
 
 
 def load(tmp: Path, text: str, name: str = "queues.conf"):
@@ -120,7 +120,7 @@ def test_member_lines_and_persistent_form() -> None:
 def test_asterisk_basic_pbx_queues_and_dialplan_check_clean(tmp_path: Path) -> None:
     """Asterisk's configs/basic-pbx queues.conf (verbatim) with the two Queue() calls
     of its extensions.conf: no error; the members name pjsip endpoints."""
-    (tmp_path / "queues.conf").write_text((DATA / "basic-pbx-queues.conf").read_text())
+    (tmp_path / "queues.conf").write_text((BASIC_PBX / "queues.conf").read_text())
     endpoints = "".join(f"[{n}]\ntype=endpoint\ncontext=Long-Distance\n"
                         for n in ("1101", "1102", "1105", "1109", "1112", "1115"))
     (tmp_path / "pjsip.conf").write_text(endpoints)

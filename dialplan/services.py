@@ -3,8 +3,8 @@
 One `DialplanServices` per PBX (the server builds it; the tracer and the
 tests build their own): the application and function registries, the
 global variables ([globals], GLOBAL()), the clock, the AstDB, the
-voicemail service, the tones of indications.conf, the conferences and the call
-queues. The interpreter hands it to every application
+voicemail service, the tones of indications.conf, the conferences, the call
+queues and the parking lots. The interpreter hands it to every application
 (`AppContext.services`) and function (`Scope.services`), so two PBX objects
 in one process share nothing, and a test can give the interpreter a fake
 clock or a fake voicemail service.
@@ -99,6 +99,7 @@ class DialplanServices:
     # on first use.
     naptr: Any = None
     conferences: Any = None  # pbx.conference.service.ConferenceService (ConfBridge, Page)
+    parking: Any = None  # pbx.parking.Parking: Park(), ParkedCall() (res_parking.conf)
     queues: Any = None  # pbx.queue.service.QueueService: Queue(), AddQueueMember, QUEUE_*()
     _globals_from: Dialplan | None = field(default=None, repr=False)
 

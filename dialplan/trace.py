@@ -146,6 +146,17 @@ async def _directory_standin(ctx: AppContext, args: list[str]) -> None:
         ch.variables["DIRECTORY_RESULT"] = "OPERATOR"
     else:
         ch.variables["DIRECTORY_RESULT"] = result.upper()
+async def _park_standin(ctx: AppContext, args: list[str]) -> None:
+    # A dry run parks nothing: the call would wait in the lot until taken or timed out.
+    await ctx.channel.answer()
+    ctx.note(f"would park in lot '{(args[0] if args else '') or 'default'}' and wait there")
+    ctx.end()
+
+
+async def _parkedcall_standin(ctx: AppContext, args: list[str]) -> None:
+    await ctx.channel.answer()
+    ctx.note("would take the call parked at " + ",".join(args) + " (none in a dry run)")
+    ctx.end()
 
 
 _STANDINS: dict[str, AppFunc] = {
@@ -154,6 +165,8 @@ _STANDINS: dict[str, AppFunc] = {
     "voicemailmain": _vmmain_standin,
     "queue": _queue_standin,
     "directory": _directory_standin,
+    "park": _park_standin,
+    "parkedcall": _parkedcall_standin,
 }
 
 

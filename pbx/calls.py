@@ -15,22 +15,32 @@ from typing import TYPE_CHECKING, Any
 from pbx import q850
 from pbx.call_limits import CallLimits
 from pbx.cdr import cdr_row
+from pbx.channel import CallerId, ChannelState
 from pbx.channel_media import FeatureServices
+from pbx.features_conf import FeaturesConfig
 from pbx.identify import LineLookup, caller_id, identify
 from pbx.legs import LegMaker
 from pbx.media.clock import MediaClock
 from pbx.media.moh import MusicOnHold
 from pbx.media.ports import PortAllocator, PortsExhausted
 from pbx.media.prompts import PromptLibrary, default_path
+from pbx.parking import Parking
+from pbx.parking_conf import ParkingConfig
+from pbx.pickup import Pickups
 from pbx.sip.address import Address
 from pbx.sip.message import Request, Response, make_response
+from pbx.sip.replaces import Replaces, ReplacesError, parse_replaces
 from pbx.sip.sdp import NoCommonCodec, SdpError
 from pbx.sip.transaction import CancelReceived, ServerTransaction
+from pbx.transfer import Transfers
 
 if TYPE_CHECKING:
+    from pbx.bridge import Bridge
     from pbx.config import Config, Peer
     from pbx.location import Location
     from pbx.sip.auth import DigestAuthenticator
+    from pbx.sip.refer import ReferRequest
+    from pbx.sip.timers import TimerHeap
     from pbx.sipchannel import SipChannel
     from pbx.sipcore import SipCore
     from pbx.store import Store
@@ -68,6 +78,13 @@ class CallManager:
         self.limits = CallLimits(config.settings.max_calls)
         self.devices = devices  # pbx.sip_devstate.SipDevices: legs report to it (busy lamps)
         self.pickups = pickups  # pbx.pickup.Pickups: features.conf pickupexten (*8)
+        # INVITE with Replaces naming a ringing leg picks it up as Pickup() does.
+        self._replaces_pickups = pickups if pickups is not None else \
+            Pickups(lambda: self.channels.values())
+        self.transfers = Transfers(self, self)
+        self.parking = Parking(config.parking or ParkingConfig(), self, self.channels.get)
+        if dialplan_services is not None:
+            dialplan_services.parking = self.parking
 
     async def start(self) -> None:
         lo, hi = self.config.settings.rtp_ports
@@ -81,10 +98,10 @@ class CallManager:
                              dialogs=self, prompts=lambda: self.prompts, spawn=self.spawn,
                              unreachable=self.unreachable, limits=self.limits,
                              devices=self.devices, features=self.features,
-                             run_local=self._local_call)
+                             run_local=self._local_call, calls=self)
         core = self.core
         core.handlers["INVITE"] = self.on_invite
-        for method in ("BYE", "INFO", "UPDATE"):
+        for method in ("BYE", "INFO", "UPDATE", "REFER", "NOTIFY"):
             core.handlers[method] = self.on_in_dialog
         core.ack_handler = self.on_ack
         core.cancel_handler = self.on_cancel
@@ -93,6 +110,7 @@ class CallManager:
     async def stop(self) -> None:
         """Hang up every call (BYE/final answers go out), then stop."""
         for ch in list(self.channels.values()):
+            ch.abandon_refer()
             await ch.hangup(q850.NORMAL_CLEARING)
         for task in list(self.tasks):
             task.cancel()
@@ -109,6 +127,7 @@ class CallManager:
             self.moh.reload(config.moh)
         if self.features is not None:
             self.features.monitor_dir = _monitor_dir(config)
+        self.parking.reload(config.parking or ParkingConfig())
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run a coroutine as a task the manager keeps (and cancels at stop)."""
@@ -211,11 +230,24 @@ class CallManager:
         callerid = caller_id(req, peer)
         from dialplan.interpreter import Interpreter, exists
 
+        replaces: Replaces | None = None
+        if "Replaces" in req.headers:
+            try:
+                replaces = parse_replaces(req.headers.get("Replaces") or "")
+            except ReplacesError as exc:
+                self.core.respond(tx, make_response(req, 400, f"Bad Request - {exc}"))
+                return
+            old, status = self.transfers.check_replaces(replaces)
+            if old is None:
+                log.info("INVITE with Replaces from %s refused (%d)", source, status)
+                self.core.respond(tx, make_response(req, status))
+                return
         clock = getattr(self.dialplan_services, "clock", None)
         now = clock.time() if clock is not None else None
         # features.conf pickupexten: a group pickup before any dialplan (chan_pjsip).
         pickup = self.pickups is not None and exten == config.features.pickupexten
-        if not pickup and not exists(dialplan, context, exten, callerid.num, now=now):
+        if replaces is None and not pickup and \
+                not exists(dialplan, context, exten, callerid.num, now=now):
             log.info("call from %s to %s@%s: no such extension", source, exten, context)
             self.core.respond(tx, make_response(req, 404, "Not Found"))
             return
@@ -245,6 +277,9 @@ class CallManager:
                     log.info("%s: bad SDP from %s: %s", leg.name, source, exc)
                     await leg.hangup(q850.INTERWORKING)
                     return
+            if replaces is not None:
+                await self._replacing_call(leg, replaces)
+                return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
             try:
                 if pickup:
@@ -262,6 +297,172 @@ class CallManager:
         finally:
             self.by_invite_tx.pop(id(tx), None)
 
+    async def _replacing_call(self, leg: SipChannel, replaces: Replaces) -> None:
+        """INVITE with Replaces (RFC 3891): take the old leg's place, stay until the
+        call ends. No dialplan runs for it (as in Asterisk). A leg that still rings
+        is picked up (pbx.pickup, as Pickup() does); an answered one is replaced in
+        its bridge, or taken out of its parking space."""
+        old, status = self.transfers.check_replaces(replaces)  # still there?
+        if old is None:
+            await leg.hangup(q850.cause_from_sip(status))
+            return
+        if old.state is not ChannelState.UP:
+            dial = old.in_dial
+            if not await self._replaces_pickups.pickup(leg, old):
+                await leg.hangup(q850.cause_from_sip(481))  # it stopped ringing meanwhile
+                return
+            log.info("%s picks up the call ringing %s (INVITE with Replaces)", leg.name,
+                     old.name)
+            if dial is not None:
+                leg.dst_channel = dial.caller
+                leg.transfer = {"type": "replaces", "role": "transferee",
+                                "replaced": old.name, "target": dial.caller.name}
+            await leg.hungup.wait()
+            await self.write_cdr(leg)
+            return
+        await leg.answer()
+        taken = self.transfers.take_over(old, leg)
+        if taken is False:
+            await leg.hangup(q850.NORMAL_CLEARING)
+            return
+        if taken is not True:  # a parked call: our exit from the bridge with it
+            await taken
+            await leg.hangup(q850.NORMAL_CLEARING)
+        await leg.hungup.wait()
+        await self.write_cdr(leg)
+
+    # --- CallControl: what legs ask of the PBX beyond their own call ----------------
+    def refer(self, leg: SipChannel, request: ReferRequest,
+              report: Callable[[int, bool], None]) -> None:
+        self.transfers.refer(leg, request, report)
+
+    def bridge_host(self) -> CallManager:
+        return self
+
+    def features_config(self) -> FeaturesConfig:
+        return getattr(self.config, "features", None) or FeaturesConfig()
+
+    # --- BridgeHost ---------------------------------------------------------------------
+    @property
+    def timers(self) -> TimerHeap:
+        """The SIP core's one heap: a bridge's featuredigittimeout goes there."""
+        return self.core.timers
+
+    def now(self) -> float:
+        return self.core.now()
+
+    def run_dialplan(self, leg: SipChannel, context: str, exten: str, priority: int = 1) -> None:
+        """Start a leg that has no dialplan of its own (a transferee) at exten@context."""
+        self.spawn(self._run_leg(leg, context, exten, priority))
+
+    async def _run_leg(self, leg: SipChannel, context: str, exten: str, priority: int) -> None:
+        from dialplan.interpreter import Interpreter
+
+        log.info("%s: sent to %s@%s", leg.name, exten, context)
+        _new_record(leg)
+        if not leg.inbound and leg.peer is not None:
+            # It calls on as itself: the caller ID it was shown was the other party's.
+            leg.callerid = _peer_caller_id(leg.peer)
+            leg.language = leg.peer.language or self.config.settings.language
+        try:
+            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(
+                leg, context, exten, priority)
+            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+        except Exception:
+            log.exception("%s: dialplan failed", leg.name)
+            cause = q850.TEMPORARY_FAILURE
+        await leg.hangup(cause)
+        await self.write_cdr(leg)
+
+    def run_feature(self, bridge: Bridge, leg: SipChannel, feature: str) -> None:
+        from pbx.feature_calls import run_feature
+
+        run_feature(self, bridge, leg, feature)
+
+    def hold_music(self, leg: SipChannel, on: bool, music_class: str = "") -> None:
+        """A party that waits hears music on hold from the classes of musiconhold.conf
+        (pbx.media.moh): a parked call (``music_class``: its lot's parkedmusicclass),
+        the transferee while its transferer dials or consults. The class is chosen
+        as Asterisk's holding bridge does (pbx.channel_media): CHANNEL(musicclass)
+        first while musiconhold.conf's preferchannelclass=yes (the default), then
+        ``music_class``, then the leg's mohinterpret, then `default`."""
+        features = getattr(leg, "features", None)
+        if features is None:
+            return
+        if on:
+            peer = getattr(leg, "peer", None)
+            features.start_moh(music_class or None, getattr(peer, "mohinterpret", None))
+        else:
+            features.stop_moh()
+
+    # --- TransferHost -------------------------------------------------------------------
+    def leg_by_dialog(self, call_id: str, tag: str) -> SipChannel | None:
+        return self.dialogs.get((call_id, tag))
+
+    def extension_exists(self, context: str, exten: str, callerid: str | None) -> bool:
+        from dialplan.interpreter import exists
+
+        clock = getattr(self.dialplan_services, "clock", None)
+        now = clock.time() if clock is not None else None
+        dialplan = self.config.dialplan
+        return dialplan is not None and exists(dialplan, context, exten, callerid, now=now)
+
+    def extension_matches_more(self, context: str, digits: str) -> bool:
+        """Whether more digits could still make an extension (collecting a target)."""
+        from dialplan import patterns
+
+        clock = getattr(self.dialplan_services, "clock", None)
+        now = clock.time() if clock is not None else None
+        dialplan = self.config.dialplan
+        return dialplan is not None and patterns.find_can_match_more(dialplan, context, digits,
+                                                                     now)
+
+    def is_park_exten(self, context: str, exten: str) -> bool:
+        """Whether exten@context reaches a parking lot's parkext (through includes)."""
+        from dialplan import patterns
+
+        dialplan = self.config.dialplan
+        parking = self.config.parking
+        if dialplan is None or parking is None:
+            return False
+        found = patterns.find(dialplan, context, exten, None, priority=1)
+        return found is not None and parking.lot_for_exten(found[0].name, found[1].name) \
+            is not None
+
+    def take_parked(self, leg: SipChannel, taker: SipChannel | None) -> Any:
+        """``leg`` parked? With a ``taker``, it takes it (the taker's bridge exit,
+        awaitable); without, whether it is parked (None if not)."""
+        call = self.parking.parked(leg)
+        if call is None or taker is None:
+            return call
+        return self.parking.retrieve(call, taker)
+
+    def fork_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
+        """A transfer ends the record a leg's own dialplan keeps: write it now, start anew."""
+        if self.store is not None and not leg.cdr.disabled:
+            row = cdr_row(leg, time.time())
+            if row is not None:
+                self.spawn(self._add_cdr(row, leg.name))
+        _new_record(leg)
+        leg.transfer = transfer
+
+    def track_cdr(self, leg: SipChannel, transfer: dict[str, str]) -> None:
+        """A leg without a dialplan starts a record of its own, written when it ends."""
+        _new_record(leg)
+        leg.transfer = transfer
+
+        def written(ch: SipChannel) -> None:
+            self.spawn(self.write_cdr(ch))
+        leg.on_gone(written)
+
+    async def _add_cdr(self, row: dict, name: str) -> None:
+        assert self.store is not None
+        try:
+            await self.store.add_cdr(row)
+        except Exception:
+            log.exception("could not write the CDR of %s", name)
+
+    # --- Local channels -------------------------------------------------------------
     async def _local_call(self, leg: Any) -> None:
         """The `;2` half of a Local channel runs the dialplan like an inbound call."""
         from dialplan.interpreter import Interpreter
@@ -294,6 +495,19 @@ class CallManager:
             await self.store.add_cdr(row)
         except Exception:
             log.exception("could not write the CDR of %s", ch.name)
+
+
+def _new_record(leg: SipChannel) -> None:
+    """The CDR fields of a leg start again (a transfer gave it a new call)."""
+    now = time.time()
+    leg.created_at = now
+    leg.answered_at = now if leg.state is ChannelState.UP else None
+    leg.dst_channel = None
+    leg.lastapp = leg.lastdata = ""
+
+
+def _peer_caller_id(peer: Peer) -> CallerId:
+    return CallerId(num=peer.callerid.num or peer.name, name=peer.callerid.name)
 
 
 def _monitor_dir(config: Config) -> str:

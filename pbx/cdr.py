@@ -5,6 +5,11 @@ wrote. `cdr_row(channel, now)` is the record the store gets when the calling
 leg ends (None when CDR_PROP(disable) turned it off); `field_value` is what
 `${CDR(name)}` reads while the call runs. Field names, formats and the
 read-only set are Asterisk's (cdr.c, func_cdr.c).
+
+Transfers (pbx.transfer): the transferer's record gets ``transfer`` (type,
+role, transferee, target); the transferee gets a new record from the transfer
+on (its record so far, if its own dialplan kept one, is written at the
+transfer), with ``transfer`` and the first call's ``linkedid``.
 """
 
 from __future__ import annotations
@@ -130,7 +135,7 @@ def field_value(ch: Any, name: str, now: float, *, unparsed: bool = False,
         "dcontext": lambda c: c.context, "channel": lambda c: c.name,
         "dstchannel": lambda c: dst.name if dst is not None else "",
         "lastapp": lambda c: c.lastapp, "lastdata": lambda c: c.lastdata,
-        "uniqueid": lambda c: c.uniqueid, "linkedid": lambda c: c.uniqueid,
+        "uniqueid": lambda c: c.uniqueid, "linkedid": lambda c: c.linkedid or c.uniqueid,
         "sequence": lambda c: "0",
     }
     if key in simple:
@@ -162,6 +167,10 @@ def cdr_row(ch: Any, now: float) -> dict[str, Any] | None:
         "accountcode": cdr.accountcode, "peeraccount": cdr.peeraccount,
         "amaflags": cdr.amaflags, "userfield": cdr.userfield, "vars": dict(cdr.custom),
         "recordings": recordings(ch),
+        # The call chain (Asterisk's linkedid: a transferee's new record keeps the
+        # first call's) and, for a leg a transfer involved, what it did (pbx.transfer).
+        "linkedid": getattr(ch, "linkedid", "") or ch.uniqueid,
+        "transfer": dict(getattr(ch, "transfer", {}) or {}),
     }
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,11 +108,6 @@ class Channel:
     message: Any = None
     # PJSIP_HEADER(add,...): headers for the INVITEs of a following Dial (pbx.added_headers).
     added_headers: list[tuple[str, str]] = field(default_factory=list)
-
-    def invite_headers(self) -> list[tuple[str, str]]:
-        """The (name, value) headers of the INVITE that started this call, for
-        PJSIP_HEADER(read); none on a leg the PBX called."""
-        return []
     # CHANNEL(musicclass): the music-on-hold class this channel hears ("" = default).
     musicclass: str = ""
     # Files MixMonitor wrote for this channel (listed in the CDR).
@@ -121,6 +118,60 @@ class Channel:
     # Per-call state of applications, by name (Asterisk's channel datastores), e.g.
     # the profiles Set(CONFBRIDGE(user,quiet)=yes) builds for ConfBridge().
     datastores: dict[str, Any] = field(default_factory=dict)
+    # The call chain this leg belongs to (Asterisk's linkedid): the first leg's uniqueid,
+    # kept by the legs it dials and by a transferee's new record.
+    linkedid: str = ""
+    # What a transfer records on this leg's CDR (pbx.cdr: the `transfer` field).
+    transfer: dict[str, str] = field(default_factory=dict)
+    # Set by a REFER transfer on its transferee: told how the transferee's new call
+    # goes (180 ringing, 200 answered or voice flowing, a failure when it ends first).
+    progress_observer: Callable[[int], None] | None = field(default=None, repr=False)
+    # Called with the channel once it has ended (bridges, parking, transfers, limits).
+    _gone_listeners: list[Callable[[Any], None]] = field(default_factory=list, repr=False,
+                                                          init=False)
+
+    def __post_init__(self) -> None:
+        if not self.linkedid:
+            self.linkedid = self.uniqueid
+
+    def invite_headers(self) -> list[tuple[str, str]]:
+        """The (name, value) headers of the INVITE that started this call, for
+        PJSIP_HEADER(read); none on a leg the PBX called."""
+        return []
+
+    def observe(self, status: int) -> None:
+        """Report progress to a transfer watching this leg (once final, it stops)."""
+        observer = self.progress_observer
+        if observer is not None:
+            if status >= 200:
+                self.progress_observer = None
+            observer(status)
+
+    def observe_hangup(self) -> None:
+        """The leg ended before reporting an outcome: busy (486) or failed (503)."""
+        if self.progress_observer is not None:
+            self.observe(486 if self.hangup_cause == 17 else 503)
+
+    def on_gone(self, listener: Callable[[Any], None]) -> None:
+        """Call ``listener(channel)`` once when this channel ends (bridges, parking,
+        transfers, call limits)."""
+        self._gone_listeners.append(listener)
+
+    def remove_gone(self, listener: Callable[[Any], None]) -> None:
+        if listener in self._gone_listeners:
+            self._gone_listeners.remove(listener)
+
+    def _notify_gone(self) -> None:
+        """The channel has ended: its listeners hear it once, then are dropped (a
+        finished leg keeps no references to what watched it)."""
+        listeners, self._gone_listeners = self._gone_listeners, []
+        for listener in listeners:
+            try:
+                listener(self)
+            except Exception:
+                logging.getLogger("pbx.channel").exception("%s: end-of-channel listener "
+                                                           "failed", self.name)
+        self.observe_hangup()
 
     # --- signalling ---------------------------------------------------------
     async def answer(self) -> None:
@@ -152,6 +203,7 @@ class Channel:
             self.state = ChannelState.HUNGUP
             self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
             self.hungup.set()
+            self._notify_gone()
 
     def check_hangup(self) -> None:
         """Raise Hangup if the channel is gone."""
@@ -268,3 +320,5 @@ class DialResult:
     peer_number: str = ""
     peer_channel: str = ""
     callee_hungup: bool = False  # the bridge ended because the callee hung up
+    transferred: bool = False  # the caller transferred the call away (it hangs up)
+    goto: tuple[str, str, int] | None = None  # a transfer sent the caller here

@@ -424,9 +424,20 @@ def cmd_cdr(args: argparse.Namespace) -> int:
               f"{row['disposition']:<10} {row['duration']:>4}s billsec={row['billsec']:<4} "
               f"{row['channel']} {row['dstchannel'] or ''} {row['lastapp']}({row['lastdata']})"
               + "".join(f" {k}={row[k]}" for k in ("accountcode", "userfield") if row.get(k))
-              + "".join(f" recording={path}" for path in row.get("recordings") or ()))
+              + "".join(f" recording={path}" for path in row.get("recordings") or ())
+              + _transfer_text(row.get("transfer")))
     print(f"{len(rows)} call{'s' if len(rows) != 1 else ''}")
     return 0
+
+
+def _transfer_text(transfer: dict | None) -> str:
+    """` transfer=blind:transferee by SIP/6001-00000001 to 6003@internal`, or ""."""
+    if not transfer:
+        return ""
+    by = transfer.get("transferer", "")
+    to = transfer.get("target", "")
+    return (f" transfer={transfer.get('type', '?')}:{transfer.get('role', '?')}"
+            + (f" by {by}" if by else "") + (f" to {to}" if to else ""))
 
 
 def cmd_database(args: argparse.Namespace) -> int:

@@ -921,6 +921,7 @@ class Config:
     queues: Any = None  # pbx.queue.config.QueuesConfig (None without queues.conf)
     indications: Any = None  # pbx.indications.Indications; None: no indications.conf
     confbridge: Any = None  # pbx.conference.config.ConfBridgeConfig (defaults without the file)
+    parking: Any = None  # pbx.parking_conf.ParkingConfig (res_parking.conf)
     warnings: list[Diagnostic] = field(default_factory=list)
     prompts: list[tuple[str, str, float]] = field(default_factory=list)  # (name, file, s)
     strict: bool = True  # how it was loaded: a reload keeps the same rule
@@ -988,6 +989,10 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
 
     config.moh = load_moh_conf(config_dir / "musiconhold.conf", diagnostics)
     diagnostics.extend(check_peer_classes(config.moh, sip.peers))
+    from pbx.parking_conf import load_res_parking_conf
+
+    # Before the dialplan: a lot's extensions are part of it (include => parkedcalls).
+    config.parking = load_res_parking_conf(config_dir / "res_parking.conf", diagnostics)
     from pbx.dialplan_loader import load_dialplan  # late: dialplan imports are heavier
 
     config.dialplan = load_dialplan(config_dir, config, diagnostics)

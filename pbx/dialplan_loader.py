@@ -31,6 +31,11 @@ def load_dialplan(config_dir: Path, config: Any, diagnostics: list[Diagnostic]) 
         return None
     dialplan, problems = parse_dialplan(path, config_dir=config_dir)
     diagnostics.extend(problems)
+    parking = getattr(config, "parking", None)
+    if parking is not None:  # res_parking.conf's lots add their extensions (parkedcalls)
+        from pbx.parking_conf import add_parking_extensions
+
+        add_parking_extensions(dialplan, parking, diagnostics)
     diagnostics.extend(check_dialplan(dialplan, known_apps=known_apps(),
                                       known_functions=known_functions(),
                                       writable_functions=writable_functions()))

@@ -46,6 +46,8 @@ class LegMedia:
         self.check_hangup()
         if self.state is not ChannelState.UP and not self.early:
             await self.progress()
+        elif self.state is ChannelState.UP:
+            self.observe(200)  # a transferee hearing a prompt has reached its target
         library = self.prompts()
         payloads = []
         for name in prompts:

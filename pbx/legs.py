@@ -26,11 +26,12 @@ from pbx.sip.address import Address
 from pbx.sip.invite import InviteSettings
 from pbx.sip.invite_usage import InviteUsage
 from pbx.sip.requests import host_port, new_call_id, new_request, new_tag
-from pbx.sipchannel import DialogIndex, LegServices, LegWatcher, SipChannel
+from pbx.sipchannel import CallControl, DialogIndex, LegServices, LegWatcher, SipChannel
 
 if TYPE_CHECKING:
     from pbx.channel_media import FeatureServices
     from pbx.config import Config, Peer
+    from pbx.indications import ToneList
     from pbx.local_channel import LocalChannel
     from pbx.location import Location
     from pbx.media.clock import MediaClock
@@ -56,6 +57,7 @@ class LegMaker:
                  devices: LegWatcher | None = None,
                  features: FeatureServices | None = None,
                  run_local: Callable[[LocalChannel], Coroutine[Any, Any, Any]] | None = None,
+                 calls: CallControl | None = None,
                  ) -> None:
         self.signalling = signalling
         self.config = config
@@ -70,6 +72,7 @@ class LegMaker:
         self.devices = devices  # device state: every leg reports its changes (busy lamps)
         self.features = features  # music on hold, MixMonitor (pbx.channel_media)
         self.run_local = run_local  # runs a Local channel's `;2` through the dialplan
+        self.calls = calls  # transfers and bridges (pbx.calls.CallManager)
 
     def _services(self) -> LegServices:
         s = self.config().settings
@@ -77,7 +80,8 @@ class LegMaker:
                                   min_se=s.min_se)
         return LegServices(signalling=self.signalling, dialogs=self.dialogs,
                            prompts=self.prompts, spawn=self.spawn, settings=settings,
-                           dialer=self, devices=self.devices, features=self.features)
+                           dialer=self, devices=self.devices, features=self.features,
+                           calls=self.calls)
 
     def local_for(self, remote: Address) -> Address:
         """Our transport address toward ``remote`` (same transport and IP family)."""
@@ -126,8 +130,18 @@ class LegMaker:
 
     # --- Dialer / LegFactory ----------------------------------------------------------
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
-                   options: str) -> DialResult:
-        return await Dial(caller, self, targets, timeout, options).run()
+                   options: str, consult: Any = None) -> DialResult:
+        dial = Dial(caller, self, targets, timeout, options, consult=consult)
+        if consult is not None:
+            consult.dial = dial  # it may abort or hand over the ringing call
+        return await dial.run()
+
+    def ring_tone(self, zone: str) -> ToneList | None:
+        """The `ring` tone of indications.conf in ``zone`` ("" : the default country),
+        for a caller already answered that must hear its callee ring (a transferee)."""
+        from pbx.indications import BUILTIN
+
+        return (self.config().indications or BUILTIN).tone("ring", zone or None)
 
     def resolve(self, targets: list[DialTarget]) -> list[Destination | LocalDestination]:
         """Every reachable contact of every target; unknown, unregistered or
@@ -206,7 +220,7 @@ class LegMaker:
         except BaseException:
             self.limits.end_peer(peer)
             raise
-        leg.on_gone.append(lambda: self.limits.end_peer(peer))
+        leg.on_gone(lambda _leg: self.limits.end_peer(peer))
         # As Asterisk's Dial: the callee leg has the caller's context and extension
         # (Pickup(exten@context) finds a ringing leg by them).
         leg.context, leg.exten = caller.context, caller.exten
@@ -242,7 +256,7 @@ class LegMaker:
                          events: Callable[[Any, Any], None]) -> LocalChannel:
         assert self.run_local is not None
         services = LocalServices(prompts=self.prompts, spawn=self.spawn, dialer=self,
-                                 features=self.features)
+                                 features=self.features, calls=self.calls)
         outer, inner = make_pair(caller, dest, services, asyncio.get_running_loop(),
                                  self.media_clock)
         outer.dial_events = events

@@ -89,6 +89,7 @@ class LocalServices:
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
     dialer: Any  # pbx.legs.LegMaker (Dial for the `;2` side's own Dial())
     features: FeatureServices | None = None
+    calls: Any = None  # pbx.sipchannel.CallControl: bridges and features for its Dial
 
 
 @dataclass(slots=True)
@@ -138,6 +139,9 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
         self.player = Player(media)
         self.relay: Relay | None = None
         self.bridged_to: Any = None
+        self.bridge: Any = None  # the pbx.bridge.Bridge this half is in
+        self.dialing: Any = None  # the pbx.dial.Dial `;2` waits in, while it rings
+        self.in_dial: Any = None  # the pbx.dial.Dial ringing `;1`
         self.dst_channel: Any = None
         self.dial_events: Callable[[Any, Any], None] | None = None
         self.dialed = ""  # DIALEDPEERNUMBER when `;1` wins: exten@context
@@ -213,6 +217,7 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
         self.stats = self.media.stats()
         self.media.close()
         self.hungup.set()
+        self._notify_gone()
         other = self.other
         if other is None or other.state is ChannelState.HUNGUP:
             return
@@ -227,6 +232,15 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
     async def dial(self, targets: list[DialTarget], timeout: float | None,
                    options: str) -> DialResult:
         return await self.services.dialer.dial(self, targets, timeout, options)
+
+    # --- in a bridge: a half has no phone of its own that could hold ------------------
+    holding = False
+
+    def match_direction(self, direction: str) -> None:
+        """A new party joined (a transfer): nothing to offer, the pair has no SDP."""
+
+    def abandon_refer(self) -> None:
+        """Shutting down: a half takes no REFER, so none is pending."""
 
     # DTMF through a bridge: RFC 4733 packets go through the pair as they are.
     _detector = None  # no in-band detection on a Local half

@@ -171,6 +171,8 @@ class Pbx:
                                  dialplan_services=self.dialplan_services,
                                  line_endpoint=self._line_endpoint,
                                  devices=self.sip_devices, pickups=self.pickups)
+        # park:701@parkedcalls devices for the lots' hints (BLF keys on parking spaces).
+        self.calls.parking.install(self.devstates)
         await self.calls.start()
         self._start_messaging()
 

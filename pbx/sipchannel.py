@@ -48,10 +48,13 @@ from pbx.sip.invite import (
     UsageState,
 )
 from pbx.sip.message import Request, Response, make_response
+from pbx.sip.refer import ReferError, ReferFinished, ReferNotifier, ReferRequest, parse_refer
 from pbx.sip.sdp import Format, NoCommonCodec, SdpError
 
 if TYPE_CHECKING:
+    from pbx.bridge import Bridge, BridgeHost
     from pbx.config import Peer
+    from pbx.features_conf import FeaturesConfig
     from pbx.indications import ToneList
     from pbx.media.prompts import PromptLibrary
     from pbx.media.relay import Relay
@@ -61,7 +64,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pbx.channel")
 
-IN_DIALOG_METHODS = "INVITE, ACK, BYE, CANCEL, INFO, UPDATE"
+IN_DIALOG_METHODS = "INVITE, ACK, BYE, CANCEL, INFO, UPDATE, REFER, NOTIFY"
+# After the final NOTIFY of a REFER the transferer's phone hangs up by itself;
+# the PBX sends its own BYE only if it has not within this time.
+REFER_BYE_GRACE = 2.0
 
 
 class DialogIndex(Protocol):
@@ -84,7 +90,19 @@ class Dialer(Protocol):
     """What Dial() needs from the PBX (pbx.dial)."""
 
     async def dial(self, caller: SipChannel, targets: list[DialTarget], timeout: float | None,
-                   options: str) -> DialResult: ...
+                   options: str, consult: Any = None) -> DialResult: ...
+
+
+class CallControl(Protocol):
+    """What a leg asks of the PBX beyond its own call: transfers (pbx.transfer) and
+    what bridges need (pbx.bridge.BridgeHost)."""
+
+    def refer(self, leg: SipChannel, request: ReferRequest,
+              report: Callable[[int, bool], None]) -> None: ...
+
+    def bridge_host(self) -> BridgeHost: ...
+
+    def features_config(self) -> FeaturesConfig: ...
 
 
 @dataclass(slots=True)
@@ -99,6 +117,7 @@ class LegServices:
     dialer: Dialer
     devices: LegWatcher | None = None  # device state (busy lamps); None: nobody watches
     features: FeatureServices | None = None  # music on hold, MixMonitor (pbx.channel_media)
+    calls: CallControl | None = None  # transfers, bridges (pbx.calls.CallManager)
 
 
 class SipChannel(MediaFeatures, LegMedia, Channel):
@@ -130,6 +149,13 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         self.player = Player(media)
         self.relay: Relay | None = None
         self.bridged_to: SipChannel | None = None
+        self.bridge: Bridge | None = None  # the pbx.bridge.Bridge this leg is in
+        self.offered_direction = "sendrecv"  # what our last offer said (hold reflected)
+        self.refer: ReferNotifier | None = None  # a REFER from this leg's phone, in progress
+        self._refers = 0  # REFERs received in this dialog (Event id of the later ones)
+        self._refer_done: asyncio.Future | None = None  # a hangup waiting for the REFER
+        self.dialing: Any = None  # the pbx.dial.Dial this leg waits in, while it rings
+        self.in_dial: Any = None  # the pbx.dial.Dial ringing this outbound leg
         self.dst_channel: SipChannel | None = None  # the CDR's dstchannel
         # The Dial that owns this outbound leg hears Progress/Accepted/Failed here.
         self.dial_events: Callable[[SipChannel, Any], None] | None = None
@@ -137,7 +163,6 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         self._invite_headers: Any = None  # the inbound INVITE's Headers (PJSIP_HEADER(read))
         self._indexed = False
         self._invites: list[Any] = []  # our INVITEs' client transactions
-        self.on_gone: list[Callable[[], None]] = []  # called once when the leg ends
         # DTMF: dtmfmode= / dtmf_mode= of the peer (pbx/dtmf_mode.py).
         self.dtmf_mode = peer.dtmfmode if peer is not None else "rfc2833"
         self.sdp.telephone_event = dtmf_mode.offers_telephone_event(self.dtmf_mode)
@@ -217,15 +242,29 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
             self.usage.release()
 
     def _on_response(self, resp: Response | None) -> None:
-        if resp is not None and self.usage is not None:
+        if resp is None:
+            return
+        if resp.cseq[1] == "NOTIFY":
+            if self.refer is not None:
+                self.run(self.refer.on_response(resp, self.now()))
+            return
+        if self.usage is not None:
             self.run(self.usage.on_response(resp, self.now()))
 
     def _on_failure(self, method: str, cseq: int, status: int) -> None:
+        if method == "NOTIFY":
+            if self.refer is not None:
+                self.run(self.refer.on_failure(cseq, self.now()))
+            return
         if self.usage is not None:
             self.run(self.usage.on_failure(method, cseq, self.now(), status))
 
     def on_timer(self, kind: str, now: float) -> None:
         """A usage timer fired (this leg owns its entries on the core's heap)."""
+        if kind.startswith("refer"):
+            if self.refer is not None:
+                self.run(self.refer.on_timer(kind, now))
+            return
         if self.usage is not None:
             self.run(self.usage.on_timer(kind, now))
 
@@ -279,6 +318,8 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         elif kind is Challenged:
             log.info("%s: answered the %d challenge of realm %r with %s's credentials",
                      self.name, ev.status, ev.realm, self.peer.name if self.peer else "?")
+        elif kind is ReferFinished:
+            self._refer_finished()
 
     # --- inbound: the INVITE we answer -----------------------------------------
     def keep_invite_headers(self, headers: Any) -> None:
@@ -424,7 +465,14 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         (pjsip.conf moh_passthrough=yes, instead of music on hold)."""
         if self.usage is None or self.state is not ChannelState.UP:
             return
+        self.offered_direction = direction
         self.run(self.usage.offer(self.sdp.offer(direction), self.now()))
+
+    def match_direction(self, direction: str) -> None:
+        """A new party (a transfer): offer its direction if ours differs (a leg
+        held while its transferer called someone else is resumed)."""
+        if direction != self.offered_direction:
+            self.reflect_hold(direction)
 
     def _offer_answered(self, resp: Response) -> None:
         if resp.body:
@@ -454,8 +502,56 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
             if digit:
                 self.media.digit_detected(digit)
             return
+        if req.method == "REFER":
+            self._refer_received(req, tx)
+            return
+        if req.method == "NOTIFY":  # we subscribe to nothing in a call
+            sig.respond(tx, make_response(req, 481, "Subscription does not exist"))
+            return
         sig.respond(tx, make_response(req, 405, "Method Not Allowed",
                                       headers=[("Allow", IN_DIALOG_METHODS)]))
+
+    # --- transfer: REFER from this leg's phone -------------------------------------
+    def _refer_received(self, req: Request, tx: Any) -> None:
+        """RFC 3515: accept, then tell the phone how the transfer goes (NOTIFY)."""
+        sig = self.services.signalling
+        usage = self.usage
+        calls = self.services.calls
+        if usage is None or calls is None or self.state is not ChannelState.UP:
+            sig.respond(tx, make_response(req, 603, "Declined"))
+            return
+        if self.refer is not None and not self.refer.finished:
+            sig.respond(tx, make_response(req, 500, "Server Internal Error",
+                                          headers=[("Retry-After", "1")]))
+            return
+        try:
+            request = parse_refer(req)
+        except ReferError as exc:
+            log.info("%s: REFER refused: %s", self.name, exc.reason)
+            sig.respond(tx, make_response(req, exc.status, exc.reason))
+            return
+        self._refers += 1
+        self.refer = ReferNotifier(req, tx, request=request, contact=usage.contact,
+                                   make_request=usage.request, timers=sig.timers,
+                                   timer_owner=self,
+                                   event_id=None if self._refers == 1 else req.cseq[0])
+        self.run(self.refer.accept(self.now()))
+        notifier = self.refer
+        calls.refer(self, request, lambda status, final: self._refer_report(
+            notifier, status, final))
+
+    def _refer_report(self, notifier: ReferNotifier, status: int, final: bool) -> None:
+        """The transfer's progress (pbx.transfer), as NOTIFYs to the transferer."""
+        if notifier is not self.refer:
+            return
+        now = self.now()
+        self.run(notifier.finish(status, None, now) if final
+                 else notifier.progress(status, None, now))
+
+    def _refer_finished(self) -> None:
+        waiter = self._refer_done
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # --- hangup ------------------------------------------------------------------
     async def hangup(self, cause: int = q850.NORMAL_CLEARING) -> None:
@@ -463,10 +559,36 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         ringing outbound, BYE once up."""
         if self.state is ChannelState.HUNGUP:
             return
+        if self.refer is not None and self.state is ChannelState.UP:
+            await self._after_refer()
+            if self.state is ChannelState.HUNGUP:
+                return  # the phone hung up itself, as phones do after a transfer
         if self.usage is not None:
             status, phrase = q850.sip_from_cause(cause)
             self.run(self.usage.hangup(self.now(), status=status, reason_phrase=phrase))
         self._gone(cause)
+
+    async def _after_refer(self) -> None:
+        """A transferer's hangup waits for the REFER's outcome to reach its phone
+        (the final NOTIFY), then, when the transfer worked, a moment for the
+        phone's own BYE (Asterisk's deferred termination)."""
+        notifier = self.refer
+        if notifier is None:
+            return
+        if not notifier.finished:
+            fut = self._refer_done = asyncio.get_running_loop().create_future()
+            gone = asyncio.ensure_future(self.hungup.wait())
+            try:
+                # Bounded like Asterisk's deferred termination: 64*T1.
+                await asyncio.wait({fut, gone}, timeout=64 * self.services.settings.t1,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+        if self.state is not ChannelState.HUNGUP and 200 <= notifier.final < 300:
+            try:
+                await asyncio.wait_for(self.hungup.wait(), REFER_BYE_GRACE)
+            except TimeoutError:
+                pass
 
     def _gone(self, cause: int) -> None:
         """Local state when the leg ends, however it ended."""
@@ -480,19 +602,24 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
         self.features.stop_moh()
         if self.relay is not None:
             self.relay.stop()
+        if self.refer is not None:
+            self.refer.stop()
+            self._refer_finished()
         self.stats = self.media.stats()
         self.media.close()
         # Break the session -> leg references (callbacks), so a finished leg is
         # freed at once by reference counting, not by a later collection.
         self.media.on_dtmf = self.media.on_timeout = None
         self.hungup.set()
-        for callback in self.on_gone:
-            try:
-                callback()
-            except Exception:
-                log.exception("%s: end-of-leg callback failed", self.name)
-        self.on_gone.clear()
+        self._notify_gone()
         self.run([])  # leaves the dialog index once the usage is over too
+
+    def abandon_refer(self) -> None:
+        """Shutting down: a hangup does not wait for a REFER's outcome."""
+        if self.refer is not None:
+            self.refer.stop()
+            self._refer_finished()
+            self.refer = None
 
     def _rtp_timeout(self) -> None:
         log.warning("%s: no RTP for %.0f s, hanging up", self.name, self.media.rtp_timeout)

@@ -45,7 +45,7 @@ FINAL_RETRANSMITS = 1
 # Methods the PBX implements; others known to SIP get 405, unknown ones 501.
 ALLOWED_METHODS = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO",
                    "NOTIFY", "SUBSCRIBE", "UPDATE", "PRACK", "REFER", "MESSAGE"}
-SUPPORTED = {"replaces", "timer", "path", "outbound", "100rel"}
+SUPPORTED = {"replaces", "timer", "path", "outbound", "100rel", "norefersub"}
 ACCEPTED_TYPES = {"application/sdp", "application/dtmf-relay", "application/dtmf",
                   "message/sipfrag", "text/plain", "application/simple-message-summary"}
 ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))

@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS cdr (
     hangupcause INTEGER,
     rtp TEXT,
     accountcode TEXT, peeraccount TEXT, amaflags TEXT, userfield TEXT,
-    vars TEXT
+    vars TEXT, linkedid TEXT, transfer TEXT
 );
 CREATE INDEX IF NOT EXISTS cdr_start ON cdr(start);
 CREATE TABLE IF NOT EXISTS astdb (
@@ -83,7 +83,8 @@ CREATE INDEX IF NOT EXISTS queue_log_time ON queue_log(time);
 
 # Columns added to `cdr` after its first release: a database made before them
 # gets them at open (ALTER TABLE), so an upgrade keeps every old record.
-_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars", "recordings")
+_CDR_ADDED = ("accountcode", "peeraccount", "amaflags", "userfield", "vars", "recordings",
+              "linkedid", "transfer")
 
 
 @dataclass(slots=True)
@@ -97,7 +98,7 @@ class StoredBinding:
 CDR_FIELDS = ("uniqueid", "start", "answer", "end", "src", "dst", "dcontext", "clid", "channel",
               "dstchannel", "lastapp", "lastdata", "duration", "billsec", "disposition",
               "hangupcause", "rtp", *_CDR_ADDED)
-_JSON_FIELDS = ("rtp", "vars", "recordings")
+_JSON_FIELDS = ("rtp", "vars", "recordings", "transfer")
 _INSERT_CDR = (f"INSERT INTO cdr({', '.join(CDR_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(CDR_FIELDS))})")
 QUEUE_LOG_FIELDS = ("time", "callid", "queuename", "agent", "event", "data")

@@ -45,6 +45,8 @@ tone() {
 
 # A real 1 kHz beep, 0.25 s, -6 dBFS, with 5 ms fades against clicks.
 tone beep synth 0.25 sine 1000 vol 0.5 fade 0.005 0.25 0.005
+# beeperr: a failed transfer (features.conf xferfailsound), two low tones.
+tone beeperr synth 0.15 sine 480 vol 0.5 fade 0.005 0.15 0.005 pad 0 0.05 repeat 1
 for s in 1 2; do
     tone "silence/$s" trim 0 "$s"
 done
@@ -80,6 +82,12 @@ option-is-invalid|That option is invalid.
 are-you-still-there|Are you still there?
 auth-thankyou|Thank you.
 agent-pass|Password?
+# --- transfer and parking (features.conf, res_parking.conf)
+pbx-transfer|Transfer.
+pbx-invalid|I'm sorry, that's not a valid extension. Please try again.
+privacy-incorrect|I'm sorry, that number is incorrect.
+pbx-invalidpark|There is no call parked at that extension.
+pbx-parkingfailed|Parking failed.
 # --- digits and the number words SayNumber / SayDigits need
 digits/0|zero
 digits/1|one

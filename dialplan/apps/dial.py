@@ -4,8 +4,11 @@ Targets: `SIP/peer`, `SIP/peer/EXTEN` and `SIP/EXTEN@peer` (a number at a
 static host= peer); `PJSIP/` is an alias; `Local/exten@context[/n]` runs the
 dialplan there as a new channel (pbx.local_channel). Options (Asterisk's
 syntax, dialplan.options): r (ring indication now), m[(class)] (music on hold
-instead of ringback), g (go on in the dialplan when the callee hangs up); t,
-T and others accepted.
+instead of ringback), g (go on in the dialplan when the callee hangs up), t/T
+(the callee/caller may transfer with features.conf's blindxfer and atxfer
+codes), k/K (parkcall), x/X (automixmon), h/H (disconnect); others accepted. A
+transfer by the callee sends the caller on to the transfer's target extension;
+after one by the caller, its call ends.
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ async def dial(ctx: AppContext, args: list[str]) -> None:
     ch.variables["DIALEDPEERNUMBER"] = result.peer_number
     if result.peer_channel:
         ch.variables["DIALEDPEERNAME"] = result.peer_channel
+    if result.goto is not None:  # the callee transferred the caller: go where it was sent
+        ctx.jump(*result.goto)
+        return
+    if result.transferred:  # the caller transferred the call: its part is over
+        ctx.end(q850.NORMAL_CLEARING)
+        return
     ch.check_hangup()
     if result.status == "ANSWER" and result.callee_hungup and "g" not in parse_options(options):
         ctx.end(q850.NORMAL_CLEARING)  # Asterisk: the call is over once the bridge ends

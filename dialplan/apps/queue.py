@@ -114,6 +114,12 @@ async def queue(ctx: AppContext, args: list[str]) -> None:
     if outcome.abandoned:
         v["ABANDONED"] = "TRUE"
     status = outcome.status
+    if outcome.goto is not None:  # the member transferred the caller: go where it was sent
+        ctx.jump(*outcome.goto)
+        return
+    if outcome.transferred:  # the caller transferred the call: its part is over
+        ctx.end(q850.NORMAL_CLEARING)
+        return
     if outcome.answered:
         ch.check_hangup()
         if "c" in option_letters(options):

@@ -9,7 +9,11 @@ differently. Different codecs: each direction has its own transcoder
 (transcode.py: a byte table between the G.711 laws; decode, 16 <-> 8 kHz
 resampling and encode between G.722 and G.711). Legs that cannot be
 transcoded (Opus against anything else) relay nothing and count it as dropped.
-RFC 4733 packets are relayed with the other leg's telephone-event payload type.
+RFC 4733 packets are relayed with the other leg's telephone-event payload type
+(to a leg whose DTMF mode is SIP INFO or tones, each digit goes as that mode
+says: `digits_to`), unless the bridge watches that leg's digits for feature codes (features.conf):
+then its events are not relayed but handed to the watcher digit by digit
+(`intercept`), which sends on, regenerated, the digits that were no code.
 A leg on hold (remote sendonly/inactive) is not sent to; those packets are
 counted as `held`, not as dropped.
 """
@@ -33,8 +37,8 @@ def _untranscodable(payload: bytes) -> bytes:
 class _Leg:
     """Consumer on one session, relaying to the other."""
 
-    __slots__ = ("_forward", "_other", "bridge", "codecs", "digit_out", "dst", "src",
-                 "transcode")
+    __slots__ = ("_forward", "_other", "bridge", "codecs", "digit_out", "dst", "intercept",
+                 "src", "transcode")
 
     def __init__(self, bridge: Relay, src: MediaSession, dst: MediaSession,
                  digit_out: Callable[[str], None] | None = None) -> None:
@@ -45,6 +49,9 @@ class _Leg:
         self._other: dict[int, Callable[[bytes], bytes] | None] = {}
         self.codecs = (src.codec, dst.codec)
         self.transcode = _pick(src, dst)
+        # The feature watcher of this leg's digits (pbx.bridge): its RFC 4733 packets
+        # are not relayed, each digit goes to it instead.
+        self.intercept: Callable[[str], None] | None = None
         # How digits reach dst when it takes no RFC 4733 packets (SIP INFO, tones):
         # None relays the source's packets as they are (pbx/dtmf_mode.py decides).
         self.digit_out = digit_out
@@ -101,7 +108,11 @@ class _Leg:
         self.bridge._leg_closed()
 
     def dtmf(self, digit: str) -> None:
-        """A digit the source sent as RFC 4733 (its packets were relayed, or not)."""
+        """A digit the source sent as RFC 4733 (its packets were relayed, or not);
+        to the feature watcher when the bridge watches this leg's digits."""
+        if self.intercept is not None:
+            self.intercept(digit)
+            return
         out = self.digit_out
         if out is not None:
             out(digit)
@@ -109,6 +120,9 @@ class _Leg:
 
     def digit_other(self, digit: str) -> None:
         """A digit the source sent as SIP INFO or tones: no packets of it went on."""
+        if self.intercept is not None:
+            self.intercept(digit)
+            return
         out = self.digit_out
         if out is not None:
             out(digit)
@@ -128,6 +142,9 @@ class _Leg:
 
     def dtmf_packet(self, payload: bytes, marker: int, seq: int, ts: int) -> None:
         """Relay an RFC 4733 packet with the other leg's payload type."""
+        if self.intercept is not None:
+            self.bridge.dtmf_watched += 1
+            return
         if self.digit_out is not None:
             return  # dst gets the digit otherwise, once it is complete (dtmf())
         dst = self.dst
@@ -167,6 +184,7 @@ class Relay:
         self.dropped = 0  # lost inside the PBX (should stay 0)
         self.dtmf_relayed = 0
         self.dtmf_dropped = 0
+        self.dtmf_watched = 0  # event packets held back for the feature watcher
         self._prev = (None, None)
         self._legs = (_Leg(self, a, b, digits_to[1]), _Leg(self, b, a, digits_to[0]))
         self.active = False
@@ -183,6 +201,12 @@ class Relay:
             return
         self.active = True
         self._prev = (self.a.set_consumer(self._legs[0]), self.b.set_consumer(self._legs[1]))
+
+    def intercept(self, session: MediaSession, watcher: Callable[[str], None] | None) -> None:
+        """Hand ``session``'s digits to ``watcher`` instead of relaying them (None: relay)."""
+        for leg in self._legs:
+            if leg.src is session:
+                leg.intercept = watcher
 
     def pause_into(self, session: MediaSession, paused: bool) -> None:
         """Stop (or resume) relaying audio into ``session`` while it hears tones."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
+from pbx.bridge import GOTO, PEER_HANGUP, TRANSFERRED
 from pbx.channel import ChannelState, Hangup
 from pbx.dial import COMPLETED_ELSEWHERE, PickedUp, answer_caller, bridge
 from pbx.media.ports import PortsExhausted
@@ -98,6 +99,8 @@ class QueueOutcome:
     total: float = 0.0  # DIALEDTIME
     member: str = ""  # the interface that answered
     variables: dict[str, str] = field(default_factory=dict)
+    transferred: bool = False  # the caller transferred the call away (option T)
+    goto: tuple[str, str, int] | None = None  # the member transferred the caller there
 
 
 @dataclass(eq=False, slots=True)
@@ -599,14 +602,19 @@ class QueueService:
         bridged_at = self.now()
         callee_hungup = False
         try:
-            callee_hungup = await bridge(ch, leg)
+            # Queue's t/T, k/K, x/X, h/H are Dial's: features.conf in the bridge.
+            exit_ = await bridge(ch, leg, waiter.call.options)
+            callee_hungup = exit_.kind == PEER_HANGUP
         finally:
             end = self.now()
             self._run(self.engine.call_ended(cid, end, caller_hung_up=not callee_hungup))
         return QueueOutcome(answered=True, callee_hungup=callee_hungup,
                             wait=answered_at - started, talk=end - bridged_at,
                             total=end - started, member=command.interface,
-                            variables=dict(command.variables))
+                            variables=dict(command.variables),
+                            transferred=exit_.kind == TRANSFERRED,
+                            goto=(exit_.context, exit_.exten, exit_.priority)
+                            if exit_.kind == GOTO else None)
 
     # --- members (AddQueueMember & co, `pbx queue add|remove|pause|unpause`) --------
     def add_member(self, queue: str, spec: MemberSpec, callid: str = "NONE") -> str:

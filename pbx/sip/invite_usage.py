@@ -184,6 +184,15 @@ class InviteUsage:
         return self.dialog.request(method, via_value(self.local), contact=contact,
                                    extra=list(extra), body=body, content_type=content_type)
 
+    def request(self, method: str, *, body: bytes = b"", content_type: str | None = None,
+                extra: Sequence[tuple[str, str]] = ()) -> SendRequest | None:
+        """Another usage's request in this dialog (the NOTIFYs of a REFER), with the
+        dialog's next CSeq; None once the dialog is over."""
+        if self.dialog is None or self.state is UsageState.TERMINATED:
+            return None
+        return SendRequest(self._request(method, body=body, content_type=content_type,
+                                         extra=extra), self.dest)
+
     def _response(self, request: Request, status: int, reason: str | None = None, *,
                   body: bytes = b"", content_type: str | None = None,
                   extra: Sequence[tuple[str, str]] = ()) -> Response:

@@ -188,7 +188,9 @@ _rtp_next = [30000 + (os.getpid() % 200) * 100]
 def rtp_range() -> tuple[int, int]:
     """An RTP port range of its own for each PBX a test run starts."""
     lo = _rtp_next[0]
-    _rtp_next[0] += 200
+    if lo + 198 > 65000:  # a whole suite starts hundreds of PBXs: wrap, not overflow
+        lo = 30000
+    _rtp_next[0] = lo + 200
     return lo, lo + 198
 
 

@@ -60,7 +60,7 @@ def test_dialplan_trace_shows_the_path(etc: Path, capsys: pytest.CaptureFixture)
     out = capsys.readouterr().out
     # The sample reaches the phone through [stdexten] (Gosub, as Asterisk's sample).
     assert "[internal,6002,1] Gosub(6002,stdexten(6002,SIP/6002))" in out
-    assert "[internal,6002,50002] Dial(SIP/6002,20)" in out
+    assert "[internal,6002,50002] Dial(SIP/6002,20,tT)" in out
     assert "DIALSTATUS=BUSY" in out
     assert "[internal,6002,50007] VoiceMail(6002@default,b)" in out
 
@@ -73,7 +73,7 @@ def test_parse_since() -> None:
 
 ASTERISK_STYLE = """
 [legacy]
-include => parkedcalls
+include => from-internal-custom
 exten => 1,1,Festival(busy)
 exten => 2,1,Set(X=${TXTCIDNAME(+1)})
 exten => 3,1,Goto(nowhere,1,1)
@@ -89,7 +89,7 @@ def test_what_asterisk_loads_check_refuses_run_warns(etc: Path,
     (etc / "extensions.conf").write_text(ext)
     assert main(["check", "--config-dir", str(etc)]) == 1
     err = capsys.readouterr().err
-    assert "includes missing context 'parkedcalls'" in err
+    assert "includes missing context 'from-internal-custom'" in err
     assert "unknown application 'Festival'" in err and "4 errors found" in err
     with pytest.raises(ConfigError):
         load_config(etc, strict=True)  # pbx run --strict

@@ -128,5 +128,9 @@ testfeature => #9
 """))
     f = config.features
     assert (f.pickupexten, f.pickupsound, f.pickupfailsound) == ("**", "beep", "")
-    [warning] = [w for w in config.warnings if "features.conf" in w.file]
-    assert "unknown option 'bogus'" in warning.message and warning.line == 5
+    warnings = sorted((w.line, w.message) for w in config.warnings if "features.conf" in w.file)
+    assert [line for line, _ in warnings] == [5, 8]
+    assert "unknown option 'bogus'" in warnings[0][1]
+    # Feature groups are Asterisk's, but this PBX does not use them: it says so.
+    assert "[mygroup] is not used" in warnings[1][1]
+    assert f.featuremap["blindxfer"] == "#1" and f.featuredigittimeout == 1.0

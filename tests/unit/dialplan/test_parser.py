@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_sample_etc_extensions_conf_loads_clean() -> None:
+    from pbx.parking_conf import add_parking_extensions, load_res_parking_conf
+
     dp, diags = parse_dialplan(ROOT / "etc" / "extensions.conf")
+    assert diags == []
+    # `include => parkedcalls`: the lot of res_parking.conf makes that context.
+    add_parking_extensions(dp, load_res_parking_conf(ROOT / "etc" / "res_parking.conf", diags),
+                           diags)
     assert diags == []
     assert check_dialplan(dp, known_apps=None, known_functions=None) == []
     ext = dp.contexts["internal"].extensions[("_6XXX", None)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -655,18 +655,22 @@ class QueueEngine:
         self._check_leave_empty(q, now, out)
         return "REMOVED", out
 
+    def _members(self, queue: str, interface: str) -> Iterator[tuple[QueueState, Member]]:
+        """(queue, member) for ``interface`` in ``queue``, or in every queue when empty."""
+        for q in self.queues.values():
+            if queue and q.name != queue:
+                continue
+            m = q.by_iface.get(interface)
+            if m is not None:
+                yield q, m
+
     def set_paused(self, queue: str, interface: str, paused: bool, now: float,
                    reason: str = "") -> tuple[int, list[Any]]:
         """PauseQueueMember/UnpauseQueueMember: in one queue, or every queue the
         interface is in when `queue` is empty. Returns how many queues were changed."""
         out: list[Any] = []
         found = 0
-        for q in self.queues.values():
-            if queue and q.name != queue:
-                continue
-            m = q.by_iface.get(interface)
-            if m is None:
-                continue
+        for q, m in self._members(queue, interface):
             found += 1
             if found == 1 and not queue:
                 out.append(QueueLogRecord("NONE", "NONE", m.name,
@@ -678,12 +682,7 @@ class QueueEngine:
             tuple[int, list[Any]]:
         out: list[Any] = []
         found = 0
-        for q in self.queues.values():
-            if queue and q.name != queue:
-                continue
-            m = q.by_iface.get(interface)
-            if m is None:
-                continue
+        for q, m in self._members(queue, interface):
             found += 1
             m.penalty = max(0, penalty)
             out.append(QueueLogRecord(q.name, "NONE", interface, "PENALTY", (str(m.penalty),)))
@@ -696,12 +695,7 @@ class QueueEngine:
             tuple[int, list[Any]]:
         out: list[Any] = []
         found = 0
-        for q in self.queues.values():
-            if queue and q.name != queue:
-                continue
-            m = q.by_iface.get(interface)
-            if m is None:
-                continue
+        for q, m in self._members(queue, interface):
             found += 1
             m.ringinuse = ringinuse
             out.append(QueueLogRecord(q.name, "NONE", interface, "RINGINUSE",

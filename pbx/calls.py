@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pbx import q850
@@ -228,7 +228,7 @@ class CallManager:
         # (sip.conf register => .../extension, pjsip contact_user).
         exten = req.uri.user or "s"
         callerid = caller_id(req, peer)
-        from dialplan.interpreter import Interpreter, exists
+        from dialplan.interpreter import exists
 
         replaces: Replaces | None = None
         if "Replaces" in req.headers:
@@ -281,19 +281,12 @@ class CallManager:
                 await self._replacing_call(leg, replaces)
                 return
             log.info("%s: call from %s to %s@%s", leg.name, callerid.num or "?", exten, context)
-            try:
-                if pickup:
-                    features = config.features
-                    cause = await self.pickups.pickup_call(
-                        leg, sound=features.pickupsound, fail_sound=features.pickupfailsound)
-                else:
-                    result = await Interpreter(dialplan, self.dialplan_services).run(leg)
-                    cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
-            except Exception:
-                log.exception("%s: dialplan failed", leg.name)
-                cause = q850.TEMPORARY_FAILURE
-            await leg.hangup(cause)
-            await self.write_cdr(leg)
+            if pickup:
+                features = config.features
+                await self._run_to_end(leg, self.pickups.pickup_call(
+                    leg, sound=features.pickupsound, fail_sound=features.pickupfailsound))
+            else:
+                await self._run_to_end(leg, self._interpret(dialplan, leg))
         finally:
             self.by_invite_tx.pop(id(tx), None)
 
@@ -356,18 +349,28 @@ class CallManager:
         self.spawn(self._run_leg(leg, context, exten, priority))
 
     async def _run_leg(self, leg: SipChannel, context: str, exten: str, priority: int) -> None:
-        from dialplan.interpreter import Interpreter
-
         log.info("%s: sent to %s@%s", leg.name, exten, context)
         _new_record(leg)
         if not leg.inbound and leg.peer is not None:
             # It calls on as itself: the caller ID it was shown was the other party's.
             leg.callerid = _peer_caller_id(leg.peer)
             leg.language = leg.peer.language or self.config.settings.language
+        await self._run_to_end(leg, self._interpret(self.config.dialplan, leg, context, exten,
+                                                    priority))
+
+    async def _interpret(self, dialplan: Any, leg: Any, *where: Any) -> int | None:
+        """Run ``leg`` through ``dialplan`` (at ``where``: context, exten, priority);
+        the cause it ended with."""
+        from dialplan.interpreter import Interpreter
+
+        result = await Interpreter(dialplan, self.dialplan_services).run(leg, *where)
+        return getattr(result, "cause", None)
+
+    async def _run_to_end(self, leg: Any, run: Awaitable[int | None]) -> None:
+        """Await a leg's dialplan (or pickup), then hang the leg up with the cause it
+        ended with and write its CDR."""
         try:
-            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(
-                leg, context, exten, priority)
-            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
+            cause = await run or q850.NORMAL_CLEARING
         except Exception:
             log.exception("%s: dialplan failed", leg.name)
             cause = q850.TEMPORARY_FAILURE
@@ -465,23 +468,19 @@ class CallManager:
     # --- Local channels -------------------------------------------------------------
     async def _local_call(self, leg: Any) -> None:
         """The `;2` half of a Local channel runs the dialplan like an inbound call."""
-        from dialplan.interpreter import Interpreter
-
         halves = [leg, leg.other] if leg.other is not None else [leg]
         for half in halves:  # `pbx channels` lists both halves while the call lasts
             self.channels[half.name] = half
-        try:
-            result = await Interpreter(self.config.dialplan, self.dialplan_services).run(leg)
-            cause = getattr(result, "cause", None) or q850.NORMAL_CLEARING
-        except Exception:
-            log.exception("%s: dialplan failed", leg.name)
-            cause = q850.TEMPORARY_FAILURE
-        finally:
-            for half in halves:
-                if self.channels.get(half.name) is half:
-                    del self.channels[half.name]
-        await leg.hangup(cause)
-        await self.write_cdr(leg)
+
+        async def run() -> int | None:
+            try:
+                return await self._interpret(self.config.dialplan, leg)
+            finally:
+                for half in halves:
+                    if self.channels.get(half.name) is half:
+                        del self.channels[half.name]
+
+        await self._run_to_end(leg, run())
 
     # --- CDR -------------------------------------------------------------------------
     async def write_cdr(self, ch: SipChannel) -> None:

@@ -20,6 +20,19 @@ from pbx import q850
 from pbx.channel import DialTarget
 
 
+def after_transfer(ctx: AppContext, goto: tuple[str, str, int] | None,
+                   transferred: bool) -> bool:
+    """Where a bridge left by a transfer sends the caller's dialplan (Dial's and
+    Queue's): True when it does not go on after the application."""
+    if goto is not None:  # the callee transferred the caller: go where it was sent
+        ctx.jump(*goto)
+        return True
+    if transferred:  # the caller transferred the call: its part is over
+        ctx.end(q850.NORMAL_CLEARING)
+        return True
+    return False
+
+
 def parse_targets(text: str) -> list[DialTarget]:
     """`SIP/a&PJSIP/b/123&SIP/456@trunk` -> DialTargets."""
     targets = []
@@ -64,11 +77,7 @@ async def dial(ctx: AppContext, args: list[str]) -> None:
     ch.variables["DIALEDPEERNUMBER"] = result.peer_number
     if result.peer_channel:
         ch.variables["DIALEDPEERNAME"] = result.peer_channel
-    if result.goto is not None:  # the callee transferred the caller: go where it was sent
-        ctx.jump(*result.goto)
-        return
-    if result.transferred:  # the caller transferred the call: its part is over
-        ctx.end(q850.NORMAL_CLEARING)
+    if after_transfer(ctx, result.goto, result.transferred):
         return
     ch.check_hangup()
     if result.status == "ANSWER" and result.callee_hungup and "g" not in parse_options(options):

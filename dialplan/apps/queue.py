@@ -23,6 +23,7 @@ import logging
 
 from dialplan import patterns
 from dialplan.apps import AppContext, register
+from dialplan.apps.dial import after_transfer
 from dialplan.substitute import DialplanError
 from pbx import q850
 
@@ -114,11 +115,7 @@ async def queue(ctx: AppContext, args: list[str]) -> None:
     if outcome.abandoned:
         v["ABANDONED"] = "TRUE"
     status = outcome.status
-    if outcome.goto is not None:  # the member transferred the caller: go where it was sent
-        ctx.jump(*outcome.goto)
-        return
-    if outcome.transferred:  # the caller transferred the call: its part is over
-        ctx.end(q850.NORMAL_CLEARING)
+    if after_transfer(ctx, outcome.goto, outcome.transferred):
         return
     if outcome.answered:
         ch.check_hangup()

@@ -454,8 +454,10 @@ class QueueEngine:
                                    str(int(c.ringtime)))))
         return out
 
-    def call_ended(self, cid: int, now: float, *, caller_hung_up: bool) -> list[Any]:
-        """The bridged call is over: COMPLETECALLER or COMPLETEAGENT; the member's
+    def call_ended(self, cid: int, now: float, *, caller_hung_up: bool,
+                   blind_to: tuple[str, str] | None = None) -> list[Any]:
+        """The bridged call is over: COMPLETECALLER or COMPLETEAGENT, or BLINDTRANSFER
+        when the member sent the caller to ``blind_to`` (exten, context); the member's
         wrap-up time starts."""
         c = self.callers.pop(cid, None)
         if c is None or c.state != BRIDGED or c.member is None:
@@ -463,10 +465,14 @@ class QueueEngine:
         out: list[Any] = []
         q, m = c.queue, c.member
         start = m.starttime if m.starttime is not None else now
-        out.append(QueueLogRecord(q.name, c.uniqueid, m.name,
-                                  "COMPLETECALLER" if caller_hung_up else "COMPLETEAGENT",
-                                  (str(int(start - c.start)), str(int(now - start)),
-                                   str(c.opos))))
+        times = (str(int(start - c.start)), str(int(now - start)), str(c.opos))
+        if blind_to is not None:
+            out.append(QueueLogRecord(q.name, c.uniqueid, m.name, "BLINDTRANSFER",
+                                      blind_to + times))
+        else:
+            out.append(QueueLogRecord(q.name, c.uniqueid, m.name,
+                                      "COMPLETECALLER" if caller_hung_up else "COMPLETEAGENT",
+                                      times))
         m.starttime = None
         self._uncall(m)
         talk = int(now - start)

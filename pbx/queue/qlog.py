@@ -10,6 +10,7 @@ when no member is involved). The events and their data are app_queue.c's:
 | ENTERQUEUE | url, caller id number, original position [, caller id name] |
 | CONNECT | hold time, member channel uniqueid, ring time |
 | COMPLETECALLER, COMPLETEAGENT | hold time, call time, original position |
+| BLINDTRANSFER | extension, context, hold time, call time, original position |
 | ABANDON, EXITEMPTY, EXITWITHTIMEOUT | position, original position, wait time |
 | EXITWITHKEY | key, position, original position, wait time |
 | RINGNOANSWER, RINGCANCELED | milliseconds rung |

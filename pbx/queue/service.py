@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pbx import q850
 from pbx.bridge import GOTO, PEER_HANGUP, TRANSFERRED
+from pbx.bridge import Exit as BridgeExit
 from pbx.channel import ChannelState, Hangup
 from pbx.dial import COMPLETED_ELSEWHERE, PickedUp, answer_caller, bridge
 from pbx.media.ports import PortsExhausted
@@ -600,21 +601,22 @@ class QueueService:
             await leg.hangup(q850.NORMAL_CLEARING)
             raise
         bridged_at = self.now()
-        callee_hungup = False
+        exit_: BridgeExit | None = None
         try:
             # Queue's t/T, k/K, x/X, h/H are Dial's: features.conf in the bridge.
             exit_ = await bridge(ch, leg, waiter.call.options)
-            callee_hungup = exit_.kind == PEER_HANGUP
         finally:
             end = self.now()
-            self._run(self.engine.call_ended(cid, end, caller_hung_up=not callee_hungup))
-        return QueueOutcome(answered=True, callee_hungup=callee_hungup,
+            sent = exit_ is not None and exit_.kind == GOTO  # the member transferred the caller
+            self._run(self.engine.call_ended(
+                cid, end, caller_hung_up=exit_ is None or exit_.kind != PEER_HANGUP,
+                blind_to=(exit_.exten, exit_.context) if exit_ is not None and sent else None))
+        return QueueOutcome(answered=True, callee_hungup=exit_.kind == PEER_HANGUP,
                             wait=answered_at - started, talk=end - bridged_at,
                             total=end - started, member=command.interface,
                             variables=dict(command.variables),
                             transferred=exit_.kind == TRANSFERRED,
-                            goto=(exit_.context, exit_.exten, exit_.priority)
-                            if exit_.kind == GOTO else None)
+                            goto=(exit_.context, exit_.exten, exit_.priority) if sent else None)
 
     # --- members (AddQueueMember & co, `pbx queue add|remove|pause|unpause`) --------
     def add_member(self, queue: str, spec: MemberSpec, callid: str = "NONE") -> str:

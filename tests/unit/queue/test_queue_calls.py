@@ -59,6 +59,8 @@ exten => 6003,1,Answer()
  same => n,Hangup()
 exten => _**.,1,PickupChan(SIP/${{EXTEN:2}})
  same => n,Hangup()
+exten => 7999,1,Set(SENT=yes)
+ same => n,Wait(30)
 exten => 6004,1,Answer()
  same => n,Set(CHANNEL(musicclass)=default)
  same => n,Queue(support,m(office))
@@ -376,3 +378,37 @@ async def test_a_ringing_member_is_picked_up(pbx: Pbx) -> None:
     picker = await until(lambda: caller.bridged_to)
     assert picker.inbound and picker is not caller  # the picker's own call, from C
     await until(lambda: [r for r in core.answers("tx-c") if r.status == 200])
+
+
+async def test_a_member_transfers_the_caller_on(pbx: Pbx) -> None:
+    """The queue call is Dial's bridge: the member's phone transfers the caller
+    (REFER), Queue() returns with the caller at the target in its own dialplan, and
+    the queue_log says BLINDTRANSFER with the target, as app_queue writes it."""
+    from pbx.sip.message import Request, parse_message
+
+    core = pbx.core
+    await call_in(pbx)
+    await until(lambda: pbx.rung() == ["m1"])
+    m1 = pbx.invites("m1")[0]
+    m1.callback(reply(m1, 200, tag="m1-tag", body=SDP))
+    await until(lambda: "CONNECT" in pbx.log.events())
+    caller = next(c for c in pbx.calls.channels.values() if c.inbound)
+    leg = await until(lambda: caller.bridged_to)
+    port = MEMBERS["m1"].port
+    refer = parse_message((
+        "REFER sip:pbx@127.0.0.1:5060 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKm1refer;rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:m1@127.0.0.1>;tag=m1-tag\r\n"
+        f"To: <sip:6001@127.0.0.1>;tag={leg.local_tag}\r\n"
+        f"Call-ID: {leg.call_id}\r\nCSeq: 50 REFER\r\n"
+        f"Contact: <sip:m1@127.0.0.1:{port}>\r\n"
+        "Refer-To: <sip:7999@127.0.0.1>\r\nContent-Length: 0\r\n\r\n").encode())
+    assert isinstance(refer, Request)
+    pbx.calls.on_in_dialog(refer, "tx-refer-m1", MEMBERS["m1"])
+    assert core.answers("tx-refer-m1")[0].status == 202
+    await until(lambda: caller.variables.get("SENT") == "yes")
+    assert caller.exten == "7999" and caller.variables["BLINDTRANSFER"] == leg.name
+    ended = next(r for r in pbx.log.rows if r["event"] == "BLINDTRANSFER")
+    assert ended["agent"] == "SIP/m1" and ended["data"].startswith("7999|internal|"), ended
+    assert not {"COMPLETECALLER", "COMPLETEAGENT"} & set(pbx.log.events())

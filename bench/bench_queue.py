@@ -190,6 +190,7 @@ sip:
 rtp: {{ports: [40000, 44000]}}
 storage: {{dir: var}}
 http: {{listen: "127.0.0.1:{http}"}}
+security: {{trusted: [127.0.0.0/8]}}  # SIPp's hundreds of requests/s from one address
 """)
     # The callers are a host= peer of their own (matched by port too): from 127.0.0.1 they
     # would otherwise be taken for the first member there (a host= peer matches its

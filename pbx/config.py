@@ -585,6 +585,12 @@ class Peer:
     last_qualify: float = 0.0
 
     @property
+    def authenticates(self) -> bool:
+        """It has a password, so its requests are challenged: secret=, or md5secret=
+        (MD5 of name:realm:secret, as Asterisk's; it answers MD5 digests only)."""
+        return bool(self.secret or self.md5secret)
+
+    @property
     def dynamic(self) -> bool:
         return self.host == "dynamic"
 
@@ -884,7 +890,7 @@ def _load_peer(section: Section, general: SipGeneral, diagnostics: list[Diagnost
                                       "call to or from it fails with 488", "warning"))
     peer.acls = acl.result()
     trunk.finish_peer(peer)
-    if peer.dynamic and peer.can_call and peer.secret is None and peer.md5secret is None:
+    if peer.dynamic and peer.can_call and not peer.authenticates:
         # Asterisk accepts this too (anyone may register as this name); say so.
         diagnostics.append(Diagnostic(section.file, section.line, section.col,
                                       f"[{peer.name}] has no secret: any device may register "

@@ -55,7 +55,7 @@ def by_address(sip: SipConfig, source: Address) -> Peer | None:
 
 
 def _trusted_without_auth(peer: Peer) -> bool:
-    if not peer.secret:
+    if not peer.authenticates:
         return True
     return peer.tech == "SIP" and "invite" in peer.insecure
 
@@ -79,7 +79,7 @@ def identify(req: Request, source: Address, sip: SipConfig, auth: DigestAuthenti
     if matched is not None:
         if _trusted_without_auth(matched):
             return matched, None
-    elif named is not None and not named.secret:
+    elif named is not None and not named.authenticates:
         return named, None
     elif named is None and sip.general.allowguest:
         return None, None

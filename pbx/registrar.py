@@ -67,7 +67,7 @@ class Registrar:
 
         # Unknown users get the same challenge and the same final answer as a
         # wrong password: nothing here tells an attacker which names exist.
-        if peer is not None and not peer.secret:
+        if peer is not None and not peer.authenticates:
             # Asterisk lets a peer without secret register unchallenged
             # (`pbx check` warns about such peers).
             return self._bind(req, peer, source, wall)

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import gc
 import logging
-import secrets
 import signal
 import time
 from pathlib import Path
@@ -16,12 +15,12 @@ from typing import Any
 from pbx.config import Config, load_config
 from pbx.diagnostics import ConfigError
 from pbx.location import Location
+from pbx.peer_auth import peer_authenticator
 from pbx.qualify import Qualifier
 from pbx.registrar import Registrar, Source
 from pbx.security.service import SecurityService
 from pbx.security.token import TokenError, ensure_token
 from pbx.sip.address import Address
-from pbx.sip.auth import DigestAuthenticator
 from pbx.sip.message import Request, Response, make_response
 from pbx.sip.transaction import ServerTransaction
 from pbx.sipcore import ACCEPT_HEADER, SipCore
@@ -48,7 +47,7 @@ class Pbx:
         # Bans, ACLs, input limits: transports talk to its guard, not to the core.
         self.security = SecurityService(config, self.core)
         self.location = Location()
-        self.auth = self._make_auth(config)
+        self.auth = peer_authenticator(config, lambda: self.config)
         self.registrar = Registrar(config, self.location, self.auth,
                                    on_change=self._bindings_changed)
         self.qualifier = Qualifier(self.core, self.location, lambda: self.config,
@@ -85,19 +84,6 @@ class Pbx:
         self.sip_devices.install()
         self.qualifier.on_change = self.sip_devices.peer_changed
         self.hints = HintStates(self.devstates, lambda: self.config.dialplan, clock=time.time)
-
-    def _make_auth(self, config: Config) -> DigestAuthenticator:
-        def password(user: str) -> str | None:
-            # Reads the current config, so a reload changes passwords at once.
-            peer = self.config.sip.peer_by_auth_user(user)  # trunk-config: auth username
-            # A host= peer's secret too: it is challenged when it calls without
-            # insecure=invite (the registrar still takes REGISTERs of dynamic peers only).
-            return peer.secret if peer is not None else None
-
-        # A fresh secret per start: nonces from a previous run are stale, which
-        # phones handle by re-authenticating (stale=true).
-        return DigestAuthenticator(config.realm, secrets.token_bytes(32), password,
-                                   algorithms=config.settings.digest_algorithms)
 
     # --- life cycle ----------------------------------------------------------
     async def start(self) -> None:
@@ -411,7 +397,7 @@ class Pbx:
         self.security.configure(config)
         self.registrar.reload(config)
         if config.realm != old.realm:
-            self.auth = self.registrar.auth = self._make_auth(config)
+            self.auth = self.registrar.auth = peer_authenticator(config, lambda: self.config)
         if self.calls is not None:
             self.calls.reload(config, self.auth)
         if self.dialplan_services is not None:

@@ -116,7 +116,7 @@ def authenticate_subscriber(req: Request, config: Config, auth: DigestAuthentica
     user = req.from_addr.uri.user or ""
     sip = config.sip  # pjsip: From names an aor; its auth username may differ
     peer = sip.peer_for_aor(user) or sip.peers.get(user) or sip.peer_by_auth_user(user)
-    if peer is not None and not peer.secret:
+    if peer is not None and not peer.authenticates:
         return peer, None
     header = req.headers.get("Authorization")
     result = auth.check(header, req.method, now) if header else None

@@ -64,10 +64,9 @@ def insecure_problems(config: Any, changed_pins: dict[str, str] | None = None) -
     hint = "or set security: {allow_insecure: true} in pbx.yaml"
     out = []
     for peer in config.sip.peers.values():
-        if peer.dynamic and not peer.secret:
-            extra = " (md5secret is not supported: use secret=)" if peer.md5secret else ""
+        if peer.dynamic and not peer.authenticates:
             out.append(Diagnostic(peer.file, peer.line, peer.col,
-                                  f"[{peer.name}] has no secret{extra} while the PBX listens "
+                                  f"[{peer.name}] has no secret while the PBX listens "
                                   f"on {where}: anyone could register as it and call; "
                                   f"give it a secret= {hint}"))
     changed = changed_pins or {}
@@ -98,7 +97,7 @@ def exposed_contexts(config: Any) -> dict[str, str]:
     if sip.general.allowguest:
         starts.setdefault(sip.general.context, "guests are allowed (allowguest=yes)")
     for peer in sip.peers.values():
-        if not peer.can_call or peer.secret:
+        if not peer.can_call or peer.authenticates:
             continue
         why = (f"peer [{peer.name}] has no secret" if peer.dynamic
                else f"peer [{peer.name}] is identified by its address only")

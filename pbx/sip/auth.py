@@ -477,6 +477,7 @@ class DigestAuthenticator:
         secret: bytes,
         lookup_password: Callable[[str], str | None],
         *,
+        lookup_md5_ha1: Callable[[str], str | None] | None = None,
         nonce_lifetime: float = 30,
         algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
         max_nonces: int = 100_000,
@@ -485,6 +486,8 @@ class DigestAuthenticator:
         self.nonces = NonceFactory(secret, nonce_lifetime, realm=realm)
         self.counter = NonceCounter(max_nonces)
         self.lookup_password = lookup_password
+        # Users known by H(user:realm:password) only (sip.conf md5secret): MD5 digests.
+        self.lookup_md5_ha1 = lookup_md5_ha1
         self.algorithms = algorithms
         # The dummy password is random per instance so it can never be guessed.
         self._dummy = secrets.token_hex(16)
@@ -519,9 +522,14 @@ class DigestAuthenticator:
         if status == "bad":
             return AuthResult(False, user, False, "bad nonce")
         password = self.lookup_password(user)
-        known = password is not None
+        ha1 = None
+        if password is None and self.lookup_md5_ha1 is not None \
+                and algorithm.removesuffix("-SESS") == "MD5":
+            ha1 = self.lookup_md5_ha1(user)
+        known = password is not None or ha1 is not None
         # Same work for an unknown user: hash a random password that cannot match.
-        good = verify_response(creds, method, password if known else self._dummy)
+        good = verify_response(creds, method, password if known else self._dummy,
+                               ha1=ha1.lower() if ha1 else None)
         if not (good and known):
             return AuthResult(False, user, False, _BAD_CREDENTIALS)
         if status == "stale":

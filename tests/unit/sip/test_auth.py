@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from pbx.sip.auth import (
@@ -302,3 +304,18 @@ def test_client_side_challenge_answer() -> None:
     odd_algo = parse_challenge('Digest realm="t", nonce="n", algorithm=SHA-512-256')
     assert odd_algo is not None
     assert build_authorization(odd_algo, "a", "p", "INVITE", "sip:t") is None
+
+
+def test_a_user_known_by_its_md5_hash_answers_md5_only() -> None:
+    """sip.conf md5secret: the authenticator keeps H(user:realm:password), not the
+    password; an MD5 answer with the password is right, a wrong one and a SHA-256
+    one (which that hash cannot check) are not."""
+    ha1 = hashlib.md5(f"carol:{REALM}:nightingale".encode()).hexdigest()
+    auth = DigestAuthenticator(REALM, SECRET, USERS.get,
+                               lookup_md5_ha1={"carol": ha1.upper()}.get)
+    sha, md5 = auth.challenge(0.0)
+    assert auth.check(authorization("carol", "nightingale", md5), "REGISTER", 1.0).ok
+    assert not auth.check(authorization("carol", "nightingal", md5), "REGISTER", 1.0).ok
+    assert not auth.check(authorization("carol", "nightingale", sha), "REGISTER", 1.0).ok
+    # A user with a password is checked by it, whatever the hash lookup says.
+    assert auth.check(authorization("100", "secret100", md5, nc=2), "REGISTER", 1.0).ok

@@ -505,6 +505,8 @@ class SipGeneral:
     # permit/deny/acl in [general]: who may send SIP at all (pjsip's type=acl); others
     # are dropped unread. Empty: everyone.
     acls: tuple[Acl, ...] = ()
+    # udpbindaddr, tcpenable... (pbx/sip_conf_bind.py): key -> its entry
+    binds: dict[str, Entry] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -745,12 +747,15 @@ def load_sip_conf(path: Path, diagnostics: list[Diagnostic],
 def _load_general(section: Section, general: SipGeneral, diagnostics: list[Diagnostic],
                   named_acls: dict[str, Acl]) -> None:
     from pbx.security.aclconf import AclBuilder
+    from pbx.sip_conf_bind import BIND_KEYS
 
     acl = AclBuilder(named_acls, diagnostics)
     for entry in section.entries:
         key = entry.key
         if key in ("permit", "deny", "acl"):
             acl.add(entry)
+        elif key in BIND_KEYS:
+            general.binds[key] = entry
         elif key in _GENERAL_INT:
             value = _int(entry, diagnostics)
             if value is not None:
@@ -972,6 +977,13 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         sip = SipConfig()  # pjsip.conf alone is a whole configuration
     else:
         sip = load_sip_conf(config_dir / "sip.conf", diagnostics, acls)
+    # Without sip.listen the PBX listens where Asterisk's files say: sip.conf's bind
+    # keys and pjsip.conf's transports (else its loopback default).
+    binds: list[ListenSpec] = []
+    if not settings.listen_set:
+        from pbx.sip_conf_bind import sip_conf_listen
+
+        binds = sip_conf_listen(sip.general.binds, settings.tls is not None, diagnostics)
     if pjsip_path.exists():
         from pbx.pjsip_conf import load_pjsip_conf, merge_into
 
@@ -979,10 +991,12 @@ def load_config(config_dir: str | Path, *, strict: bool = True) -> Config:
         if not settings.listen_set and pjsip.transports:
             from pbx.pjsip_conf import transport_listen
 
-            settings.listen = transport_listen(pjsip.transports, settings.tls is not None,
-                                               diagnostics) or settings.listen
+            binds += [spec for spec in transport_listen(
+                pjsip.transports, settings.tls is not None, diagnostics) if spec not in binds]
         merge_into(sip, pjsip, [str(s) for s in settings.listen] if settings.listen_set
                    else None, diagnostics)
+    if binds:
+        settings.listen = binds
     _check_registrations(sip, diagnostics)
     config = Config(settings=settings, sip=sip, acls=acls,
                     trusted=_trusted_acls(settings, acls, config_dir, diagnostics))

@@ -118,13 +118,23 @@ async def _blind(calls: CallManager, bridge: Bridge, leg: SipChannel) -> None:
     cfg = calls.features_config()
     if not bridge.suspend(leg):
         return
+    target = await _target(calls, bridge, leg, cfg)
+    if target is not None:
+        await blind_to(calls, leg, *target)
+
+
+async def _target(calls: CallManager, bridge: Bridge, leg: SipChannel,
+                  cfg: FeaturesConfig) -> tuple[str, str] | None:
+    """A transfer key's (context, extension): TRANSFER_EXTEN, or the digits the
+    transferer dials while the bridge is suspended; None (the bridge resumed) when
+    nothing came or the bridge ended meanwhile."""
     context = transfer_context(leg)
     exten = leg.variables.get("TRANSFER_EXTEN", "") or \
         await collect_target(calls, leg, context, cfg)
     if not exten or bridge.ended:
         bridge.resume()
-        return
-    await blind_to(calls, leg, context, exten)
+        return None
+    return context, exten
 
 
 async def blind_to(calls: CallManager, leg: SipChannel, context: str, exten: str) -> bool:
@@ -215,13 +225,9 @@ async def _atxfer(calls: CallManager, bridge: Bridge, leg: SipChannel) -> None:
     xfer = AttendedTransfer(calls, bridge, leg, cfg)
     if not bridge.suspend(leg, on_gone=xfer.party_gone):
         return
-    context = transfer_context(leg)
-    exten = leg.variables.get("TRANSFER_EXTEN", "") or \
-        await collect_target(calls, leg, context, cfg)
-    if not exten or bridge.ended:
-        bridge.resume()
-        return
-    await xfer.run(context, exten)
+    target = await _target(calls, bridge, leg, cfg)
+    if target is not None:
+        await xfer.run(*target)
 
 
 class AttendedTransfer:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+from pbx import q850
 from pbx.channel import ChannelState, Hangup, RecordResult
 from pbx.media.echo import Echo
 from pbx.media.recorder import Recorder
@@ -33,9 +35,28 @@ class LegMedia:
     features: ChannelMedia
     early: bool
     bridged_to: Any
+    relay: Any
 
     def prompts(self) -> PromptLibrary:
         raise NotImplementedError
+
+    def _end_leg(self, cause: int) -> bool:
+        """The leg is over, however it ended: its cause and state, its prompts, music
+        and relay stopped, its media closed (after keeping its stats). False when
+        it already was."""
+        if self.state is ChannelState.HUNGUP:
+            return False
+        self.hangup_cause = cause or q850.NORMAL_CLEARING
+        self.state = ChannelState.HUNGUP
+        self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
+        self.ended_at = time.time()
+        self.player.stop()
+        self.features.stop_moh()
+        if self.relay is not None:
+            self.relay.stop()
+        self.stats = self.media.stats()
+        self.media.close()
+        return True
 
     def on_digit(self, digit: str) -> None:
         """A DTMF digit from RFC 4733 or SIP INFO."""

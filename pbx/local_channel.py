@@ -203,19 +203,9 @@ class LocalChannel(MediaFeatures, LegMedia, Channel):
                    else q850.NORMAL_CLEARING)
 
     def _gone(self, cause: int) -> None:
-        if self.state is ChannelState.HUNGUP:
-            return
         answered = self.state is ChannelState.UP
-        self.hangup_cause = cause or q850.NORMAL_CLEARING
-        self.state = ChannelState.HUNGUP
-        self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
-        self.ended_at = time.time()
-        self.player.stop()
-        self.features.stop_moh()
-        if self.relay is not None:
-            self.relay.stop()
-        self.stats = self.media.stats()
-        self.media.close()
+        if not self._end_leg(cause):
+            return
         self.hungup.set()
         self._notify_gone()
         other = self.other

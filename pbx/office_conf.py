@@ -15,7 +15,8 @@ calls are always counted here), `outofcall_message_context`; `[general]` takes
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pbx.conffile import Entry
 from pbx.diagnostics import Diagnostic
@@ -23,17 +24,9 @@ from pbx.diagnostics import Diagnostic
 if TYPE_CHECKING:
     from pbx.config import Peer, SipGeneral
 
-SIP_PEER_KEYS = frozenset({
-    "namedcallgroup", "namedpickupgroup", "subscribecontext", "allowsubscribe", "busylevel",
-    "callcounter", "outofcall_message_context",
-})
 SIP_GENERAL_KEYS = frozenset({
     "subscribecontext", "allowsubscribe", "accept_outofcall_message",
     "outofcall_message_context",
-})
-PJSIP_ENDPOINT_KEYS = frozenset({
-    "named_call_group", "named_pickup_group", "subscribe_context", "allow_subscribe",
-    "message_context", "device_state_busy_at",
 })
 
 _BOOL = {"yes": True, "true": True, "y": True, "t": True, "1": True, "on": True,
@@ -99,39 +92,45 @@ def start_sip_peer(peer: Peer, general: SipGeneral) -> None:
     peer.message_context = general.outofcall_message_context
 
 
+# Each file's key -> (the Peer field it sets, its parser). A yes/no that does not
+# parse leaves the field as it was; callcounter is only checked (calls are always
+# counted here).
+_Parser = Callable[[Entry, list[Diagnostic]], Any]
+_SIP_PEER: dict[str, tuple[str | None, _Parser]] = {
+    "namedcallgroup": ("named_call_group", _names),
+    "namedpickupgroup": ("named_pickup_group", _names),
+    "subscribecontext": ("subscribe_context", _context),
+    "outofcall_message_context": ("message_context", _context),
+    "allowsubscribe": ("allow_subscribe", _bool),
+    "busylevel": ("busy_level", _count),
+    "callcounter": (None, _bool),
+}
+_PJSIP_ENDPOINT: dict[str, tuple[str | None, _Parser]] = {
+    "named_call_group": ("named_call_group", _names),
+    "named_pickup_group": ("named_pickup_group", _names),
+    "subscribe_context": ("subscribe_context", _context),
+    "message_context": ("message_context", _context),
+    "allow_subscribe": ("allow_subscribe", _bool),
+    "device_state_busy_at": ("busy_level", _count),
+}
+SIP_PEER_KEYS = frozenset(_SIP_PEER)
+PJSIP_ENDPOINT_KEYS = frozenset(_PJSIP_ENDPOINT)
+
+
 def apply_sip_peer_key(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> None:
-    key = entry.key
-    if key == "namedcallgroup":
-        peer.named_call_group = _names(entry, diagnostics)
-    elif key == "namedpickupgroup":
-        peer.named_pickup_group = _names(entry, diagnostics)
-    elif key == "subscribecontext":
-        peer.subscribe_context = _context(entry, diagnostics)
-    elif key == "outofcall_message_context":
-        peer.message_context = _context(entry, diagnostics)
-    elif key == "allowsubscribe":
-        value = _bool(entry, diagnostics)
-        if value is not None:
-            peer.allow_subscribe = value
-    elif key == "busylevel":
-        peer.busy_level = _count(entry, diagnostics)
-    elif key == "callcounter":
-        _bool(entry, diagnostics)  # calls are always counted here; only checked
+    _apply(_SIP_PEER, peer, entry, diagnostics)
 
 
 def apply_pjsip_endpoint_key(peer: Peer, entry: Entry, diagnostics: list[Diagnostic]) -> None:
-    key = entry.key
-    if key == "named_call_group":
-        peer.named_call_group = _names(entry, diagnostics)
-    elif key == "named_pickup_group":
-        peer.named_pickup_group = _names(entry, diagnostics)
-    elif key == "subscribe_context":
-        peer.subscribe_context = _context(entry, diagnostics)
-    elif key == "message_context":
-        peer.message_context = _context(entry, diagnostics)
-    elif key == "allow_subscribe":
-        value = _bool(entry, diagnostics)
-        if value is not None:
-            peer.allow_subscribe = value
-    elif key == "device_state_busy_at":
-        peer.busy_level = _count(entry, diagnostics)
+    _apply(_PJSIP_ENDPOINT, peer, entry, diagnostics)
+
+
+def _apply(fields: dict[str, tuple[str | None, _Parser]], peer: Peer, entry: Entry,
+           diagnostics: list[Diagnostic]) -> None:
+    spec = fields.get(entry.key)
+    if spec is None:
+        return
+    attr, parse = spec
+    value = parse(entry, diagnostics)
+    if attr is not None and not (parse is _bool and value is None):
+        setattr(peer, attr, value)

@@ -592,21 +592,11 @@ class SipChannel(MediaFeatures, LegMedia, Channel):
 
     def _gone(self, cause: int) -> None:
         """Local state when the leg ends, however it ended."""
-        if self.state is ChannelState.HUNGUP:
+        if not self._end_leg(cause):
             return
-        self.hangup_cause = cause or q850.NORMAL_CLEARING
-        self.state = ChannelState.HUNGUP
-        self.variables.setdefault("HANGUPCAUSE", str(self.hangup_cause))
-        self.ended_at = time.time()
-        self.player.stop()
-        self.features.stop_moh()
-        if self.relay is not None:
-            self.relay.stop()
         if self.refer is not None:
             self.refer.stop()
             self._refer_finished()
-        self.stats = self.media.stats()
-        self.media.close()
         # Break the session -> leg references (callbacks), so a finished leg is
         # freed at once by reference counting, not by a later collection.
         self.media.on_dtmf = self.media.on_timeout = None

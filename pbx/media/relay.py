@@ -126,10 +126,8 @@ class _Leg:
         out = self.digit_out
         if out is not None:
             out(digit)
-        elif self.dst.dtmf_pt >= 0 and self.dst.send_dtmf(digit):
-            pass  # generated as RFC 4733 on the other leg
-        else:
-            self.bridge.dtmf_dropped += 1
+        elif not (self.dst.dtmf_pt >= 0 and self.dst.send_dtmf(digit)):
+            self.bridge.dtmf_dropped += 1  # nor can it be sent as RFC 4733 there
             return
         self.bridge.dtmf_relayed += 1
 
